@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * The `ambit` executable. Every file in ./commands exports `register(program)`; they are loaded
+ * here so that each area owns its commands without touching a shared list.
+ */
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Command } from "commander";
+import { isAmbitError } from "../errors.js";
+
+interface CommandModule {
+  register(program: Command): void;
+}
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command("ambit")
+    .description("ambit: a sidecarless (ambient) service mesh — ztunnel, HBONE, waypoints, SPIFFE CA")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: true });
+  const dir = join(dirname(fileURLToPath(import.meta.url)), "commands");
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".js") && !f.endsWith(".test.js"))
+    .sort();
+  for (const f of files) {
+    const mod = (await import(pathToFileURL(join(dir, f)).href)) as Partial<CommandModule>;
+    if (typeof mod.register === "function") mod.register(program);
+  }
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = await buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (isAmbitError(e)) {
+      process.stderr.write(`error: ${e.message} [${e.code}]\n`);
+    } else {
+      process.stderr.write(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    }
+    process.exitCode = process.exitCode || 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}
