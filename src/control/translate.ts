@@ -1,0 +1,151 @@
+/**
+ * Registry + policies → the resources ztunnel consumes: `istio.workload.Address` (one Workload per
+ * running pod / WorkloadEntry, one Service per Service / ServiceEntry host) and
+ * `istio.security.Authorization`. Pure; the control plane hands the result to the xDS server,
+ * which diffs and pushes it. Every ztunnel gets every address (it needs the whole address book to
+ * resolve destinations), as in Istio.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { AuthorizationPolicy } from "../api/types.js";
+import type { Authorization } from "../xds/gen/istio/security/authorization_pb.js";
+import {
+  type Address,
+  AddressSchema,
+  ExtensionSchema,
+  type GatewayAddress,
+  GatewayAddressSchema,
+  LocalitySchema,
+  NetworkAddressSchema,
+  PortListSchema,
+  PortSchema,
+  ServiceSchema,
+  TunnelProtocol,
+  WorkloadSchema,
+  WorkloadStatus,
+  WorkloadType,
+} from "../xds/gen/istio/workload/workload_pb.js";
+import { convertAuthorizationPolicy } from "./authz-convert.js";
+import { ipBytes } from "./ip-pool.js";
+import { HBONE_PORT, matches, type Registry, type WaypointRef, type WorkloadInfo } from "./registry.js";
+import type { StoredResource } from "./store.js";
+
+export interface TranslateOptions {
+  rootNamespace: string;
+  trustDomain: string;
+  clusterId: string;
+  network: string;
+}
+
+/** Marks a workload in `monitor` mode: captured and observed, but passed through without a tunnel. */
+export const MONITOR_EXTENSION = "ambit.dev/dataplane-mode-monitor";
+
+export interface XdsSnapshot {
+  /** Resource name (workload uid, or `namespace/hostname`) → Address. */
+  addresses: Map<string, Address>;
+  /** `namespace/name` → Authorization. */
+  authorizations: Map<string, Authorization>;
+  /** Per policy key, why parts of it do not apply at L4. */
+  warnings: Map<string, string[]>;
+}
+
+export function translate(registry: Registry, resources: readonly StoredResource[], o: TranslateOptions): XdsSnapshot {
+  const authorizations = new Map<string, Authorization>();
+  const warnings = new Map<string, string[]>();
+  const selectorPolicies: AuthorizationPolicy[] = [];
+  for (const r of resources) {
+    if (r.kind !== "AuthorizationPolicy") continue;
+    const p = r as unknown as AuthorizationPolicy;
+    const key = `${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
+    const { authorization, warnings: w } = convertAuthorizationPolicy(o.rootNamespace, p);
+    if (w.length > 0) warnings.set(key, w);
+    if (!authorization) continue;
+    authorizations.set(key, authorization);
+    if (p.spec?.selector) selectorPolicies.push(p);
+  }
+
+  const addresses = new Map<string, Address>();
+  for (const w of registry.workloads) {
+    if (!w.ip) continue;
+    addresses.set(
+      w.uid,
+      create(AddressSchema, { type: { case: "workload", value: workloadMessage(w, selectorPolicies, o) } }),
+    );
+  }
+  for (const s of registry.services) {
+    const name = `${s.namespace}/${s.hostname}`;
+    addresses.set(
+      name,
+      create(AddressSchema, {
+        type: {
+          case: "service",
+          value: create(ServiceSchema, {
+            name: s.name,
+            namespace: s.namespace,
+            hostname: s.hostname,
+            addresses: s.vip ? [create(NetworkAddressSchema, { network: o.network, address: ipBytes(s.vip) })] : [],
+            ports: s.ports.map((p) =>
+              create(PortSchema, {
+                servicePort: p.port,
+                // A named target port differs per pod; 0 tells ztunnel to use each workload's own mapping.
+                targetPort: typeof p.targetPort === "number" ? p.targetPort : 0,
+              }),
+            ),
+            subjectAltNames: s.subjectAltNames,
+            ...(s.waypoint ? { waypoint: gatewayAddress(s.waypoint, o.network) } : {}),
+          }),
+        },
+      }),
+    );
+  }
+  return { addresses, authorizations, warnings };
+}
+
+function workloadMessage(w: WorkloadInfo, policies: readonly AuthorizationPolicy[], o: TranslateOptions) {
+  // Selector policies of the workload's namespace and of the root namespace; namespace-wide and
+  // global ones are found by ztunnel through their scope, so they are not listed here.
+  const attached = policies
+    .filter((p) => {
+      const ns = p.metadata.namespace ?? "default";
+      return (ns === w.namespace || ns === o.rootNamespace) && matches(p.spec?.selector?.matchLabels ?? {}, w.labels);
+    })
+    .map((p) => `${p.metadata.namespace ?? "default"}/${p.metadata.name}`)
+    .sort();
+  return create(WorkloadSchema, {
+    uid: w.uid,
+    name: w.name,
+    namespace: w.namespace,
+    addresses: w.ip ? [ipBytes(w.ip)] : [],
+    network: w.network,
+    // Waypoints terminate HBONE themselves; enrolled pods are reached through their node's ztunnel.
+    tunnelProtocol: w.enrollment === "ambient" || w.isWaypoint ? TunnelProtocol.HBONE : TunnelProtocol.NONE,
+    nativeTunnel: w.isWaypoint,
+    trustDomain: o.trustDomain,
+    serviceAccount: w.serviceAccount,
+    node: w.node ?? "",
+    canonicalName: w.canonicalName,
+    canonicalRevision: w.canonicalRevision,
+    workloadType: w.owner ? WorkloadType.DEPLOYMENT : WorkloadType.POD,
+    workloadName: w.owner ?? w.name,
+    services: Object.fromEntries(
+      Object.entries(w.services).map(([k, ports]) => [
+        k,
+        create(PortListSchema, { ports: ports.map((p) => create(PortSchema, p)) }),
+      ]),
+    ),
+    authorizationPolicies: attached,
+    status: WorkloadStatus.HEALTHY,
+    clusterId: o.clusterId,
+    ...(w.region || w.zone ? { locality: create(LocalitySchema, { region: w.region, zone: w.zone }) } : {}),
+    ...(w.waypoint ? { waypoint: gatewayAddress(w.waypoint, o.network) } : {}),
+    extensions: w.enrollment === "monitor" ? [create(ExtensionSchema, { name: MONITOR_EXTENSION })] : [],
+  });
+}
+
+function gatewayAddress(wp: WaypointRef, network: string): GatewayAddress {
+  return create(GatewayAddressSchema, {
+    destination: wp.vip
+      ? { case: "address", value: create(NetworkAddressSchema, { network, address: ipBytes(wp.vip) }) }
+      : { case: "hostname", value: { $typeName: "istio.workload.NamespacedHostname", namespace: wp.namespace, hostname: wp.hostname } },
+    hboneMtlsPort: HBONE_PORT,
+  });
+}

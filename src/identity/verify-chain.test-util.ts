@@ -1,0 +1,83 @@
+// Test support (not shipped API): verifies issued chains with both OpenSSL's CLI and Node's X509Certificate,
+// so a certificate ambit builds by hand is accepted by two independent implementations.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { splitCertificates } from "./pem.js";
+
+export interface OpensslResult {
+  readonly ok: boolean;
+  readonly output: string;
+}
+
+/** `openssl verify -CAfile root [-untrusted chain] [-attime t] [-purpose p] leaf`. */
+export function opensslVerify(
+  leafPem: string,
+  chainPem: readonly string[],
+  rootsPem: string,
+  opts: { atTime?: Date; purpose?: "sslserver" | "sslclient" } = {},
+): OpensslResult {
+  const dir = mkdtempSync(join(tmpdir(), "ambit-id-verify-"));
+  try {
+    writeFileSync(join(dir, "root.pem"), rootsPem);
+    writeFileSync(join(dir, "leaf.pem"), leafPem);
+    const args = ["verify", "-CAfile", join(dir, "root.pem")];
+    if (chainPem.length > 0) {
+      writeFileSync(join(dir, "chain.pem"), chainPem.join(""));
+      args.push("-untrusted", join(dir, "chain.pem"));
+    }
+    if (opts.atTime !== undefined) args.push("-attime", String(Math.floor(opts.atTime.getTime() / 1000)));
+    if (opts.purpose !== undefined) args.push("-purpose", opts.purpose);
+    args.push(join(dir, "leaf.pem"));
+    const r = spawnSync("openssl", args, { encoding: "utf8" });
+    if (r.error !== undefined) throw r.error;
+    return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs openssl with `args` in `cwd`, failing the test with its output if it exits non-zero. */
+export function openssl(cwd: string, args: readonly string[]): string {
+  const r = spawnSync("openssl", args, { cwd, encoding: "utf8" });
+  if (r.error !== undefined) throw r.error;
+  assert.equal(r.status, 0, `openssl ${args.join(" ")} failed:\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Node's view of the chain leaf → intermediates → root: each link issued and signed by the next, the leaf
+ * an end-entity certificate with exactly `uri` as SAN, within its validity at `at`.
+ */
+export function nodeVerifyChain(
+  leafPem: string,
+  chainPem: readonly string[],
+  rootPem: string,
+  uri: string,
+  at = new Date(),
+): void {
+  const leaf = new X509Certificate(leafPem);
+  const path = [
+    leaf,
+    ...chainPem.flatMap((p) => splitCertificates(p)).map((p) => new X509Certificate(p)),
+    new X509Certificate(rootPem),
+  ];
+  for (let i = 0; i + 1 < path.length; i++) {
+    const child = path[i] as X509Certificate;
+    const parent = path[i + 1] as X509Certificate;
+    assert.ok(child.checkIssued(parent), `link ${i}: "${child.subject}" not issued by "${parent.subject}"`);
+    assert.ok(child.verify(parent.publicKey), `link ${i}: signature does not verify with the issuer's key`);
+    assert.ok(parent.ca, `link ${i + 1} is not a CA`);
+  }
+  assert.equal(leaf.subjectAltName, `URI:${uri}`);
+  assert.equal(leaf.ca, false);
+  assert.ok(!leaf.subject, `leaf subject must be empty, got ${JSON.stringify(leaf.subject)}`);
+  assert.deepEqual([...(leaf.keyUsage ?? [])].sort(), ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]);
+  assert.ok(
+    new Date(leaf.validFrom) <= at && at <= new Date(leaf.validTo),
+    `leaf not valid at ${at.toISOString()}`,
+  );
+}

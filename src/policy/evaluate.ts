@@ -1,0 +1,334 @@
+/**
+ * Decides one request against a compiled PolicySet, in Istio's order
+ * (istio.io/latest/docs/reference/config/security/authorization-policy/): CUSTOM (refused at compile
+ * time) → DENY: any match denies → ALLOW: when at least one ALLOW policy applies, the request must match
+ * one → allow. AUDIT policies and dry-run policies are evaluated and reported, never enforced.
+ *
+ * What an enforcement point cannot see follows istiod's translation for ztunnel and Istio's TCP rules:
+ * an ALLOW (or AUDIT) rule that needs an unseen attribute never matches; in a DENY rule the unseen
+ * attributes are treated as matching ("For a DENY rule, missing attributes are treated as matches").
+ *
+ * Pure and allocation-light: the applicable policies are memoised per workload / service in the set,
+ * and a request costs one small view object plus the Decision.
+ */
+import { anyCidrContains, type ParsedIp, parseIp } from "./ip-match.js";
+import { effectiveMtlsMode } from "./peer-authentication.js";
+import type { PolicySet } from "./policy-set.js";
+import { type AuthzRequest, normalizePrincipal, principalNamespace } from "./request.js";
+import { matchAnyString } from "./string-match.js";
+import {
+  type ApplicablePolicies,
+  type AuditResult,
+  type Check,
+  type CompiledPolicy,
+  type CompiledRule,
+  type Decision,
+  type DecisionReason,
+  type DryRunResult,
+  Layer,
+} from "./types.js";
+
+const NO_WARNINGS: readonly string[] = Object.freeze([]);
+
+/** Request attributes, derived lazily once per evaluation. */
+class RequestView {
+  readonly request: AuthzRequest;
+  readonly principal: string;
+  readonly namespace: string;
+  #sourceIp: ParsedIp | null | undefined;
+  #remoteIp: ParsedIp | null | undefined;
+  #destinationIp: ParsedIp | null | undefined;
+  #path: string | undefined;
+  #headers: Map<string, string> | undefined;
+
+  constructor(request: AuthzRequest) {
+    this.request = request;
+    const p = request.source.principal;
+    // Istio's principals and namespaces come from the peer certificate only; plaintext has neither.
+    this.principal = p === null || !request.source.mtls ? "" : normalizePrincipal(p);
+    this.namespace = this.principal === "" ? "" : principalNamespace(this.principal);
+  }
+
+  sourceIp(): ParsedIp | null {
+    if (this.#sourceIp === undefined) this.#sourceIp = parseIp(this.request.source.ip);
+    return this.#sourceIp;
+  }
+
+  remoteIp(): ParsedIp | null {
+    if (this.#remoteIp === undefined)
+      this.#remoteIp = parseIp(this.request.source.remoteIp ?? this.request.source.ip);
+    return this.#remoteIp;
+  }
+
+  destinationIp(): ParsedIp | null {
+    if (this.#destinationIp === undefined) this.#destinationIp = parseIp(this.request.destination.ip);
+    return this.#destinationIp;
+  }
+
+  /** Paths match without the query string or fragment (Istio matches the URL path). */
+  path(): string {
+    if (this.#path === undefined) {
+      const raw = this.request.http?.path ?? "";
+      const q = raw.search(/[?#]/);
+      this.#path = q === -1 ? raw : raw.slice(0, q);
+    }
+    return this.#path;
+  }
+
+  header(name: string): string | undefined {
+    if (this.#headers === undefined) {
+      this.#headers = new Map();
+      for (const [k, v] of Object.entries(this.request.http?.headers ?? {}))
+        this.#headers.set(k.toLowerCase(), v);
+    }
+    return this.#headers.get(name);
+  }
+}
+
+function checkMatches(c: Check, v: RequestView, layer: Layer): boolean {
+  // Only DENY rules get here with an unseen attribute (ALLOW/AUDIT rules needing it are skipped whole).
+  if (c.layer > layer) return true;
+  const http = v.request.http;
+  let m: boolean;
+  switch (c.attribute) {
+    case "principal":
+      m = matchAnyString(c.strings, v.principal);
+      break;
+    case "namespace":
+      m = matchAnyString(c.strings, v.namespace);
+      break;
+    case "requestPrincipal":
+    case "authPrincipal":
+      m = matchAnyString(c.strings, http?.auth?.principal ?? "");
+      break;
+    case "sourceIp":
+      m = anyCidrContains(c.cidrs, v.sourceIp());
+      break;
+    case "remoteIp":
+      m = anyCidrContains(c.cidrs, v.remoteIp());
+      break;
+    case "destinationIp":
+      m = anyCidrContains(c.cidrs, v.destinationIp());
+      break;
+    case "destinationPort":
+      m = c.ports.includes(v.request.destination.port);
+      break;
+    case "sni":
+      m = matchAnyString(c.strings, v.request.connection?.sni ?? "");
+      break;
+    case "host":
+      m = matchAnyString(c.strings, http?.host ?? "");
+      break;
+    case "method":
+      // Case-sensitive, as Envoy compares the :method header (and ambit's SQL verbs on MySQL ports).
+      m = matchAnyString(c.strings, http?.method ?? "");
+      break;
+    case "path":
+      m = matchAnyString(c.strings, v.path());
+      break;
+    case "header": {
+      const h = v.header(c.name);
+      m = h !== undefined && matchAnyString(c.strings, h);
+      break;
+    }
+    case "authPresenter":
+      m = matchAnyString(c.strings, http?.auth?.presenter ?? "");
+      break;
+    case "authAudiences":
+      m = anyOf(c, http?.auth?.audiences);
+      break;
+    case "authClaim":
+      m = anyOf(c, http?.auth?.claims?.[c.name]);
+      break;
+    case "unavailable":
+      m = false;
+      break;
+  }
+  return c.negate ? !m : m;
+}
+
+function anyOf(c: Check, value: string | readonly string[] | undefined): boolean {
+  if (value === undefined) return false;
+  if (typeof value === "string") return matchAnyString(c.strings, value);
+  for (const x of value) if (matchAnyString(c.strings, x)) return true;
+  return false;
+}
+
+function allChecks(checks: readonly Check[], v: RequestView, layer: Layer): boolean {
+  for (const c of checks) if (!checkMatches(c, v, layer)) return false;
+  return true;
+}
+
+function anyEntry(entries: readonly (readonly Check[])[], v: RequestView, layer: Layer): boolean {
+  for (const e of entries) if (allChecks(e, v, layer)) return true;
+  return false;
+}
+
+function ruleMatches(r: CompiledRule, v: RequestView, layer: Layer, isDeny: boolean): boolean {
+  if (!isDeny && r.layer > layer) return false;
+  if (r.from !== null && !anyEntry(r.from, v, layer)) return false;
+  if (r.to !== null && !anyEntry(r.to, v, layer)) return false;
+  return allChecks(r.when, v, layer);
+}
+
+/** Index of the first matching rule, or -1. A policy without rules never matches. */
+function matchingRule(p: CompiledPolicy, v: RequestView, layer: Layer): number {
+  const isDeny = p.action === "DENY";
+  for (const r of p.rules) if (ruleMatches(r, v, layer, isDeny)) return r.index;
+  return -1;
+}
+
+function requestLayer(request: AuthzRequest): Layer {
+  if (request.enforcement === "ztunnel") return Layer.L4;
+  return request.http !== undefined && request.http !== null ? Layer.HTTP : Layer.TCP_PROXY;
+}
+
+function collectWarnings(a: ApplicablePolicies, layer: Layer): readonly string[] {
+  let out: string[] | null = null;
+  const lists = [a.deny, a.allow, a.audit, a.dryRun];
+  for (const list of lists) {
+    for (const p of list) {
+      const w = p.warnings[layer === Layer.UNAVAILABLE ? Layer.HTTP : layer];
+      if (w !== undefined && w.length > 0) {
+        out ??= [];
+        out.push(...w);
+      }
+    }
+  }
+  if (a.ignoredWarnings.length > 0) {
+    out ??= [];
+    out.push(...a.ignoredWarnings);
+  }
+  return out ?? NO_WARNINGS;
+}
+
+interface Outcome {
+  decision: "allow" | "deny";
+  policy: string | null;
+  rule: number | null;
+  reason: string;
+  reasonCode: DecisionReason;
+}
+
+function listNames(ps: readonly CompiledPolicy[]): string {
+  const names = ps.slice(0, 3).map((p) => p.key);
+  return ps.length > 3 ? `${names.join(", ")}, … (${ps.length} in all)` : names.join(", ");
+}
+
+/** Evaluates one request. The request must be well-formed (use parseAuthzRequest on untrusted input). */
+export function evaluate(set: PolicySet, request: AuthzRequest): Decision {
+  const point = request.enforcement;
+  const dest = request.destination;
+  const layer = requestLayer(request);
+  const applicable =
+    point === "ztunnel" ? set.forZtunnel(dest.namespace, dest.labels) : set.forWaypoint(dest);
+  const view = new RequestView(request);
+  const where = point === "ztunnel" ? "ztunnel" : "the waypoint";
+
+  let outcome: Outcome | null = null;
+  let enforcedDeny = false;
+  if (point === "ztunnel" && !request.source.mtls) {
+    // PeerAuthentication is enforced by the destination ztunnel on plaintext (non-HBONE) inbound traffic.
+    const mtls = effectiveMtlsMode(set, dest);
+    if (mtls.mode === "STRICT") {
+      const portNote = mtls.level === "port" ? ` on port ${dest.port}` : "";
+      outcome = {
+        decision: "deny",
+        policy: mtls.policy,
+        rule: null,
+        reason: `plaintext connection rejected: PeerAuthentication ${mtls.policy} requires mTLS (STRICT, ${mtls.level} level)${portNote}`,
+        reasonCode: "mtls-strict",
+      };
+      enforcedDeny = true;
+    }
+  }
+  if (outcome === null) {
+    for (const p of applicable.deny) {
+      const r = matchingRule(p, view, layer);
+      if (r !== -1) {
+        outcome = {
+          decision: "deny",
+          policy: p.key,
+          rule: r,
+          reason: `denied at ${where} by DENY policy ${p.key} (rule ${r})`,
+          reasonCode: "deny-matched",
+        };
+        enforcedDeny = true;
+        break;
+      }
+    }
+  }
+  if (outcome === null) {
+    if (applicable.allow.length === 0) {
+      const none = applicable.deny.length === 0;
+      outcome = {
+        decision: "allow",
+        policy: null,
+        rule: null,
+        reason: none
+          ? `no authorization policy applies at ${where}: allowed by default`
+          : `no DENY policy matched and no ALLOW policy applies at ${where}: allowed`,
+        reasonCode: "no-policy",
+      };
+    } else {
+      for (const p of applicable.allow) {
+        const r = matchingRule(p, view, layer);
+        if (r !== -1) {
+          outcome = {
+            decision: "allow",
+            policy: p.key,
+            rule: r,
+            reason: `allowed at ${where} by ALLOW policy ${p.key} (rule ${r})`,
+            reasonCode: "allow-matched",
+          };
+          break;
+        }
+      }
+      outcome ??= {
+        decision: "deny",
+        policy: null,
+        rule: null,
+        reason: `denied at ${where}: ALLOW policies apply (${listNames(applicable.allow)}) but none matched; once any ALLOW policy applies, everything else is denied`,
+        reasonCode: "no-allow-matched",
+      };
+    }
+  }
+
+  const warnings = collectWarnings(applicable, layer);
+  const decision: {
+    -readonly [K in keyof Decision]: Decision[K];
+  } = { ...outcome, enforcement: point, warnings };
+
+  if (applicable.audit.length > 0) {
+    const audit: AuditResult[] = [];
+    for (const p of applicable.audit) {
+      const r = matchingRule(p, view, layer);
+      if (r !== -1) audit.push({ policy: p.key, rule: r });
+    }
+    if (audit.length > 0) decision.audit = audit;
+  }
+
+  if (applicable.dryRun.length > 0) {
+    const results: DryRunResult[] = [];
+    let dryDeny = false;
+    let dryAllowMatched = false;
+    let dryAllowExists = false;
+    for (const p of applicable.dryRun) {
+      const r = matchingRule(p, view, layer);
+      results.push({ policy: p.key, action: p.action, matched: r !== -1, rule: r === -1 ? null : r });
+      if (p.action === "DENY" && r !== -1) dryDeny = true;
+      if (p.action === "ALLOW") {
+        dryAllowExists = true;
+        if (r !== -1) dryAllowMatched = true;
+      }
+    }
+    decision.dryRun = results;
+    // The decision had the dry-run policies been enforced alongside the others.
+    let would: "allow" | "deny";
+    if (enforcedDeny || dryDeny) would = "deny";
+    else if (applicable.allow.length === 0 && !dryAllowExists) would = "allow";
+    else would = outcome.reasonCode === "allow-matched" || dryAllowMatched ? "allow" : "deny";
+    decision.dryRunDecision = would;
+  }
+  return decision;
+}

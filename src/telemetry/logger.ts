@@ -1,0 +1,40 @@
+/**
+ * Process loggers (pino, JSON lines). Daemons create one root logger and hand children to their
+ * components; the level can be changed at run time (the ztunnel admin `/logging?level=`).
+ */
+import { type DestinationStream, type Logger, pino } from "pino";
+import type { LogLevel } from "./env.js";
+
+export type { Logger } from "pino";
+
+export interface LoggerOptions {
+  readonly name: string;
+  readonly level?: LogLevel;
+  /** Where JSON lines go; stdout by default. Tests pass a collecting stream. */
+  readonly destination?: DestinationStream;
+  readonly base?: Record<string, unknown>;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      name: options.name,
+      level: options.level ?? "info",
+      base: { pid: process.pid, ...options.base },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Keys and tokens must never reach logs (DESIGN §10), whatever a caller passes by mistake.
+      redact: { paths: ["*.privateKeyPem", "*.keyPem", "*.token", "privateKeyPem", "keyPem", "token"], censor: "[redacted]" },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}
+
+/** A destination that keeps parsed records in memory, for tests and `ambit … --dry-run` style tools. */
+export class MemoryLogDestination implements DestinationStream {
+  readonly records: Record<string, unknown>[] = [];
+  write(line: string): void {
+    for (const part of line.split("\n")) {
+      if (part.trim().length > 0) this.records.push(JSON.parse(part) as Record<string, unknown>);
+    }
+  }
+}

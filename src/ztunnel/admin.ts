@@ -1,0 +1,108 @@
+/**
+ * The ztunnel's HTTP endpoints: `/metrics` (15020), `/healthz/ready` (15021), and the admin API
+ * (15000, loopback only): `/config_dump`, `/certs`, `/logging`. Dumps never contain private keys
+ * or tokens (DESIGN §10): certificates are listed by identity, serial, validity and chain only.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { toJson } from "@bufbuild/protobuf";
+import type { CertStore } from "../identity/cert-store.js";
+import { isLogLevel, LOG_LEVELS } from "../telemetry/env.js";
+import type { Logger } from "../telemetry/logger.js";
+import type { MeshMetrics } from "../telemetry/metrics.js";
+import { AuthorizationSchema } from "../xds/gen/istio/security/authorization_pb.js";
+import type { ZtunnelState } from "./state.js";
+
+export type Readiness = { readonly ready: true; readonly since: string } | { readonly ready: false; readonly waitingFor: readonly string[] };
+
+export interface AdminSources {
+  readonly node: string;
+  readonly state: ZtunnelState;
+  readonly certs: CertStore;
+  readonly logger: Logger;
+  readonly metrics: MeshMetrics;
+  readonly readiness: () => Readiness;
+  readonly xds: () => unknown;
+  readonly listeners: () => Record<string, string>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
+  const text = typeof body === "string" ? body : `${JSON.stringify(body, null, 2)}\n`;
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+  res.end(text);
+}
+
+export function certificatesDump(certs: CertStore): unknown[] {
+  return certs.list().map((c) => ({
+    identity: c.identity.toString(),
+    serial: c.serial,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    state: certs.status(c.identity) ?? null,
+    // Public material only: the chain, never `keyPem`.
+    certChainPem: c.certChainPem,
+  }));
+}
+
+export function configDump(s: AdminSources): unknown {
+  const { state } = s;
+  return {
+    node: s.node,
+    stateVersion: state.version,
+    readiness: s.readiness(),
+    xds: s.xds(),
+    listeners: s.listeners(),
+    workloads: [...state.workloads()].map((w) => ({ ...w, services: Object.fromEntries(w.services), local: state.isLocal(w) })),
+    services: [...state.services()],
+    policies: [...state.policies()].map((p) => ({
+      key: p.key,
+      scope: p.scope,
+      action: p.action,
+      spec: toJson(AuthorizationSchema, p.proto),
+    })),
+    certificates: certificatesDump(s.certs),
+  };
+}
+
+export function metricsHandler(metrics: MeshMetrics) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url?.split("?")[0] !== "/metrics") return send(res, 404, { error: "try /metrics" });
+    metrics.registry.metrics().then(
+      (text) => send(res, 200, text, metrics.registry.contentType),
+      (e: unknown) => send(res, 500, { error: String(e) }),
+    );
+  };
+}
+
+export function readinessHandler(readiness: () => Readiness) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url?.split("?")[0] !== "/healthz/ready") return send(res, 404, { error: "try /healthz/ready" });
+    const r = readiness();
+    send(res, r.ready ? 200 : 503, r);
+  };
+}
+
+export function adminHandler(s: AdminSources) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? "/", "http://admin");
+    switch (url.pathname) {
+      case "/config_dump":
+        return send(res, 200, configDump(s));
+      case "/certs":
+        return send(res, 200, { certificates: certificatesDump(s.certs) });
+      case "/logging": {
+        const level = url.searchParams.get("level");
+        if (level === null) return send(res, 200, { level: s.logger.level });
+        if (req.method !== "POST" && req.method !== "PUT") {
+          return send(res, 405, { error: "change the level with POST /logging?level=<level>" });
+        }
+        if (!isLogLevel(level)) return send(res, 400, { error: `unknown level "${level}"; use one of ${LOG_LEVELS.join(", ")}` });
+        s.logger.level = level;
+        return send(res, 200, { level });
+      }
+      case "/":
+        return send(res, 200, { endpoints: ["/config_dump", "/certs", "/logging?level=<level>"] });
+      default:
+        return send(res, 404, { error: `no admin endpoint ${url.pathname}` });
+    }
+  };
+}
