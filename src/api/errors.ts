@@ -63,7 +63,14 @@ export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorC
  * not get one, e.g. `requireValid(result)`; `errors` holds every problem found.
  */
 export class ConfigInvalidError extends AmbitError {
-  readonly errors: readonly { code: string; file: string; line: number; column: number; path: string; message: string }[];
+  readonly errors: readonly {
+    code: string;
+    file: string;
+    line: number;
+    column: number;
+    path: string;
+    message: string;
+  }[];
   constructor(errors: ConfigInvalidError["errors"], summary: string) {
     super(ConfigErrorCode.INVALID, summary);
     this.errors = errors;

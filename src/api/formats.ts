@@ -42,7 +42,10 @@ export function checkLabelKey(k: string): Problem | undefined {
   const prefix = slash >= 0 ? k.slice(0, slash) : undefined;
   const name = slash >= 0 ? k.slice(slash + 1) : k;
   if (prefix !== undefined && (prefix === "" || checkDns1123Subdomain(prefix) !== undefined)) {
-    return problem(C.NAME, `label key ${JSON.stringify(k)} has an invalid prefix (expected a DNS subdomain before '/')`);
+    return problem(
+      C.NAME,
+      `label key ${JSON.stringify(k)} has an invalid prefix (expected a DNS subdomain before '/')`,
+    );
   }
   if (name.length > 63 || !LABEL_NAME.test(name)) {
     return problem(
@@ -62,8 +65,10 @@ export function checkLabelValue(v: string): Problem | undefined {
 }
 
 export const dnsLabel = (): Schema => str({ expect: "a DNS-1123 label", check: checkDns1123Label });
-export const dnsSubdomain = (): Schema => str({ expect: "a DNS-1123 subdomain", check: checkDns1123Subdomain });
-export const labelValue = (): Schema => str({ expect: "a label value", check: checkLabelValue, acceptInt: false });
+export const dnsSubdomain = (): Schema =>
+  str({ expect: "a DNS-1123 subdomain", check: checkDns1123Subdomain });
+export const labelValue = (): Schema =>
+  str({ expect: "a label value", check: checkLabelValue, acceptInt: false });
 
 /** A port number as YAML integer. */
 export const portNumber = (): Schema =>
@@ -88,7 +93,9 @@ export function checkIp(v: string): Problem | undefined {
 export function checkIpOrCidr(v: string): Problem | undefined {
   const slash = v.indexOf("/");
   if (slash < 0) {
-    return isIP(v) !== 0 ? undefined : problem(C.CIDR, `${JSON.stringify(v)} is not an IP address or CIDR block`);
+    return isIP(v) !== 0
+      ? undefined
+      : problem(C.CIDR, `${JSON.stringify(v)} is not an IP address or CIDR block`);
   }
   const ip = v.slice(0, slash);
   const bits = v.slice(slash + 1);
@@ -105,7 +112,8 @@ export const ipAddress = (): Schema => str({ expect: "an IP address", check: che
 export const ipOrCidr = (): Schema => str({ expect: "an IP address or CIDR block", check: checkIpOrCidr });
 
 export function checkCidr(v: string): Problem | undefined {
-  if (!v.includes("/")) return problem(C.CIDR, `${JSON.stringify(v)} is not a CIDR block (expected e.g. 10.244.1.0/24)`);
+  if (!v.includes("/"))
+    return problem(C.CIDR, `${JSON.stringify(v)} is not a CIDR block (expected e.g. 10.244.1.0/24)`);
   return checkIpOrCidr(v);
 }
 export const cidr = (): Schema => str({ expect: "a CIDR block", check: checkCidr });
@@ -115,7 +123,15 @@ const DURATION = /^(\d+(\.\d+)?(h|ms|m|s|us|µs|ns))+$/;
 /** Milliseconds of a Go / protobuf duration string (`1.5s`, `300ms`, `1h30m`), or undefined. */
 export function parseDurationMs(v: string): number | undefined {
   if (!DURATION.test(v)) return undefined;
-  const scale: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 };
+  const scale: Record<string, number> = {
+    h: 3_600_000,
+    m: 60_000,
+    s: 1000,
+    ms: 1,
+    us: 0.001,
+    µs: 0.001,
+    ns: 0.000001,
+  };
   let total = 0;
   for (const m of v.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) {
     total += Number(m[1]) * (scale[m[2] ?? "s"] ?? 0);
@@ -133,17 +149,20 @@ export function checkDuration(v: string): Problem | undefined {
 export function checkDurationAtLeast1ms(v: string): Problem | undefined {
   const ms = parseDurationMs(v);
   if (ms === undefined) return checkDuration(v);
-  return ms < 1 ? problem(C.DURATION, `${JSON.stringify(v)} is shorter than 1ms (Istio's minimum)`) : undefined;
+  return ms < 1
+    ? problem(C.DURATION, `${JSON.stringify(v)} is shorter than 1ms (Istio's minimum)`)
+    : undefined;
 }
 
-export const duration = (): Schema => str({ expect: "a duration (e.g. 1.5s, 300ms)", check: checkDurationAtLeast1ms });
+export const duration = (): Schema =>
+  str({ expect: "a duration (e.g. 1.5s, 300ms)", check: checkDurationAtLeast1ms });
 
 /**
  * Istio's string matching for principals, namespaces, hosts and paths: exact, prefix (`abc*`),
  * suffix (`*abc`) or presence (`*`) — a single `*`, only at the start or the end.
  */
 export function checkIstioWildcard(v: string): Problem | undefined {
-  if (v === "") return problem(C.FORMAT, "must not be empty (use \"*\" to match any value)");
+  if (v === "") return problem(C.FORMAT, 'must not be empty (use "*" to match any value)');
   const stars = v.split("*").length - 1;
   if (stars === 0 || v === "*") return undefined;
   if (stars === 1 && (v.startsWith("*") || v.endsWith("*"))) return undefined;
@@ -152,14 +171,19 @@ export function checkIstioWildcard(v: string): Problem | undefined {
     `${JSON.stringify(v)} has a wildcard in the wrong place (only a single leading or trailing '*' is allowed, e.g. "*.example.com" or "/api/*")`,
   );
 }
-export const istioMatchString = (): Schema => str({ expect: "a string with an optional leading or trailing *", check: checkIstioWildcard });
+export const istioMatchString = (): Schema =>
+  str({ expect: "a string with an optional leading or trailing *", check: checkIstioWildcard });
 
 /** A service host: an FQDN or short name, optionally with a leading `*.` wildcard (VirtualService hosts). */
 export function checkHost(v: string): Problem | undefined {
   if (v === "*") return undefined;
   const name = v.startsWith("*.") ? v.slice(2) : v;
   const label = /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
-  if (name.length > 0 && name.length <= 253 && name.split(".").every((l) => l.length <= 63 && label.test(l))) {
+  if (
+    name.length > 0 &&
+    name.length <= 253 &&
+    name.split(".").every((l) => l.length <= 63 && label.test(l))
+  ) {
     return undefined;
   }
   if (isIP(v) !== 0) return undefined;
@@ -175,7 +199,10 @@ export function checkRegex(v: string): Problem | undefined {
     new RegExp(v);
     return undefined;
   } catch (e) {
-    return problem(C.FORMAT, `${JSON.stringify(v)} is not a valid regular expression (${(e as Error).message})`);
+    return problem(
+      C.FORMAT,
+      `${JSON.stringify(v)} is not a valid regular expression (${(e as Error).message})`,
+    );
   }
 }
 export const regex = (): Schema => str({ expect: "a regular expression", check: checkRegex });

@@ -142,7 +142,8 @@ function parseSource(text: string, file: string, limits: LoadLimits): LoadResult
   if (deepAt !== undefined) {
     // The parser would recurse (and slowly hit the stack limit) on such input: refuse it first.
     lineCounter.addNewLine(0);
-    for (let i = text.indexOf("\n"); i >= 0 && i < deepAt; i = text.indexOf("\n", i + 1)) lineCounter.addNewLine(i + 1);
+    for (let i = text.indexOf("\n"); i >= 0 && i < deepAt; i = text.indexOf("\n", i + 1))
+      lineCounter.addNewLine(i + 1);
     const pos = lineCounter.linePos(deepAt);
     out.errors.push({
       code: C.LIMIT,
@@ -158,7 +159,11 @@ function parseSource(text: string, file: string, limits: LoadLimits): LoadResult
   const list = Array.isArray(docs) ? docs : [];
   if (list.length > limits.maxDocuments) {
     out.errors.push(
-      fileError(C.LIMIT, file, `holds ${list.length} documents, more than the limit of ${limits.maxDocuments}; split it`),
+      fileError(
+        C.LIMIT,
+        file,
+        `holds ${list.length} documents, more than the limit of ${limits.maxDocuments}; split it`,
+      ),
     );
     return out;
   }
@@ -182,7 +187,8 @@ function parseSource(text: string, file: string, limits: LoadLimits): LoadResult
     }
     const contents = doc.contents as YNode;
     // kubectl skips empty documents (a trailing `---`, a file of comments).
-    if (contents === null || contents === undefined || (isScalar(contents) && contents.value === null)) continue;
+    if (contents === null || contents === undefined || (isScalar(contents) && contents.value === null))
+      continue;
     const ctx: WalkContext = {
       file,
       doc,
@@ -205,14 +211,26 @@ function parseSource(text: string, file: string, limits: LoadLimits): LoadResult
 function readDocument(node: Node, path: string, ctx: WalkContext, into: Resource[]): void {
   const here = offsetOf(node, 0);
   if (!isMap(node)) {
-    report(ctx, C.NOT_A_RESOURCE, path, here, "expected a Kubernetes-style resource (a mapping with apiVersion, kind and metadata)");
+    report(
+      ctx,
+      C.NOT_A_RESOURCE,
+      path,
+      here,
+      "expected a Kubernetes-style resource (a mapping with apiVersion, kind and metadata)",
+    );
     return;
   }
   const kindNode = scalarField(node, "kind");
   const apiNode = scalarField(node, "apiVersion");
   const prefix = path === "" ? "" : `${path}.`;
   if (kindNode === undefined || typeof kindNode.value !== "string") {
-    report(ctx, C.MISSING_FIELD, `${prefix}kind`, offsetOf(kindNode, here), "kind is required (a string such as Service)");
+    report(
+      ctx,
+      C.MISSING_FIELD,
+      `${prefix}kind`,
+      offsetOf(kindNode, here),
+      "kind is required (a string such as Service)",
+    );
     return;
   }
   const kind = kindNode.value;
@@ -241,7 +259,13 @@ function readDocument(node: Node, path: string, ctx: WalkContext, into: Resource
   }
   const apiVersion = apiNode?.value;
   if (typeof apiVersion !== "string") {
-    report(ctx, C.MISSING_FIELD, `${prefix}apiVersion`, here, `apiVersion is required (e.g. ${def.apiVersions[0] ?? ""})`);
+    report(
+      ctx,
+      C.MISSING_FIELD,
+      `${prefix}apiVersion`,
+      here,
+      `apiVersion is required (e.g. ${def.apiVersions[0] ?? ""})`,
+    );
     return;
   }
   if (!def.apiVersions.includes(apiVersion)) {
@@ -265,15 +289,25 @@ function readDocument(node: Node, path: string, ctx: WalkContext, into: Resource
   }
   const pos = ctx.lineCounter.linePos(offsetOf(kindNode, here));
   const source: SourcePosition = { file: ctx.file, line: pos.line, column: pos.col };
-  Object.defineProperty(resource, "source", { value: source, enumerable: false, writable: true, configurable: true });
+  Object.defineProperty(resource, "source", {
+    value: source,
+    enumerable: false,
+    writable: true,
+    configurable: true,
+  });
   into.push(resource);
 }
 
-function scalarField(node: Node, key: string): { value: unknown; range?: [number, number, number] | null } | undefined {
+function scalarField(
+  node: Node,
+  key: string,
+): { value: unknown; range?: [number, number, number] | null } | undefined {
   if (!isMap(node)) return undefined;
   for (const pair of node.items) {
     if (isScalar(pair.key) && pair.key.value === key) {
-      return isScalar(pair.value) ? pair.value : { value: undefined, range: (pair.key as Node).range ?? null };
+      return isScalar(pair.value)
+        ? pair.value
+        : { value: undefined, range: (pair.key as Node).range ?? null };
     }
   }
   return undefined;
@@ -334,10 +368,12 @@ function findTooDeep(root: Node, maxDepth: number): Node | undefined {
     if (isMap(node)) {
       for (const pair of node.items) {
         if (pair.value && typeof pair.value === "object") stack.push([pair.value as Node, depth + 1]);
-        if (pair.key && typeof pair.key === "object" && !isScalar(pair.key)) stack.push([pair.key as Node, depth + 1]);
+        if (pair.key && typeof pair.key === "object" && !isScalar(pair.key))
+          stack.push([pair.key as Node, depth + 1]);
       }
     } else if (isSeq(node)) {
-      for (const item of node.items) if (item && typeof item === "object") stack.push([item as Node, depth + 1]);
+      for (const item of node.items)
+        if (item && typeof item === "object") stack.push([item as Node, depth + 1]);
     }
   }
   return undefined;
@@ -355,7 +391,9 @@ function findDuplicates(resources: Resource[]): ConfigError[] {
       seen.set(key, r);
       continue;
     }
-    const where = first.source ? `${first.source.file}:${first.source.line}:${first.source.column}` : "earlier";
+    const where = first.source
+      ? `${first.source.file}:${first.source.line}:${first.source.column}`
+      : "earlier";
     errors.push({
       code: C.DUPLICATE_RESOURCE,
       file: r.source?.file ?? "",
@@ -379,7 +417,9 @@ function merge(into: LoadResult, from: LoadResult): void {
 
 async function listManifests(dir: string): Promise<string[]> {
   const out: string[] = [];
-  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...(await listManifests(p)));
@@ -396,7 +436,8 @@ async function readStream(stream: NodeJS.ReadableStream, max: number): Promise<s
     const buf = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
     size += buf.length;
     if (size > max) {
-      if ("destroy" in stream && typeof stream.destroy === "function") (stream as NodeJS.ReadStream).destroy();
+      if ("destroy" in stream && typeof stream.destroy === "function")
+        (stream as NodeJS.ReadStream).destroy();
       return undefined;
     }
     chunks.push(buf);
@@ -422,4 +463,3 @@ function describeFsError(e: unknown): string {
   if (code === "EACCES") return "permission denied";
   return e instanceof Error ? e.message : String(e);
 }
-

@@ -3,10 +3,17 @@
  * checked, and the schema of its document. One place to look up "what does ambit understand".
  */
 import { checkDns1035Label, checkDns1123Label, checkDns1123Subdomain } from "./formats.js";
-import { deploymentSpec } from "./kinds/apps-v1.js";
 import { meshConfigSpec, trafficSplitSpec } from "./kinds/ambit.js";
+import { deploymentSpec } from "./kinds/apps-v1.js";
 import { objectMeta } from "./kinds/common.js";
-import { enrollmentLabels, namespaceSpec, nodeSpec, podSpec, serviceAccountFields, serviceSpec } from "./kinds/core-v1.js";
+import {
+  enrollmentLabels,
+  namespaceSpec,
+  nodeSpec,
+  podSpec,
+  serviceAccountFields,
+  serviceSpec,
+} from "./kinds/core-v1.js";
 import { gatewaySpec, httpRouteSpec } from "./kinds/gateway-api.js";
 import {
   destinationRuleSpec,
@@ -32,7 +39,11 @@ export interface KindDefinition {
 }
 
 /** Istio serves its networking kinds at v1, v1beta1 and v1alpha3; security ones at v1 and v1beta1. */
-const ISTIO_NETWORKING = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"];
+const ISTIO_NETWORKING = [
+  "networking.istio.io/v1",
+  "networking.istio.io/v1beta1",
+  "networking.istio.io/v1alpha3",
+];
 const ISTIO_SECURITY = ["security.istio.io/v1", "security.istio.io/v1beta1"];
 const AMBIT = [...ISTIO_NETWORKING, "ambit.dev/v1alpha1"];
 const GATEWAY_API = ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"];
@@ -69,8 +80,20 @@ function define(d: Definition): KindDefinition {
 const subdomain = checkDns1123Subdomain;
 
 const DEFINITIONS: readonly KindDefinition[] = [
-  define({ kind: "AuthorizationPolicy", apiVersions: ISTIO_SECURITY, namespaced: true, name: subdomain, spec: authorizationPolicySpec }),
-  define({ kind: "PeerAuthentication", apiVersions: ISTIO_SECURITY, namespaced: true, name: subdomain, spec: peerAuthenticationSpec }),
+  define({
+    kind: "AuthorizationPolicy",
+    apiVersions: ISTIO_SECURITY,
+    namespaced: true,
+    name: subdomain,
+    spec: authorizationPolicySpec,
+  }),
+  define({
+    kind: "PeerAuthentication",
+    apiVersions: ISTIO_SECURITY,
+    namespaced: true,
+    name: subdomain,
+    spec: peerAuthenticationSpec,
+  }),
   define({
     kind: "RequestAuthentication",
     apiVersions: ISTIO_SECURITY,
@@ -102,11 +125,45 @@ const DEFINITIONS: readonly KindDefinition[] = [
     spec: serviceEntrySpec,
     specRequired: true,
   }),
-  define({ kind: "WorkloadEntry", apiVersions: ISTIO_NETWORKING, namespaced: true, name: subdomain, spec: workloadEntrySpec, specRequired: true }),
-  define({ kind: "TrafficSplit", apiVersions: AMBIT, namespaced: true, name: subdomain, spec: trafficSplitSpec, specRequired: true }),
-  define({ kind: "MeshConfig", apiVersions: AMBIT, namespaced: false, name: subdomain, spec: meshConfigSpec }),
-  define({ kind: "Gateway", apiVersions: GATEWAY_API, namespaced: true, name: subdomain, spec: gatewaySpec, specRequired: true }),
-  define({ kind: "HTTPRoute", apiVersions: GATEWAY_API, namespaced: true, name: subdomain, spec: httpRouteSpec, specRequired: true }),
+  define({
+    kind: "WorkloadEntry",
+    apiVersions: ISTIO_NETWORKING,
+    namespaced: true,
+    name: subdomain,
+    spec: workloadEntrySpec,
+    specRequired: true,
+  }),
+  define({
+    kind: "TrafficSplit",
+    apiVersions: AMBIT,
+    namespaced: true,
+    name: subdomain,
+    spec: trafficSplitSpec,
+    specRequired: true,
+  }),
+  define({
+    kind: "MeshConfig",
+    apiVersions: AMBIT,
+    namespaced: false,
+    name: subdomain,
+    spec: meshConfigSpec,
+  }),
+  define({
+    kind: "Gateway",
+    apiVersions: GATEWAY_API,
+    namespaced: true,
+    name: subdomain,
+    spec: gatewaySpec,
+    specRequired: true,
+  }),
+  define({
+    kind: "HTTPRoute",
+    apiVersions: GATEWAY_API,
+    namespaced: true,
+    name: subdomain,
+    spec: httpRouteSpec,
+    specRequired: true,
+  }),
   define({
     kind: "Namespace",
     apiVersions: ["v1"],
@@ -116,8 +173,21 @@ const DEFINITIONS: readonly KindDefinition[] = [
     checks: [enrollmentLabels],
   }),
   // Kubernetes: Service names are DNS-1035 labels (they become DNS names and env var prefixes).
-  define({ kind: "Service", apiVersions: ["v1"], namespaced: true, name: checkDns1035Label, spec: serviceSpec, specRequired: true }),
-  define({ kind: "ServiceAccount", apiVersions: ["v1"], namespaced: true, name: subdomain, fields: serviceAccountFields }),
+  define({
+    kind: "Service",
+    apiVersions: ["v1"],
+    namespaced: true,
+    name: checkDns1035Label,
+    spec: serviceSpec,
+    specRequired: true,
+  }),
+  define({
+    kind: "ServiceAccount",
+    apiVersions: ["v1"],
+    namespaced: true,
+    name: subdomain,
+    fields: serviceAccountFields,
+  }),
   define({
     kind: "Pod",
     apiVersions: ["v1"],
@@ -127,7 +197,14 @@ const DEFINITIONS: readonly KindDefinition[] = [
     specRequired: true,
     checks: [enrollmentLabels],
   }),
-  define({ kind: "Deployment", apiVersions: ["apps/v1"], namespaced: true, name: subdomain, spec: deploymentSpec, specRequired: true }),
+  define({
+    kind: "Deployment",
+    apiVersions: ["apps/v1"],
+    namespaced: true,
+    name: subdomain,
+    spec: deploymentSpec,
+    specRequired: true,
+  }),
   define({ kind: "Node", apiVersions: ["v1"], namespaced: false, name: subdomain, spec: nodeSpec }),
 ];
 
@@ -144,4 +221,3 @@ export function knownKinds(): readonly string[] {
 export function isNamespaced(kind: string): boolean {
   return BY_KIND.get(kind)?.namespaced ?? true;
 }
-

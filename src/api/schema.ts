@@ -44,7 +44,10 @@ export interface Problem {
 
 // ------------------------------------------------------------------ positions and reporting
 
-export function offsetOf(node: { range?: readonly number[] | null | undefined } | null | undefined, at: number): number {
+export function offsetOf(
+  node: { range?: readonly number[] | null | undefined } | null | undefined,
+  at: number,
+): number {
   return node?.range?.[0] ?? at;
 }
 
@@ -89,7 +92,13 @@ export function describeNode(node: YNode): string {
 }
 
 function typeError(node: YNode, path: string, ctx: WalkContext, at: number, expect: string): typeof INVALID {
-  report(ctx, ConfigErrorCode.TYPE, path, offsetOf(node, at), `expected ${expect}, found ${describeNode(node)}`);
+  report(
+    ctx,
+    ConfigErrorCode.TYPE,
+    path,
+    offsetOf(node, at),
+    `expected ${expect}, found ${describeNode(node)}`,
+  );
   return INVALID;
 }
 
@@ -119,7 +128,13 @@ export function str(opts: StringOptions = {}): Schema {
       if (opts.acceptInt === true && typeof v === "number" && Number.isInteger(v)) v = String(v);
       if (typeof v !== "string" || !isScalar(node)) return typeError(node, path, ctx, at, expect);
       if (opts.nonEmpty === true && v === "") {
-        report(ctx, ConfigErrorCode.FORMAT, path, offsetOf(node, at), `must not be empty (expected ${expect})`);
+        report(
+          ctx,
+          ConfigErrorCode.FORMAT,
+          path,
+          offsetOf(node, at),
+          `must not be empty (expected ${expect})`,
+        );
         return INVALID;
       }
       const problem = opts.check?.(v);
@@ -160,13 +175,25 @@ export function num(opts: NumberOptions = {}): Schema {
       const v = scalarValue(node);
       if (typeof v !== "number" || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
         if (typeof v === "string" && opts.rangeCode === ConfigErrorCode.PORT) {
-          report(ctx, ConfigErrorCode.PORT, path, offsetOf(node, at), `${JSON.stringify(v)} is not ${expect}`);
+          report(
+            ctx,
+            ConfigErrorCode.PORT,
+            path,
+            offsetOf(node, at),
+            `${JSON.stringify(v)} is not ${expect}`,
+          );
           return INVALID;
         }
         return typeError(node, path, ctx, at, expect);
       }
       if ((opts.min !== undefined && v < opts.min) || (opts.max !== undefined && v > opts.max)) {
-        report(ctx, opts.rangeCode ?? ConfigErrorCode.RANGE, path, offsetOf(node, at), `${v} is not ${expect}`);
+        report(
+          ctx,
+          opts.rangeCode ?? ConfigErrorCode.RANGE,
+          path,
+          offsetOf(node, at),
+          `${v} is not ${expect}`,
+        );
         return INVALID;
       }
       return v;
@@ -240,7 +267,14 @@ export function anyValue(): Schema {
   const convert = (raw: YNode, path: string, ctx: WalkContext, at: number, depth = 0): Parsed => {
     // Aliases can stack depth beyond what the pre-walk measured; bound it here too.
     if (depth > MAX_FREE_FORM_DEPTH) {
-      if (!ctx.aborted) report(ctx, ConfigErrorCode.LIMIT, path, offsetOf(raw, at), `nested more than ${MAX_FREE_FORM_DEPTH} levels deep`);
+      if (!ctx.aborted)
+        report(
+          ctx,
+          ConfigErrorCode.LIMIT,
+          path,
+          offsetOf(raw, at),
+          `nested more than ${MAX_FREE_FORM_DEPTH} levels deep`,
+        );
       ctx.aborted = true;
       return INVALID;
     }
@@ -261,7 +295,13 @@ export function anyValue(): Schema {
       const out: Record<string, unknown> = {};
       for (const pair of node.items) {
         const key = String(scalarValue(pair.key as YNode) ?? "");
-        const v = convert(pair.value as YNode, joinPath(path, key), ctx, offsetOf(pair.key as YNode, at), depth + 1);
+        const v = convert(
+          pair.value as YNode,
+          joinPath(path, key),
+          ctx,
+          offsetOf(pair.key as YNode, at),
+          depth + 1,
+        );
         if (v === INVALID) return INVALID;
         out[key] = v;
       }
@@ -336,7 +376,10 @@ export function list(item: Schema, opts: ListOptions = {}): Schema {
 }
 
 /** A mapping with arbitrary keys (labels, header maps, portLevelMtls). */
-export function map(value: Schema, opts: { key?: (k: string) => Problem | undefined; expectKey?: string } = {}): Schema {
+export function map(
+  value: Schema,
+  opts: { key?: (k: string) => Problem | undefined; expectKey?: string } = {},
+): Schema {
   const expect = `a mapping of ${opts.expectKey ?? "string"} to ${value.expect.replace(/^an? /, "")}`;
   return {
     expect,
@@ -355,7 +398,13 @@ export function map(value: Schema, opts: { key?: (k: string) => Problem | undefi
         const kv = scalarValue(keyNode);
         const keyAt = offsetOf(keyNode, offsetOf(node, at));
         if (typeof kv !== "string" && typeof kv !== "number") {
-          report(ctx, ConfigErrorCode.TYPE, path, keyAt, `keys must be strings, found ${describeNode(keyNode)}`);
+          report(
+            ctx,
+            ConfigErrorCode.TYPE,
+            path,
+            keyAt,
+            `keys must be strings, found ${describeNode(keyNode)}`,
+          );
           bad = true;
           continue;
         }
@@ -426,7 +475,13 @@ export function obj(fields: Record<string, Schema>, opts: ObjectOptions = {}): O
         const key = scalarValue(keyNode);
         const keyAt = offsetOf(keyNode, here);
         if (typeof key !== "string") {
-          report(ctx, ConfigErrorCode.TYPE, path, keyAt, `field names must be strings, found ${describeNode(keyNode)}`);
+          report(
+            ctx,
+            ConfigErrorCode.TYPE,
+            path,
+            keyAt,
+            `field names must be strings, found ${describeNode(keyNode)}`,
+          );
           continue;
         }
         const fieldPath = joinPath(path, key);
@@ -455,7 +510,13 @@ export function obj(fields: Record<string, Schema>, opts: ObjectOptions = {}): O
       }
       for (const r of opts.required ?? []) {
         if (!present.has(r)) {
-          report(ctx, ConfigErrorCode.MISSING_FIELD, joinPath(path, r), here, `required field ${JSON.stringify(r)} is missing`);
+          report(
+            ctx,
+            ConfigErrorCode.MISSING_FIELD,
+            joinPath(path, r),
+            here,
+            `required field ${JSON.stringify(r)} is missing`,
+          );
         }
       }
       if (ctx.errors.length !== errorsBefore) return INVALID;
@@ -463,7 +524,12 @@ export function obj(fields: Record<string, Schema>, opts: ObjectOptions = {}): O
         check(out, {
           report: (code, field, message) => {
             const target = field === "" ? node : locate(node, field, ctx.doc);
-            const full = field === "" ? path : path === "" || field.startsWith("[") ? `${path}${field}` : `${path}.${field}`;
+            const full =
+              field === ""
+                ? path
+                : path === "" || field.startsWith("[")
+                  ? `${path}${field}`
+                  : `${path}.${field}`;
             report(ctx, code, full, offsetOf(target, here), message);
           },
         });

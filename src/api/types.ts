@@ -291,7 +291,13 @@ export interface VirtualServiceSpec {
 
 export type VirtualService = ResourceBase<"VirtualService", VirtualServiceSpec>;
 
-export type SimpleLB = "UNSPECIFIED" | "LEAST_CONN" | "RANDOM" | "PASSTHROUGH" | "ROUND_ROBIN" | "LEAST_REQUEST";
+export type SimpleLB =
+  | "UNSPECIFIED"
+  | "LEAST_CONN"
+  | "RANDOM"
+  | "PASSTHROUGH"
+  | "ROUND_ROBIN"
+  | "LEAST_REQUEST";
 
 export interface ConsistentHashLB {
   httpHeaderName?: string;
@@ -500,7 +506,11 @@ export interface Listener {
   hostname?: string;
   port: number;
   protocol: string;
-  tls?: { mode?: "Terminate" | "Passthrough"; certificateRefs?: SecretObjectReference[]; options?: Record<string, string> };
+  tls?: {
+    mode?: "Terminate" | "Passthrough";
+    certificateRefs?: SecretObjectReference[];
+    options?: Record<string, string>;
+  };
   allowedRoutes?: {
     namespaces?: { from?: "All" | "Same" | "Selector"; selector?: LabelSelector };
     kinds?: { group?: string; kind: string }[];

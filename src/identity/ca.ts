@@ -26,8 +26,10 @@ import { IdentityError } from "./errors.js";
 import {
   generateKeyPair,
   parseCsr,
+  privateKeyPem,
   type SignatureAlgorithm,
   signatureAlgorithmFor,
+  spkiDerOf,
   uriGeneralNames,
 } from "./keys.js";
 import { pemDecodeOne, pemEncode, splitCertificates } from "./pem.js";
@@ -193,7 +195,7 @@ function spkiOf(publicKey: KeyObject): Buffer {
       `cannot certify a ${type ?? "?"}${curve ? ` ${curve}` : ""} key; workloads use ECDSA P-256 (P-384 and RSA ≥ 2048 are also accepted)`,
     );
   }
-  return publicKey.export({ type: "spki", format: "der" });
+  return spkiDerOf(publicKey);
 }
 
 function isSelfSigned(cert: X509Certificate): boolean {
@@ -243,7 +245,7 @@ export class CertificateAuthority {
     const der = buildCaCertificate({
       subject: name,
       issuer: name,
-      spki: publicKey.export({ type: "spki", format: "der" }),
+      spki: spkiDerOf(publicKey),
       notBefore: floorToSecond(now - CLOCK_SKEW_GRACE_SECONDS * 1000),
       notAfter: floorToSecond(now + validityDays * 86_400_000),
       signingKey: privateKey,
@@ -361,7 +363,7 @@ export class CertificateAuthority {
       renameSync(tmp, path(name));
     };
     // Key first and cert last: a crash in between leaves key-without-cert, which the check above reports.
-    write(CaFiles.key, ca.#state.key.export({ type: "pkcs8", format: "pem" }) as string, 0o600);
+    write(CaFiles.key, privateKeyPem(ca.#state.key), 0o600);
     write(CaFiles.root, ca.rootPem(), 0o644);
     write(CaFiles.chain, ca.certPem(), 0o644);
     write(CaFiles.cert, ca.certPem(), 0o644);
@@ -428,7 +430,7 @@ export class CertificateAuthority {
         opts.commonName ?? `ambit intermediate CA ${randomBytes(4).toString("hex")}`,
       ),
       issuer: this.#state.fields.subjectRaw,
-      spki: publicKey.export({ type: "spki", format: "der" }),
+      spki: spkiDerOf(publicKey),
       notBefore: floorToSecond(now - CLOCK_SKEW_GRACE_SECONDS * 1000),
       notAfter: floorToSecond(notAfterMs),
       signingKey: this.#state.key,

@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { DEFAULT_WORKLOAD_TTL_SECONDS } from "./ca.js";
 import type { WorkloadCredential } from "./credential.js";
 import { IdentityError } from "./errors.js";
-import { createCsr, generateKeyPair } from "./keys.js";
+import { createCsr, generateKeyPair, privateKeyPem } from "./keys.js";
 import { splitCertificates } from "./pem.js";
 import { identityFromCertificate, type SpiffeId } from "./spiffe.js";
 import { parseCertificateDer } from "./x509.js";
@@ -310,7 +310,7 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
     const fields = parseCertificateDer(leaf.raw);
     return Object.freeze({
       identity,
-      keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+      keyPem: privateKeyPem(privateKey),
       certChainPem: chain.join(""),
       rootsPem,
       notBefore: fields.notBefore,

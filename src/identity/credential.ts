@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { IssuedCertificate } from "./ca.js";
+import { privateKeyPem } from "./keys.js";
 import type { SpiffeId } from "./spiffe.js";
 
 /** Everything a workload needs to do mTLS as `identity`. Immutable; a rotation makes a new one. */
@@ -25,7 +26,7 @@ export function credentialFromIssued(
 ): WorkloadCredential {
   return Object.freeze({
     identity,
-    keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+    keyPem: privateKeyPem(privateKey),
     certChainPem: [issued.certPem, ...issued.chainPem].join(""),
     rootsPem,
     notBefore: issued.notBefore,

@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { isAmbitError } from "../errors.js";
 import { children, readSingle, sequence } from "./der.js";
-import { createCsr, generateKeyPair, parseCsr } from "./keys.js";
+import { createCsr, generateKeyPair, parseCsr, privateKeyPem, publicKeyFromSpki, spkiDerOf } from "./keys.js";
 import { pemDecodeOne, pemEncode } from "./pem.js";
 import { SpiffeId } from "./spiffe.js";
 import { openssl } from "./verify-chain.test-util.js";
@@ -69,6 +70,58 @@ describe("keys and CSRs", () => {
   for (const [name, pem] of garbage) {
     test(`rejects ${name} with ID_ERR_BAD_CSR`, () => assert.throws(() => parseCsr(pem), isBadCsr));
   }
+
+  test("fast EC encodings equal OpenSSL's (P-256, P-384) and round-trip", () => {
+    for (const namedCurve of ["prime256v1", "secp384r1"]) {
+      for (let i = 0; i < 20; i++) {
+        const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve });
+        const spki = publicKey.export({ type: "spki", format: "der" });
+        assert.ok(spkiDerOf(publicKey).equals(spki), `${namedCurve} SPKI`);
+        assert.equal(
+          privateKeyPem(privateKey),
+          privateKey.export({ type: "pkcs8", format: "pem" }),
+          `${namedCurve} PKCS#8`,
+        );
+        assert.ok(publicKeyFromSpki(spki).equals(publicKey));
+      }
+    }
+  });
+
+  test("other key types fall back to Node's encoders; a P-384 CSR verifies", () => {
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    assert.ok(spkiDerOf(rsa.publicKey).equals(rsa.publicKey.export({ type: "spki", format: "der" })));
+    assert.ok(publicKeyFromSpki(spkiDerOf(rsa.publicKey)).equals(rsa.publicKey));
+    assert.equal(privateKeyPem(rsa.privateKey), rsa.privateKey.export({ type: "pkcs8", format: "pem" }));
+    const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
+    assert.deepEqual(parseCsr(createCsr(p384.privateKey, ID)).uriSans, [ID.toString()]);
+    assert.deepEqual(parseCsr(createCsr(rsa.privateKey, ID)).uriSans, [ID.toString()]);
+  });
+
+  test("hostile CSRs (random corruption, truncation) only ever fail with ID_ERR_BAD_CSR", () => {
+    const good = pemDecodeOne(createCsr(generateKeyPair().privateKey, ID), "CERTIFICATE REQUEST", "csr");
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.nat(good.length),
+        (flips, cut) => {
+          const der = Buffer.from(good.subarray(0, Math.max(1, cut)));
+          for (const [at, value] of flips) if (at < der.length) der[at] = value;
+          if (der.equals(good)) return;
+          try {
+            // Accepted only if the signed content is intact, so it still asks for the same identity.
+            assert.deepEqual(parseCsr(pemEncode(der, "CERTIFICATE REQUEST")).uriSans, [ID.toString()]);
+          } catch (e) {
+            if (e instanceof assert.AssertionError) throw e;
+            assert.ok(isBadCsr(e), `unexpected ${String(e)}`);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 
   test("createCsr refuses keys it cannot sign with", () => {
     const { privateKey } = generateKeyPairSync("ed25519");

@@ -26,6 +26,82 @@ export function generateKeyPair(): { privateKey: KeyObject; publicKey: KeyObject
   return generateKeyPairSync("ec", { namedCurve: "prime256v1" });
 }
 
+// OpenSSL 3.0's generic key encoders and decoders (SPKI/PKCS#8 DER or PEM) cost ~4–25× a P-256 signature
+// here, while the JWK paths go straight to the curve point. So EC keys move between KeyObject and DER by
+// way of JWK and ambit's own DER; other key types take Node's encoders.
+const EC_CURVES: Readonly<Record<string, { oid: string; jwk: "P-256" | "P-384"; size: number }>> = {
+  prime256v1: { oid: Oid.prime256v1, jwk: "P-256", size: 32 },
+  secp384r1: { oid: Oid.secp384r1, jwk: "P-384", size: 48 },
+};
+const CURVE_BY_OID: Readonly<Record<string, { jwk: "P-256" | "P-384"; size: number }>> = {
+  [Oid.prime256v1]: { jwk: "P-256", size: 32 },
+  [Oid.secp384r1]: { jwk: "P-384", size: 48 },
+};
+
+function fixedLength(b64url: string | undefined, size: number): Buffer {
+  const bytes = Buffer.from(b64url ?? "", "base64url");
+  if (bytes.length === size) return bytes;
+  const out = Buffer.alloc(size);
+  bytes.copy(out, size - bytes.length);
+  return out;
+}
+
+/** The DER SubjectPublicKeyInfo of a public key. */
+export function spkiDerOf(publicKey: KeyObject): Buffer {
+  const curve = EC_CURVES[publicKey.asymmetricKeyDetails?.namedCurve ?? ""];
+  if (publicKey.asymmetricKeyType !== "ec" || curve === undefined) {
+    return publicKey.export({ type: "spki", format: "der" });
+  }
+  const jwk = publicKey.export({ format: "jwk" });
+  const point = Buffer.concat([
+    Buffer.from([4]),
+    fixedLength(jwk.x, curve.size),
+    fixedLength(jwk.y, curve.size),
+  ]);
+  return sequence(sequence(oid(Oid.ecPublicKey), oid(curve.oid)), bitString(point));
+}
+
+/** A public KeyObject from a DER SubjectPublicKeyInfo. */
+export function publicKeyFromSpki(spkiDer: Buffer): KeyObject {
+  const [algorithm, keyBits] = expectChildren(readSingle(spkiDer), Tag.SEQUENCE, "SubjectPublicKeyInfo");
+  const [algOid, params] = expectChildren(algorithm, Tag.SEQUENCE, "algorithm");
+  const curve = params?.tag === Tag.OID ? CURVE_BY_OID[decodeOid(params)] : undefined;
+  if (algOid !== undefined && decodeOid(algOid) === Oid.ecPublicKey && curve !== undefined) {
+    const point = bitStringBytes(expect(keyBits, Tag.BIT_STRING, "subjectPublicKey"));
+    if (point.length === 1 + 2 * curve.size && point[0] === 4) {
+      const x = point.subarray(1, 1 + curve.size).toString("base64url");
+      const y = point.subarray(1 + curve.size).toString("base64url");
+      return createPublicKey({ key: { kty: "EC", crv: curve.jwk, x, y }, format: "jwk" });
+    }
+  }
+  return createPublicKey({ key: spkiDer, format: "der", type: "spki" });
+}
+
+/** PKCS#8 PEM of a private key (what `tls` `key` takes). EC keys are encoded as OpenSSL does (RFC 5915). */
+export function privateKeyPem(privateKey: KeyObject): string {
+  const curve = EC_CURVES[privateKey.asymmetricKeyDetails?.namedCurve ?? ""];
+  if (privateKey.asymmetricKeyType !== "ec" || curve === undefined) {
+    return privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+  }
+  const jwk = privateKey.export({ format: "jwk" });
+  const point = Buffer.concat([
+    Buffer.from([4]),
+    fixedLength(jwk.x, curve.size),
+    fixedLength(jwk.y, curve.size),
+  ]);
+  const ecPrivateKey = sequence(
+    smallInteger(1),
+    octetString(fixedLength(jwk.d, curve.size)),
+    contextTag(1, bitString(point), true),
+  );
+  const info = sequence(
+    smallInteger(0),
+    sequence(oid(Oid.ecPublicKey), oid(curve.oid)),
+    octetString(ecPrivateKey),
+  );
+  return pemEncode(info, "PRIVATE KEY");
+}
+
 /** How a key signs: the digest for `crypto.sign` and the DER AlgorithmIdentifier naming it. */
 export interface SignatureAlgorithm {
   readonly hash: "sha256" | "sha384";
@@ -92,7 +168,7 @@ export function uriGeneralNames(uris: readonly string[]): Buffer {
  */
 export function createCsr(privateKey: KeyObject, identity: SpiffeId): string {
   const algorithm = signatureAlgorithmFor(privateKey);
-  const spki = createPublicKey(privateKey).export({ type: "spki", format: "der" });
+  const spki = spkiDerOf(createPublicKey(privateKey));
   const san = sequence(
     oid(Oid.subjectAltName),
     boolean(true),
@@ -139,7 +215,7 @@ export function parseCsrDer(der: Buffer): ParsedCsr {
     const version = expect(info[0], Tag.INTEGER, "version");
     if (version.value.length !== 1 || version.value[0] !== 0) throw badCsr("version must be 0 (v1)");
     const spkiDer = expect(info[2], Tag.SEQUENCE, "subjectPKInfo").raw;
-    const publicKey = createPublicKey({ key: spkiDer, format: "der", type: "spki" });
+    const publicKey = publicKeyFromSpki(spkiDer);
     const hash = hashOfSignatureOid(algOid);
     if (hash === undefined)
       throw badCsr(`signature algorithm ${algOid} is not supported (use ECDSA with SHA-256)`);

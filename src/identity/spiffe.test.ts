@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { isAmbitError } from "../errors.js";
 import { identityFromCertificate, SpiffeId } from "./spiffe.js";
 import { createTestPki } from "./testing.js";
@@ -105,6 +106,39 @@ describe("identityFromCertificate", () => {
     assert.throws(
       () => identityFromCertificate({ raw: Buffer.alloc(0) }),
       (e: unknown) => isAmbitError(e, "ID_ERR_NO_URI_SAN"),
+    );
+  });
+});
+
+describe("identityFromCertificate on hostile DER", () => {
+  test("random bytes and corrupted certificates fail only with identity error codes", () => {
+    const good = new X509Certificate(createTestPki().issue("spiffe://cluster.local/ns/a/sa/b").certChainPem)
+      .raw;
+    const allowed = new Set([
+      "ID_ERR_BAD_DER",
+      "ID_ERR_NO_URI_SAN",
+      "ID_ERR_MULTIPLE_URI_SANS",
+      "ID_ERR_BAD_SPIFFE_ID",
+    ]);
+    fc.assert(
+      fc.property(
+        fc.nat(good.length - 1),
+        fc.integer({ min: 0, max: 255 }),
+        fc.nat(good.length),
+        (at, value, cut) => {
+          const der = Buffer.from(good.subarray(0, Math.max(2, cut)));
+          if (at < der.length) der[at] = value;
+          try {
+            identityFromCertificate({ raw: der });
+          } catch (e) {
+            assert.ok(
+              e instanceof Error && allowed.has((e as { code?: string }).code ?? ""),
+              `unexpected ${String(e)}`,
+            );
+          }
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

@@ -82,7 +82,10 @@ describe("captureConfig", () => {
     ["a prefix too long for chain names", { prefix: "abcdefghijklmnopq", localPodCidrs: [] }],
     ["a bad CIDR", { prefix: "ab", localPodCidrs: ["10.244.1.0/33"] }],
     ["a port 0", { prefix: "ab", localPodCidrs: [], ports: { outbound: 0 } }],
-    ["16 exempt ports", { prefix: "ab", localPodCidrs: [], ztunnelPorts: Array.from({ length: 16 }, (_, i) => 15000 + i) }],
+    [
+      "16 exempt ports",
+      { prefix: "ab", localPodCidrs: [], ztunnelPorts: Array.from({ length: 16 }, (_, i) => 15000 + i) },
+    ],
   ];
   for (const [what, options] of bad) {
     test(`rejects ${what}`, () => {
@@ -135,7 +138,9 @@ function kernelForm(r: ReturnType<typeof planPod>[number]): string {
 
 describe("parseNatRules", () => {
   test("reads chains, comments (quoted or not) and jump targets", () => {
-    const state = parseNatRules(installedState('-A ab12cd-OUTBOUND -i x -m comment --comment bare -j RETURN\n'));
+    const state = parseNatRules(
+      installedState("-A ab12cd-OUTBOUND -i x -m comment --comment bare -j RETURN\n"),
+    );
     assert.deepEqual(state.chains, ["ab12cd-INBOUND", "ab12cd-OUTBOUND", "other-CHAIN"]);
     assert.equal(state.rules.length, 2 + 1 + 5 + 1);
     assert.equal(state.rules[0]?.jump, "ab12cd-OUTBOUND");
@@ -152,7 +157,10 @@ describe("planScopeChange", () => {
     const base = planScopeChange(empty, baseScope(config), planBase(config), chains);
     assert.deepEqual(base.slice(0, 2), [":ab12cd-OUTBOUND - [0:0]", ":ab12cd-INBOUND - [0:0]"]);
     assert.equal(base.length, 4);
-    assert.deepEqual(planScopeChange(empty, podScope(config, podA.name), planPod(config, podA)), planPod(config, podA).map(renderRule));
+    assert.deepEqual(
+      planScopeChange(empty, podScope(config, podA.name), planPod(config, podA)),
+      planPod(config, podA).map(renderRule),
+    );
   });
 
   test("when everything is installed: nothing to do (idempotent), and chains are never re-declared", () => {
@@ -168,12 +176,17 @@ describe("planScopeChange", () => {
     const lines = planScopeChange(state, podScope(config, podA.name), moved);
     assert.equal(lines.length, 10);
     assert.ok(lines.slice(0, 5).every((l) => l.startsWith("-D ab12cd-")));
-    assert.match(lines[2] ?? "", /^-D ab12cd-INBOUND -d 10\.244\.1\.2\/32 -p tcp -m tcp --dport 15008 -m comment --comment "/);
+    assert.match(
+      lines[2] ?? "",
+      /^-D ab12cd-INBOUND -d 10\.244\.1\.2\/32 -p tcp -m tcp --dport 15008 -m comment --comment "/,
+    );
     assert.deepEqual(lines.slice(5), moved.map(renderRule));
   });
 
   test("unenroll (nothing desired) deletes only that pod's rules, not a pod whose name extends it", () => {
-    const longer = planPod(config, { name: "node1-pod10", ip: "10.244.1.11", hostVeth: "ve99" }).map(kernelForm);
+    const longer = planPod(config, { name: "node1-pod10", ip: "10.244.1.11", hostVeth: "ve99" }).map(
+      kernelForm,
+    );
     const state = parseNatRules(installedState(`${longer.join("\n")}\n`));
     const lines = planScopeChange(state, podScope(config, podA.name), []);
     assert.equal(lines.length, 5);
@@ -186,9 +199,18 @@ describe("planRemoveAll", () => {
   test("deletes the jumps from built-in chains, then flushes and deletes only this prefix's chains", () => {
     const state = parseNatRules(installedState());
     const lines = planRemoveAll(state, "ab12cd");
-    assert.deepEqual(lines.slice(2), ["-F ab12cd-INBOUND", "-F ab12cd-OUTBOUND", "-X ab12cd-INBOUND", "-X ab12cd-OUTBOUND"]);
+    assert.deepEqual(lines.slice(2), [
+      "-F ab12cd-INBOUND",
+      "-F ab12cd-OUTBOUND",
+      "-X ab12cd-INBOUND",
+      "-X ab12cd-OUTBOUND",
+    ]);
     assert.ok(lines.slice(0, 2).every((l) => l.startsWith("-D PREROUTING ") && l.includes("-j ab12cd-")));
-    assert.deepEqual(planRemoveAll(state, "ab12"), [], "a shorter prefix does not match another cluster's chains");
+    assert.deepEqual(
+      planRemoveAll(state, "ab12"),
+      [],
+      "a shorter prefix does not match another cluster's chains",
+    );
     assert.deepEqual(planRemoveAll(parseNatRules(""), "ab12cd"), []);
   });
 

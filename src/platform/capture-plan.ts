@@ -35,13 +35,19 @@ export interface CapturePorts {
   readonly hbone: number;
 }
 
-export const DEFAULT_CAPTURE_PORTS: CapturePorts = Object.freeze({ outbound: 15001, inboundPlaintext: 15006, hbone: 15008 });
+export const DEFAULT_CAPTURE_PORTS: CapturePorts = Object.freeze({
+  outbound: 15001,
+  inboundPlaintext: 15006,
+  hbone: 15008,
+});
 
 /**
  * The node ztunnel's own ports a pod may dial on a node address without being captured:
  * 15001/15006/15008 (capture and HBONE), 15020 metrics, 15021 readiness, 15080 SOCKS5.
  */
-export const DEFAULT_ZTUNNEL_PORTS: readonly number[] = Object.freeze([15001, 15006, 15008, 15020, 15021, 15080]);
+export const DEFAULT_ZTUNNEL_PORTS: readonly number[] = Object.freeze([
+  15001, 15006, 15008, 15020, 15021, 15080,
+]);
 
 export interface CaptureOptions {
   /** Cluster-unique, 2-16 of a-z 0-9 starting with a letter; chains are `<prefix>-OUTBOUND|INBOUND`. */
@@ -115,12 +121,7 @@ function hashOf(parts: readonly string[]): string {
   return createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 8);
 }
 
-function rule(
-  config: CaptureConfig,
-  scope: string,
-  role: string,
-  r: Omit<NatRule, "comment">,
-): NatRule {
+function rule(config: CaptureConfig, scope: string, role: string, r: Omit<NatRule, "comment">): NatRule {
   const text = [r.chain, String(r.position ?? ""), ...r.matches, "--", ...r.target];
   return { ...r, comment: `${config.prefix}/${scope}/${role}/${hashOf(text)}` };
 }
@@ -156,7 +157,8 @@ export function planPod(config: CaptureConfig, pod: CapturedPod): NatRule[] {
   if (!POD_NAME.test(pod.name)) throw invalid(`"${pod.name}" is not a usable pod name for capture`);
   const veth = checkLinkName(pod.hostVeth);
   const ip = checkIp(pod.ip);
-  if (ip.includes(":")) throw invalid(`pod ${pod.name}: IPv6 capture (${ip}) needs ip6tables rules, not supported yet`);
+  if (ip.includes(":"))
+    throw invalid(`pod ${pod.name}: IPv6 capture (${ip}) needs ip6tables rules, not supported yet`);
   const host = `${ip}/32`;
   const scope = `pod=${pod.name}`;
   const { outbound, inbound } = config.chains;
@@ -280,7 +282,8 @@ export function planRemoveAll(state: NatState, prefix: string): string[] {
   const lines: string[] = [];
   for (const r of state.rules) {
     if (ours(r.chain)) continue;
-    if ((r.jump !== undefined && ours(r.jump)) || r.comment?.startsWith(`${prefix}/`)) lines.push(`-D ${r.line.slice(3)}`);
+    if ((r.jump !== undefined && ours(r.jump)) || r.comment?.startsWith(`${prefix}/`))
+      lines.push(`-D ${r.line.slice(3)}`);
   }
   const chains = state.chains.filter(ours);
   for (const c of chains) lines.push(`-F ${c}`);

@@ -7,12 +7,12 @@
  * Kubernetes nodes drive, operators can read it with `iptables -t nat -S`, and restore batches
  * give the same atomicity as an nft script. The rules are plain enough to port to nft sets later.
  */
-import { type CommandRunner, runCommand } from "./command.js";
+
 import {
   baseScope,
   type CaptureConfig,
-  type CaptureOptions,
   type CapturedPod,
+  type CaptureOptions,
   captureConfig,
   checkPrefix,
   enrolledPods,
@@ -25,6 +25,7 @@ import {
   podScope,
   renderRestore,
 } from "./capture-plan.js";
+import { type CommandRunner, runCommand } from "./command.js";
 import { CommandError } from "./errors.js";
 import { checkIp, checkNetnsName } from "./linux-names.js";
 
@@ -75,7 +76,8 @@ export class NodeCapture {
     return this.#serial(async () => {
       const state = await this.#state();
       await this.#apply(planScopeChange(state, podScope(this.config, podName), []));
-      if (options.flushConntrackIp !== undefined) await flushConntrack(this.netns, options.flushConntrackIp, this.#run);
+      if (options.flushConntrackIp !== undefined)
+        await flushConntrack(this.netns, options.flushConntrackIp, this.#run);
     });
   }
 
@@ -105,7 +107,17 @@ export class NodeCapture {
 }
 
 export async function readNatState(netns: string, run: CommandRunner = runCommand): Promise<NatState> {
-  const { stdout } = await run(["ip", "netns", "exec", checkNetnsName(netns), "iptables", "-w", "-t", "nat", "-S"]);
+  const { stdout } = await run([
+    "ip",
+    "netns",
+    "exec",
+    checkNetnsName(netns),
+    "iptables",
+    "-w",
+    "-t",
+    "nat",
+    "-S",
+  ]);
   return parseNatRules(stdout);
 }
 
@@ -131,7 +143,11 @@ export async function removeCaptureByPrefix(
  * Deletes conntrack entries from or to `ip` in the node netns. `conntrack -D` exits 1 when there
  * was nothing to delete, which is success here.
  */
-export async function flushConntrack(netns: string, ip: string, run: CommandRunner = runCommand): Promise<void> {
+export async function flushConntrack(
+  netns: string,
+  ip: string,
+  run: CommandRunner = runCommand,
+): Promise<void> {
   checkIp(ip);
   for (const direction of ["-s", "-d"]) {
     try {

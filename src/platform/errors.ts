@@ -47,7 +47,12 @@ export class CommandError extends PlatformError {
   readonly argv: readonly string[];
   readonly stderr: string;
   readonly exitCode: number | null;
-  constructor(argv: readonly string[], exitCode: number | null, stderr: string, options?: { cause?: unknown }) {
+  constructor(
+    argv: readonly string[],
+    exitCode: number | null,
+    stderr: string,
+    options?: { cause?: unknown },
+  ) {
     const detail = stderr.trim() || (exitCode === null ? "did not run to completion" : "no output");
     super(
       PlatformErrorCode.COMMAND,

@@ -43,6 +43,7 @@ export function checkCidr(cidr: string): string {
 }
 
 export function checkPort(port: number): number {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`${port} is not a port number 1-65535`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw invalid(`${port} is not a port number 1-65535`);
   return port;
 }

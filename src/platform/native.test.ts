@@ -25,7 +25,6 @@ function closeServer(server: Server): Promise<void> {
 /** A connected pair on loopback: [client, accepted]. */
 async function pair(t: { after(fn: () => unknown): void }): Promise<[Socket, Socket]> {
   const server = createServer();
-  t.after(() => closeServer(server));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   assert.ok(address !== null && typeof address === "object");
@@ -34,9 +33,12 @@ async function pair(t: { after(fn: () => unknown): void }): Promise<[Socket, Soc
   client.on("error", () => undefined);
   const [peer] = await accepted;
   peer.on("error", () => undefined);
-  t.after(() => {
+  // Stop accepting now; the server finishes closing once both ends are destroyed.
+  const closed = closeServer(server);
+  t.after(async () => {
     client.destroy();
     peer.destroy();
+    await closed;
   });
   return [client, peer];
 }
@@ -54,7 +56,11 @@ describe("native addon", () => {
   });
 
   test("syscall failures name the syscall and errno", () => {
-    assert.throws(() => getOriginalDst(0x7ffffff0), { code: "PLAT_ERR_SYSCALL", syscall: "getsockname", errno: "EBADF" });
+    assert.throws(() => getOriginalDst(0x7ffffff0), {
+      code: "PLAT_ERR_SYSCALL",
+      syscall: "getsockname",
+      errno: "EBADF",
+    });
     assert.throws(() => setsockoptInt(0x7ffffff0, constants().IPPROTO_TCP, constants().TCP_NODELAY, 1), {
       code: "PLAT_ERR_SYSCALL",
       syscall: "setsockopt",
@@ -122,7 +128,9 @@ describe("native addon", () => {
     assert.equal(currentNetns(), before);
   });
 
-  test("inNetns switches back when the callback throws, and refuses async callbacks", { skip: notRoot }, () => {
+  test("inNetns switches back when the callback throws, and refuses async callbacks", {
+    skip: notRoot,
+  }, () => {
     const before = currentNetns();
     // Entering our own namespace exercises setns and the switch back without needing another netns.
     assert.throws(

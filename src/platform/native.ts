@@ -166,7 +166,11 @@ export function createSocket(options: SocketOptions): number {
 export function inNetns<T>(path: string, fn: () => T): T {
   const addon = load();
   const result = call(() => addon.inNetns(path, fn)) as T;
-  if (typeof result === "object" && result !== null && typeof (result as { then?: unknown }).then === "function") {
+  if (
+    typeof result === "object" &&
+    result !== null &&
+    typeof (result as { then?: unknown }).then === "function"
+  ) {
     throw new PlatformError(
       PlatformErrorCode.NETNS_ASYNC,
       `inNetns(${path}) got an async callback; only its synchronous part ran inside the namespace. ` +

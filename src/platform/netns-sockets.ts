@@ -20,7 +20,9 @@ export interface ListenOptions extends Omit<ListenSocketOptions, "netns"> {
  */
 export function listenOn(server: Server, options: ListenOptions): Promise<void> {
   const { netns, ...socketOptions } = options;
-  const fd = createListenSocket(netns === undefined ? socketOptions : { ...socketOptions, netns: netnsPath(netns) });
+  const fd = createListenSocket(
+    netns === undefined ? socketOptions : { ...socketOptions, netns: netnsPath(netns) },
+  );
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
       server.off("listening", onListening);

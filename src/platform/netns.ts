@@ -85,7 +85,9 @@ export class IpTool {
       }
     }
     // -force: go on after a failure so one stuck namespace does not keep the others alive.
-    await this.ip(["-force", "-batch", "-"], { input: `${doomed.map((n) => `netns del ${n}`).join("\n")}\n` });
+    await this.ip(["-force", "-batch", "-"], {
+      input: `${doomed.map((n) => `netns del ${n}`).join("\n")}\n`,
+    });
   }
 
   async listNetns(): Promise<string[]> {
@@ -149,13 +151,16 @@ export class IpTool {
     const parsed: unknown = JSON.parse(stdout || "[]");
     if (!Array.isArray(parsed)) return [];
     return parsed
-      .map((l: unknown) => (typeof l === "object" && l !== null ? (l as { ifname?: unknown }).ifname : undefined))
+      .map((l: unknown) =>
+        typeof l === "object" && l !== null ? (l as { ifname?: unknown }).ifname : undefined,
+      )
       .filter((n): n is string => typeof n === "string");
   }
 
   /** `sysctl -w key=value` inside the namespace (net.* sysctls are per namespace). */
   async setSysctl(netns: string, key: string, value: string): Promise<void> {
-    if (!/^[a-z0-9_]+(\.[a-z0-9_-]+)+$/.test(key)) throw invalid(`"${key}" is not a sysctl key like net.ipv4.ip_forward`);
+    if (!/^[a-z0-9_]+(\.[a-z0-9_-]+)+$/.test(key))
+      throw invalid(`"${key}" is not a sysctl key like net.ipv4.ip_forward`);
     if (!/^[A-Za-z0-9 _.-]*$/.test(value)) throw invalid(`"${value}" is not a plain sysctl value`);
     await this.#run(["ip", "netns", "exec", checkNetnsName(netns), "sysctl", "-qw", `${key}=${value}`]);
   }
@@ -177,7 +182,9 @@ export interface Route {
 }
 
 export function routeArgs(route: Route): string[] {
-  const args = [route.dst === "default" ? "default" : route.dst.includes("/") ? checkCidr(route.dst) : checkIp(route.dst)];
+  const args = [
+    route.dst === "default" ? "default" : route.dst.includes("/") ? checkCidr(route.dst) : checkIp(route.dst),
+  ];
   if (route.via !== undefined) args.push("via", checkIp(route.via));
   if (route.dev !== undefined) args.push("dev", checkLinkName(route.dev));
   if (route.scope !== undefined) args.push("scope", route.scope);
@@ -192,7 +199,11 @@ export const deleteNetns = (name: string): Promise<void> => defaultIp.deleteNetn
 export const listNetns = (): Promise<string[]> => defaultIp.listNetns();
 
 /** Runs `argv` to completion inside `netns` (`ip netns exec`); rejects with CommandError on failure. */
-export function execInNetns(netns: string, argv: readonly string[], options?: CommandOptions): Promise<CommandResult> {
+export function execInNetns(
+  netns: string,
+  argv: readonly string[],
+  options?: CommandOptions,
+): Promise<CommandResult> {
   return defaultIp.exec(netns, argv, options);
 }
 
@@ -214,7 +225,11 @@ export interface SpawnInNetnsOptions {
 }
 
 /** Starts `argv` inside `netns` without waiting for it; `stop()` it (tests: in `t.after`). */
-export function spawnInNetns(netns: string, argv: readonly string[], options: SpawnInNetnsOptions = {}): NetnsProcess {
+export function spawnInNetns(
+  netns: string,
+  argv: readonly string[],
+  options: SpawnInNetnsOptions = {},
+): NetnsProcess {
   if (argv.length === 0) throw invalid("spawnInNetns: empty argv");
   const stdio = options.stdio ?? "pipe";
   // `ip netns exec` execs the command in place, so the pid is the workload's own.

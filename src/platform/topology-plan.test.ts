@@ -41,7 +41,10 @@ describe("planTopology", () => {
     const names = [...twoByTwo.pods.map((p) => p.hostVeth), ...twoByTwo.nodes.map((n) => n.fabricVeth)];
     assert.ok(names.every((n) => /^(ve|nd)[0-9a-f]{10}$/.test(n)));
     assert.equal(new Set(names).size, names.length);
-    const reordered = planTopology({ prefix: "zz", nodes: [{ name: "node1", pods: ["node1-pod2", "node1-pod1"] }] });
+    const reordered = planTopology({
+      prefix: "zz",
+      nodes: [{ name: "node1", pods: ["node1-pod2", "node1-pod1"] }],
+    });
     assert.equal(reordered.pods[1]?.hostVeth, twoByTwo.pods[0]?.hostVeth);
   });
 
@@ -64,8 +67,14 @@ describe("planTopology", () => {
     ["a pod named like a node", { prefix: "ab", nodes: [{ name: "n1", pods: ["n1"] }] }],
     ["the reserved name fabric", { prefix: "ab", nodes: [{ name: "fabric", pods: [] }] }],
     ["an upper-case name", { prefix: "ab", nodes: [{ name: "Node1", pods: [] }] }],
-    ["254 pods on one node", { prefix: "ab", nodes: [{ name: "n1", pods: Array.from({ length: 254 }, (_, i) => `p${i}`) }] }],
-    ["201 nodes", { prefix: "ab", nodes: Array.from({ length: 201 }, (_, i) => ({ name: `n${i}`, pods: [] })) }],
+    [
+      "254 pods on one node",
+      { prefix: "ab", nodes: [{ name: "n1", pods: Array.from({ length: 254 }, (_, i) => `p${i}`) }] },
+    ],
+    [
+      "201 nodes",
+      { prefix: "ab", nodes: Array.from({ length: 201 }, (_, i) => ({ name: `n${i}`, pods: [] })) },
+    ],
   ];
   for (const [what, options] of bad) {
     test(`rejects ${what}`, () => {
@@ -76,7 +85,10 @@ describe("planTopology", () => {
   test("the largest layout stays inside 10.200.0.0/24 and 10.244.0.0/16", () => {
     const big = planTopology({
       prefix: "ab",
-      nodes: Array.from({ length: 200 }, (_, i) => ({ name: `n${i}`, pods: i === 199 ? Array.from({ length: 253 }, (_, j) => `p${j}`) : [] })),
+      nodes: Array.from({ length: 200 }, (_, i) => ({
+        name: `n${i}`,
+        pods: i === 199 ? Array.from({ length: 253 }, (_, j) => `p${j}`) : [],
+      })),
     });
     assert.equal(big.nodes.at(-1)?.ip, "10.200.0.210");
     assert.equal(big.pods.at(-1)?.ip, "10.244.200.254");

@@ -16,8 +16,8 @@
  * the node netns on its own veth, which is what per-pod capture rules match on.
  */
 import { createHash } from "node:crypto";
-import { invalid } from "./errors.js";
 import { checkPrefix } from "./capture-plan.js";
+import { invalid } from "./errors.js";
 import { checkNetnsName } from "./linux-names.js";
 
 export interface TopologyOptions {
@@ -85,7 +85,8 @@ export function planTopology(options: TopologyOptions): TopologyPlan {
   }
   const seen = new Set<string>(["fabric"]);
   const claim = (name: string, what: string): string => {
-    if (!NAME.test(name)) throw invalid(`${what} name "${name}" must be 1-40 of a-z 0-9 . - (DNS label style)`);
+    if (!NAME.test(name))
+      throw invalid(`${what} name "${name}" must be 1-40 of a-z 0-9 . - (DNS label style)`);
     if (seen.has(name)) throw invalid(`${what} name "${name}" is used twice (or is reserved: "fabric")`);
     seen.add(name);
     return checkNetnsName(`${prefix}-${name}`);
@@ -139,7 +140,19 @@ export function topologySteps(plan: TopologyPlan): TopologyStep[] {
   ip(fabric, "link", "add", plan.fabric.bridge, "type", "bridge");
   ip(fabric, "link", "set", plan.fabric.bridge, "up");
   for (const node of plan.nodes) {
-    ip(fabric, "link", "add", node.fabricVeth, "type", "veth", "peer", "name", node.uplink, "netns", node.netns);
+    ip(
+      fabric,
+      "link",
+      "add",
+      node.fabricVeth,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      node.uplink,
+      "netns",
+      node.netns,
+    );
     ip(fabric, "link", "set", node.fabricVeth, "master", plan.fabric.bridge);
     ip(fabric, "link", "set", node.fabricVeth, "up");
   }
@@ -152,14 +165,27 @@ export function topologySteps(plan: TopologyPlan): TopologyStep[] {
       if (other !== node) ip(node.netns, "route", "add", other.podCidr, "via", other.ip, "dev", node.uplink);
     }
     for (const pod of plan.pods.filter((p) => p.node === node.name)) {
-      ip(node.netns, "link", "add", pod.hostVeth, "type", "veth", "peer", "name", pod.ifname, "netns", pod.netns);
+      ip(
+        node.netns,
+        "link",
+        "add",
+        pod.hostVeth,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        pod.ifname,
+        "netns",
+        pod.netns,
+      );
       ip(node.netns, "addr", "add", `${pod.gateway}/32`, "dev", pod.hostVeth);
       ip(node.netns, "link", "set", pod.hostVeth, "up");
       ip(node.netns, "route", "add", `${pod.ip}/32`, "dev", pod.hostVeth, "scope", "link");
     }
   }
   for (const pod of plan.pods) {
-    if (!plan.nodes.some((n) => n.name === pod.node)) throw invalid(`pod ${pod.name} names an unknown node ${pod.node}`);
+    if (!plan.nodes.some((n) => n.name === pod.node))
+      throw invalid(`pod ${pod.name} names an unknown node ${pod.node}`);
     ip(pod.netns, "link", "set", "lo", "up");
     ip(pod.netns, "addr", "add", `${pod.ip}/32`, "dev", pod.ifname);
     ip(pod.netns, "link", "set", pod.ifname, "up");

@@ -4,8 +4,8 @@
  * build that failed half-way.
  */
 import { checkPrefix } from "./capture-plan.js";
-import { IpTool } from "./netns.js";
 import { checkNetnsName } from "./linux-names.js";
+import { IpTool } from "./netns.js";
 import { allNetns, type TopologyPlan, type TopologyStep, topologySteps } from "./topology-plan.js";
 
 /**

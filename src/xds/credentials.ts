@@ -75,7 +75,9 @@ export function channelCredentials(tls: ClientTlsOptions): ChannelCredentials {
               } catch (e) {
                 return new Error(`control plane certificate has no SPIFFE identity: ${(e as Error).message}`);
               }
-              return got === expected ? undefined : new Error(`control plane is ${got}, expected ${expected}`);
+              return got === expected
+                ? undefined
+                : new Error(`control plane is ${got}, expected ${expected}`);
             },
           },
     );
@@ -95,10 +97,11 @@ export function channelOptions(
   tls: ClientTlsOptions,
   maxReceiveBytes: number,
 ): Record<string, string | number> {
+  // With serverIdentity the name is not checked, but SNI must still be a hostname, not an IP (RFC 6066).
+  const sni = tls.serverName ?? (tls.serverIdentity !== undefined ? "ambit-control-plane" : undefined);
   return {
-    ...(tls.serverName !== undefined
-      ? { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName }
-      : {}),
+    ...(sni !== undefined ? { "grpc.ssl_target_name_override": sni } : {}),
+    ...(tls.serverName !== undefined ? { "grpc.default_authority": tls.serverName } : {}),
     // A dead control plane must be noticed without traffic: ping every 30 s, give up after 10 s.
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,

@@ -6,6 +6,7 @@ import { isIP } from "node:net";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { CaClient } from "../identity/cert-store.js";
+import type { BackoffOptions } from "../xds/backoff.js";
 import type { ClientTlsOptions } from "../xds/credentials.js";
 import { isLoopback } from "./addresses.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
@@ -51,6 +52,8 @@ export interface ControlPlaneOptions {
   readonly tls: ClientTlsOptions;
   /** Bearer token identifying this node (or a function re-reading a token file). */
   readonly token?: string | (() => string | Promise<string>);
+  /** Reconnect backoff of the xDS stream. */
+  readonly backoff?: BackoffOptions;
 }
 
 export interface ZtunnelOptions {
@@ -73,6 +76,8 @@ export interface ZtunnelOptions {
   /** Replaces the CA client built from `control` (tests with an in-process CA). */
   readonly caClient?: CaClient;
   readonly certificateTtlSeconds?: number;
+  /** Mesh trust bundle for workload certificates when the CA answer carries none; default: `control.tls.rootsPem`. */
+  readonly meshRootsPem?: string;
   readonly originalDst?: OriginalDstFn;
   /** Dials HBONE peers (`ip:15008`); tests map it onto ephemeral ports. */
   readonly hboneConnector?: (destination: { host: string; port: number }) => Promise<Duplex>;
@@ -88,6 +93,7 @@ export interface ZtunnelConfig {
   readonly listen: Readonly<Record<ListenerName, { readonly host: string; readonly port: number } | undefined>>;
   readonly caClient: CaClient | undefined;
   readonly certificateTtlSeconds: number;
+  readonly meshRootsPem: string;
   readonly originalDst: OriginalDstFn | undefined;
   readonly hboneConnector: ZtunnelOptions["hboneConnector"];
   readonly upstreamConnector: UpstreamConnector | undefined;
@@ -142,6 +148,7 @@ export function ztunnelConfig(o: ZtunnelOptions): ZtunnelConfig {
     listen: Object.freeze(listen),
     caClient: o.caClient,
     certificateTtlSeconds: ttl,
+    meshRootsPem: o.meshRootsPem ?? o.control.tls.rootsPem,
     originalDst: o.originalDst,
     hboneConnector: o.hboneConnector,
     upstreamConnector: o.upstreamConnector,

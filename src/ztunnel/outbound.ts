@@ -169,6 +169,8 @@ async function openHbone(
     },
   });
   stream.on("error", () => {});
+  // Two pipelines, the byte counters and shutdown tracking each watch 'close'.
+  stream.setMaxListeners(32);
   return stream;
 }
 

@@ -116,8 +116,11 @@ export function socks5Handshake(socket: Socket, limits: Socks5Limits = DEFAULT_S
     let phase: "greeting" | "request" = "greeting";
     const fail = (reason: string, reply: Buffer | undefined): void => {
       cleanup();
-      if (reply !== undefined && socket.writable) socket.end(reply);
-      else socket.destroy();
+      // destroySoon: the socket is half-open capable, so end() alone would wait for the client.
+      if (reply !== undefined && socket.writable) {
+        socket.write(reply);
+        socket.destroySoon();
+      } else socket.destroy();
       reject(new ZtunnelError(ZtunnelErrorCode.Socks5, `SOCKS5 handshake from ${socket.remoteAddress ?? "?"} failed: ${reason}`));
     };
     const timer = setTimeout(() => fail(`no complete request within ${limits.timeoutMs} ms`, undefined), limits.timeoutMs);
@@ -146,7 +149,10 @@ export function socks5Handshake(socket: Socket, limits: Socks5Limits = DEFAULT_S
         target: r.value,
         reply(code) {
           if (code === SocksReply.Succeeded) socket.write(encodeReply(code));
-          else if (socket.writable) socket.end(encodeReply(code));
+          else if (socket.writable) {
+            socket.write(encodeReply(code));
+            socket.destroySoon();
+          } else socket.destroy();
         },
       });
     };

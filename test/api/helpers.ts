@@ -22,5 +22,10 @@ export function positionOf(text: string, needle: string, nth = 1): { line: numbe
 }
 
 export function errorsOf(text: string, file = "test.yaml"): Found[] {
-  return parseDocuments(text, file).errors.map((e) => ({ code: e.code, path: e.path, line: e.line, column: e.column }));
+  return parseDocuments(text, file).errors.map((e) => ({
+    code: e.code,
+    path: e.path,
+    line: e.line,
+    column: e.column,
+  }));
 }

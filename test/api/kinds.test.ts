@@ -379,7 +379,13 @@ spec:
       simple: RANDOM
       consistentHash: {useSourceIp: true}
 `,
-    errors: [{ code: "CFG_ERR_CONFLICT", path: "spec.trafficPolicy.loadBalancer.consistentHash", at: "{useSourceIp" }],
+    errors: [
+      {
+        code: "CFG_ERR_CONFLICT",
+        path: "spec.trafficPolicy.loadBalancer.consistentHash",
+        at: "{useSourceIp",
+      },
+    ],
   },
   // ------------------------------------------------------------------ ServiceEntry, WorkloadEntry
   {
@@ -602,7 +608,11 @@ spec:
     errors: [
       { code: "CFG_ERR_ENUM", path: "spec.rules[0].matches[0].path.type", at: "Prefix" },
       { code: "CFG_ERR_CONFLICT", path: "spec.rules[0].filters[0].urlRewrite", at: "{hostname" },
-      { code: "CFG_ERR_MISSING_FIELD", path: "spec.rules[0].filters[0].requestRedirect", at: "type: RequestRedirect" },
+      {
+        code: "CFG_ERR_MISSING_FIELD",
+        path: "spec.rules[0].filters[0].requestRedirect",
+        at: "type: RequestRedirect",
+      },
       { code: "CFG_ERR_MISSING_FIELD", path: "spec.rules[0].backendRefs[0].port", at: "name: reviews" },
     ],
   },
@@ -638,9 +648,7 @@ spec:
     - {name: http, port: 80, targetPort: http-web, appProtocol: http}
     - {name: http, port: 65536, targetPort: 8443}
 `,
-    errors: [
-      { code: "CFG_ERR_PORT", path: "spec.ports[1].port", at: "65536" },
-    ],
+    errors: [{ code: "CFG_ERR_PORT", path: "spec.ports[1].port", at: "65536" }],
   },
   {
     name: "Service: duplicate port names (other fields valid)",

@@ -8,9 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import { isAmbitError } from "../../src/errors.js";
-import { formatConfigError, loadSources, parseDocuments, requireValid, resourceKey } from "../../src/api/load.js";
+import {
+  formatConfigError,
+  loadSources,
+  parseDocuments,
+  requireValid,
+  resourceKey,
+} from "../../src/api/load.js";
 import { toJson, toYaml } from "../../src/api/print.js";
+import { isAmbitError } from "../../src/errors.js";
 import { errorsOf, positionOf } from "./helpers.js";
 
 const SA = (name: string, ns = "demo"): string =>
@@ -39,10 +45,7 @@ metadata: {name: UPPER}
         ["CFG_ERR_NAME", "metadata.name"],
       ],
     );
-    assert.deepEqual(
-      { line: errs[1]?.line, column: errs[1]?.column },
-      positionOf(text, "http"),
-    );
+    assert.deepEqual({ line: errs[1]?.line, column: errs[1]?.column }, positionOf(text, "http"));
   });
 
   test("an invalid input yields errors and the caller must not apply it", () => {
@@ -50,7 +53,8 @@ metadata: {name: UPPER}
     assert.equal(r.errors.length, 1);
     assert.throws(
       () => requireValid(r),
-      (e: unknown) => isAmbitError(e, "CFG_ERR_INVALID") && (e as unknown as { errors: unknown[] }).errors.length === 1,
+      (e: unknown) =>
+        isAmbitError(e, "CFG_ERR_INVALID") && (e as unknown as { errors: unknown[] }).errors.length === 1,
     );
     assert.equal(requireValid(parseDocuments(SA("ok"), "y.yaml")).length, 1);
   });
@@ -61,9 +65,19 @@ metadata: {name: UPPER}
       "payment.yaml",
     ).errors;
     assert.ok(e);
-    assert.equal(formatConfigError(e), `payment.yaml:6:1 spec: unknown field "spec" (expected one of: apiVersion, kind, metadata, automountServiceAccountToken, secrets, imagePullSecrets)`);
     assert.equal(
-      formatConfigError({ code: "CFG_ERR_FILE_READ", file: "x", line: 0, column: 0, path: "", message: "cannot read" }),
+      formatConfigError(e),
+      `payment.yaml:6:1 spec: unknown field "spec" (expected one of: apiVersion, kind, metadata, automountServiceAccountToken, secrets, imagePullSecrets)`,
+    );
+    assert.equal(
+      formatConfigError({
+        code: "CFG_ERR_FILE_READ",
+        file: "x",
+        line: 0,
+        column: 0,
+        path: "",
+        message: "cannot read",
+      }),
       "x: cannot read",
     );
   });
@@ -95,17 +109,26 @@ items:
   });
 
   test("YAML syntax errors and duplicate keys carry positions", () => {
-    assert.deepEqual(errorsOf("apiVersion: v1\nkind: [unclosed\n").map((e) => e.code), ["CFG_ERR_YAML_SYNTAX"]);
+    assert.deepEqual(
+      errorsOf("apiVersion: v1\nkind: [unclosed\n").map((e) => e.code),
+      ["CFG_ERR_YAML_SYNTAX"],
+    );
     const dup = `${SA("a")}kind: Pod\n`;
-    assert.deepEqual(errorsOf(dup), [{ code: "CFG_ERR_DUPLICATE_KEY", path: "", ...positionOf(dup, "kind: Pod") }]);
+    assert.deepEqual(errorsOf(dup), [
+      { code: "CFG_ERR_DUPLICATE_KEY", path: "", ...positionOf(dup, "kind: Pod") },
+    ]);
   });
 
   test("non-resources, empty documents, missing kind", () => {
     assert.deepEqual(errorsOf("---\n# only a comment\n---\n"), []);
-    assert.deepEqual(errorsOf("- a\n- b\n").map((e) => e.code), ["CFG_ERR_NOT_A_RESOURCE"]);
-    assert.deepEqual(errorsOf("apiVersion: v1\nmetadata: {name: a}\n").map((e) => [e.code, e.path]), [
-      ["CFG_ERR_MISSING_FIELD", "kind"],
-    ]);
+    assert.deepEqual(
+      errorsOf("- a\n- b\n").map((e) => e.code),
+      ["CFG_ERR_NOT_A_RESOURCE"],
+    );
+    assert.deepEqual(
+      errorsOf("apiVersion: v1\nmetadata: {name: a}\n").map((e) => [e.code, e.path]),
+      [["CFG_ERR_MISSING_FIELD", "kind"]],
+    );
   });
 
   test("duplicate kind/namespace/name in one input is an error; other namespaces are not duplicates", () => {
@@ -148,7 +171,10 @@ describe("hostile input fails fast with a clear error", () => {
 
   test("nesting deeper than the limit but parseable", () => {
     const text = `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: ${"{a: ".repeat(150)}1${"}".repeat(150)}\n`;
-    assert.deepEqual(errorsOf(text).map((e) => e.code), ["CFG_ERR_LIMIT"]);
+    assert.deepEqual(
+      errorsOf(text).map((e) => e.code),
+      ["CFG_ERR_LIMIT"],
+    );
   });
 
   test("10,000 levels of block sequences on one line", () => {
@@ -158,12 +184,20 @@ describe("hostile input fails fast with a clear error", () => {
 
   test("a 5 MB document is refused before parsing", () => {
     const text = `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n  annotations:\n    big: "${"x".repeat(5 * 1024 * 1024)}"\n`;
-    assert.deepEqual(errorsOf(text).map((e) => e.code), ["CFG_ERR_LIMIT"]);
+    assert.deepEqual(
+      errorsOf(text).map((e) => e.code),
+      ["CFG_ERR_LIMIT"],
+    );
   });
 
   test("billion laughs: alias expansion is budgeted", () => {
     const rows = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (let i = 1; i <= 9; i++) rows.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(",")}]`);
+    for (let i = 1; i <= 9; i++)
+      rows.push(
+        `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(",")}]`,
+      );
     const text = `apiVersion: v1
 kind: Pod
 metadata:
@@ -175,13 +209,21 @@ spec:
   containers: [{name: c}]
 `;
     const errs = errorsOf(text);
-    assert.ok(errs.some((e) => e.code === "CFG_ERR_LIMIT"), JSON.stringify(errs.slice(0, 3)));
+    assert.ok(
+      errs.some((e) => e.code === "CFG_ERR_LIMIT"),
+      JSON.stringify(errs.slice(0, 3)),
+    );
     assert.ok(errs.length < 50);
   });
 
   test("a free-form field holding an alias bomb", () => {
     const rows = ["x0: &x0 [1,2,3,4,5,6,7,8,9,10]"];
-    for (let i = 1; i <= 8; i++) rows.push(`x${i}: &x${i} [${Array(10).fill(`*x${i - 1}`).join(",")}]`);
+    for (let i = 1; i <= 8; i++)
+      rows.push(
+        `x${i}: &x${i} [${Array(10)
+          .fill(`*x${i - 1}`)
+          .join(",")}]`,
+      );
     const text = `apiVersion: v1
 kind: Pod
 metadata: {name: p}
@@ -190,7 +232,10 @@ spec:
     ${rows.join("\n    ")}
   containers: [{name: c}]
 `;
-    assert.deepEqual(errorsOf(text).map((e) => e.code), ["CFG_ERR_LIMIT"]);
+    assert.deepEqual(
+      errorsOf(text).map((e) => e.code),
+      ["CFG_ERR_LIMIT"],
+    );
   });
 
   test("a self-referencing alias does not loop", () => {
@@ -214,7 +259,14 @@ describe("loadSources", () => {
     await mkdir(join(dir, "tree", "b"), { recursive: true });
     await writeFile(join(dir, "tree", "b", "2.yml"), SA("two"));
     await writeFile(join(dir, "tree", "a.yaml"), SA("one"));
-    await writeFile(join(dir, "tree", "c.json"), JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "three", namespace: "demo" } }));
+    await writeFile(
+      join(dir, "tree", "c.json"),
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name: "three", namespace: "demo" },
+      }),
+    );
     await writeFile(join(dir, "tree", "notes.txt"), "not a manifest");
     await mkdir(join(dir, "empty"));
     await writeFile(join(dir, "dup.yaml"), SA("one"));
@@ -235,7 +287,10 @@ describe("loadSources", () => {
 
   test("duplicates are found across files", async () => {
     const r = await loadSources([join(dir, "tree"), join(dir, "dup.yaml")]);
-    assert.deepEqual(r.errors.map((e) => [e.code, e.file]), [["CFG_ERR_DUPLICATE_RESOURCE", join(dir, "dup.yaml")]]);
+    assert.deepEqual(
+      r.errors.map((e) => [e.code, e.file]),
+      [["CFG_ERR_DUPLICATE_RESOURCE", join(dir, "dup.yaml")]],
+    );
   });
 
   test("stdin with '-'", async () => {
@@ -247,12 +302,21 @@ describe("loadSources", () => {
   test("stdin larger than the limit is cut off", async () => {
     const big = Readable.from([Buffer.alloc(1024, 0x61), Buffer.alloc(1024, 0x61)]);
     const r = await loadSources(["-"], { stdin: big, limits: { maxSourceBytes: 1500 } });
-    assert.deepEqual(r.errors.map((e) => e.code), ["CFG_ERR_LIMIT"]);
+    assert.deepEqual(
+      r.errors.map((e) => e.code),
+      ["CFG_ERR_LIMIT"],
+    );
   });
 
   test("missing files, empty directories, no input", async () => {
     const r = await loadSources([join(dir, "missing.yaml"), join(dir, "empty")]);
-    assert.deepEqual(r.errors.map((e) => e.code), ["CFG_ERR_FILE_READ", "CFG_ERR_NO_INPUT"]);
-    assert.deepEqual((await loadSources([])).errors.map((e) => e.code), ["CFG_ERR_NO_INPUT"]);
+    assert.deepEqual(
+      r.errors.map((e) => e.code),
+      ["CFG_ERR_FILE_READ", "CFG_ERR_NO_INPUT"],
+    );
+    assert.deepEqual(
+      (await loadSources([])).errors.map((e) => e.code),
+      ["CFG_ERR_NO_INPUT"],
+    );
   });
 });

@@ -9,7 +9,11 @@ import { connectFrom, listenOn } from "../../src/platform/netns-sockets.js";
 export interface Endpoint {
   readonly server: Server;
   /** Peers seen, in order of arrival. */
-  readonly accepted: { remoteAddress: string | undefined; localAddress: string | undefined; localPort: number | undefined }[];
+  readonly accepted: {
+    remoteAddress: string | undefined;
+    localAddress: string | undefined;
+    localPort: number | undefined;
+  }[];
   close(): Promise<void>;
 }
 
@@ -28,7 +32,11 @@ export async function listenIn(
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    accepted.push({ remoteAddress: socket.remoteAddress, localAddress: socket.localAddress, localPort: socket.localPort });
+    accepted.push({
+      remoteAddress: socket.remoteAddress,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+    });
     const chunks: Buffer[] = [];
     socket.on("data", (b: Buffer) => chunks.push(b));
     socket.on("end", () => {

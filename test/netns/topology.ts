@@ -10,9 +10,19 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { CommandOptions, CommandResult } from "../../src/platform/command.js";
-import { IpTool, type NetnsProcess, type SpawnInNetnsOptions, spawnInNetns } from "../../src/platform/netns.js";
+import {
+  IpTool,
+  type NetnsProcess,
+  type SpawnInNetnsOptions,
+  spawnInNetns,
+} from "../../src/platform/netns.js";
 import { applyTopology, destroyTopology } from "../../src/platform/topology.js";
-import { type PlannedNode, type PlannedPod, planTopology, type TopologyPlan } from "../../src/platform/topology-plan.js";
+import {
+  type PlannedNode,
+  type PlannedPod,
+  planTopology,
+  type TopologyPlan,
+} from "../../src/platform/topology-plan.js";
 
 /** Every test run's prefix starts with this; `sweepStale()` looks for it. */
 export const TEST_PREFIX_FAMILY = "ab";
@@ -129,7 +139,11 @@ export async function sweepStale(prefix: string = TEST_PREFIX_FAMILY): Promise<s
   const ip = new IpTool();
   const runOf = (ns: string): string => ns.slice(0, ns.indexOf("-"));
   const stale = (await ip.listNetns()).filter(
-    (ns) => ns.startsWith(prefix) && ns.includes("-") && runOf(ns).startsWith(TEST_PREFIX_FAMILY) && !ownerAlive(runOf(ns)),
+    (ns) =>
+      ns.startsWith(prefix) &&
+      ns.includes("-") &&
+      runOf(ns).startsWith(TEST_PREFIX_FAMILY) &&
+      !ownerAlive(runOf(ns)),
   );
   for (const ns of stale) await ip.deleteNetns(ns);
   let owners: string[] = [];

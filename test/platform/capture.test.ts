@@ -4,8 +4,8 @@ import { NodeCapture, readNatState } from "../../src/platform/capture.js";
 import { runCommand } from "../../src/platform/command.js";
 import { listNetns } from "../../src/platform/netns.js";
 import { originalDst } from "../../src/platform/original-dst.js";
-import { createTopology, sweepStale, type TestTopology } from "../netns/topology.js";
 import { type Endpoint, listenIn, request } from "../netns/tcp.js";
+import { createTopology, sweepStale, type TestTopology } from "../netns/topology.js";
 
 const notRoot = process.getuid?.() !== 0 ? "needs root (netns, iptables)" : false;
 
@@ -29,11 +29,21 @@ describe("capture rules in a node netns (real kernel)", { skip: notRoot }, () =>
     await sweepStale();
     topo = await createTopology({ nodes: 2, podsPerNode: 2 });
     const node = (name: string) => topo.node(name);
-    capture1 = new NodeCapture({ netns: node("node1").netns, prefix: topo.prefix, localPodCidrs: [node("node1").podCidr] });
-    capture2 = new NodeCapture({ netns: node("node2").netns, prefix: topo.prefix, localPodCidrs: [node("node2").podCidr] });
+    capture1 = new NodeCapture({
+      netns: node("node1").netns,
+      prefix: topo.prefix,
+      localPodCidrs: [node("node1").podCidr],
+    });
+    capture2 = new NodeCapture({
+      netns: node("node2").netns,
+      prefix: topo.prefix,
+      localPodCidrs: [node("node2").podCidr],
+    });
     // The workloads: plain servers in two pods of node2.
     for (const pod of ["node2-pod1", "node2-pod2"]) {
-      endpoints.push(await listenIn(topo.pod(pod).netns, 8080, (s) => `direct ${pod} from ${s.remoteAddress}`));
+      endpoints.push(
+        await listenIn(topo.pod(pod).netns, 8080, (s) => `direct ${pod} from ${s.remoteAddress}`),
+      );
     }
     // Stand-ins for the ztunnels' listeners, in the node netns.
     for (const n of ["node1", "node2"]) {
@@ -54,7 +64,10 @@ describe("capture rules in a node netns (real kernel)", { skip: notRoot }, () =>
   after(async () => {
     await Promise.all(endpoints.map((e) => e.close()));
     await topo?.destroy();
-    assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${topo.prefix}-`)), []);
+    assert.deepEqual(
+      (await listNetns()).filter((n) => n.startsWith(`${topo.prefix}-`)),
+      [],
+    );
   });
 
   test("an enrolled pod's outbound TCP lands on its node's 15001 with the real original destination", async () => {
@@ -92,10 +105,16 @@ describe("capture rules in a node netns (real kernel)", { skip: notRoot }, () =>
     await capture2.enroll({ name: b.name, ip: b.ip, hostVeth: b.hostVeth });
     const node1 = topo.node("node1");
     // What node1's ztunnel does: dial the destination pod's IP on 15008 from the node netns.
-    assert.equal(await request(node1.netns, b.ip, 15008, ""), `node2:15008 captured ${b.ip}:15008 from ${node1.ip}`);
+    assert.equal(
+      await request(node1.netns, b.ip, 15008, ""),
+      `node2:15008 captured ${b.ip}:15008 from ${node1.ip}`,
+    );
     // A pod on another node that is not in the mesh: plaintext inbound.
     const plain = topo.pod("node1-pod2");
-    assert.equal(await request(plain.netns, b.ip, 8080, ""), `node2:15006 captured ${b.ip}:8080 from ${plain.ip}`);
+    assert.equal(
+      await request(plain.netns, b.ip, 8080, ""),
+      `node2:15006 captured ${b.ip}:8080 from ${plain.ip}`,
+    );
     // A pod of the same node is not taken to 15006.
     const neighbour = topo.pod("node2-pod2");
     assert.equal(await request(neighbour.netns, b.ip, 8080, ""), `direct node2-pod1 from ${neighbour.ip}`);

@@ -4,8 +4,8 @@ import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createListenSocket, currentNetns, inNetns } from "../../src/platform/native.js";
 import { listNetns, netnsPath } from "../../src/platform/netns.js";
-import { createTopology, sweepStale, type TestTopology } from "../netns/topology.js";
 import { listenIn, request } from "../netns/tcp.js";
+import { createTopology, sweepStale, type TestTopology } from "../netns/topology.js";
 
 const notRoot = process.getuid?.() !== 0 ? "needs root (netns)" : false;
 

@@ -13,7 +13,9 @@ import { destination, httpMatchRequest, weight, weightsSumTo100 } from "./networ
 const splitRule = obj(
   {
     match: list(httpMatchRequest()),
-    route: list(obj({ destination: destination(), weight: weight() }, { required: ["destination"] }), { minItems: 1 }),
+    route: list(obj({ destination: destination(), weight: weight() }, { required: ["destination"] }), {
+      minItems: 1,
+    }),
   },
   { required: ["route"], checks: [weightsSumTo100] },
 );
@@ -33,7 +35,11 @@ export const trafficSplitSpec = obj(
         if (v["layer"] === "L4") {
           for (const [i, r] of rules.entries()) {
             if (r.match !== undefined) {
-              scope.report(C.SEMANTIC, `rules[${i}].match`, "match needs layer L7 (HTTP attributes are only seen by a waypoint)");
+              scope.report(
+                C.SEMANTIC,
+                `rules[${i}].match`,
+                "match needs layer L7 (HTTP attributes are only seen by a waypoint)",
+              );
             }
           }
         }
@@ -55,7 +61,12 @@ const hostPort = str({
   check: (v) => {
     const m = /^(.+):(\d{1,5})$/.exec(v);
     const port = Number(m?.[2]);
-    if (m && port >= 1 && port <= 65535 && (checkIp(m[1] ?? "") === undefined || checkHost(m[1] ?? "") === undefined)) {
+    if (
+      m &&
+      port >= 1 &&
+      port <= 65535 &&
+      (checkIp(m[1] ?? "") === undefined || checkHost(m[1] ?? "") === undefined)
+    ) {
       return undefined;
     }
     return problem(C.FORMAT, `${JSON.stringify(v)} is not host:port (e.g. consul.eu-central:8500)`);
@@ -63,9 +74,17 @@ const hostPort = str({
 });
 
 export const meshConfigSpec = obj({
-  trustDomain: str({ check: (v) => (checkHost(v) === undefined ? undefined : problem(C.NAME, `${JSON.stringify(v)} is not a trust domain (a DNS name such as cluster.local)`)) }),
+  trustDomain: str({
+    check: (v) =>
+      checkHost(v) === undefined
+        ? undefined
+        : problem(C.NAME, `${JSON.stringify(v)} is not a trust domain (a DNS name such as cluster.local)`),
+  }),
   networkGateways: list(
-    obj({ address: hostOrIp, port: portNumber(), cluster: str(), network: str() }, { required: ["address", "port"] }),
+    obj(
+      { address: hostOrIp, port: portNumber(), cluster: str(), network: str() },
+      { required: ["address", "port"] },
+    ),
   ),
   serviceDiscovery: obj({
     registry: list(
@@ -76,7 +95,11 @@ export const meshConfigSpec = obj({
           checks: [
             (v, scope) => {
               if (v["type"] === "Consul" && v["address"] === undefined) {
-                scope.report(C.MISSING_FIELD, "", "a Consul registry needs address (host:port of the Consul agent)");
+                scope.report(
+                  C.MISSING_FIELD,
+                  "",
+                  "a Consul registry needs address (host:port of the Consul agent)",
+                );
               }
             },
           ],

@@ -1,10 +1,10 @@
 /** apps/v1: Deployment (replicas become pods spread over the nodes in local mode). */
 import { ConfigErrorCode as C } from "../errors.js";
+import { checkDns1123Subdomain } from "../formats.js";
 import { bool, enumOf, int, intOrString, type ObjectCheck, obj, problem, str } from "../schema.js";
+import type { LabelSelector } from "../types.js";
 import { labelSelector, labels, stringMap } from "./common.js";
 import { podSpec } from "./core-v1.js";
-import { checkDns1123Subdomain } from "../formats.js";
-import type { LabelSelector } from "../types.js";
 
 /** Does a Kubernetes label selector select these labels? (matchLabels AND every matchExpression) */
 export function selectorMatches(sel: LabelSelector, labelsOf: Record<string, string>): boolean {
@@ -34,7 +34,8 @@ const percentOrCount = () =>
 
 const selectorMatchesTemplate: ObjectCheck = (v, scope) => {
   const sel = v["selector"] as LabelSelector;
-  const tmplLabels = (v["template"] as { metadata?: { labels?: Record<string, string> } }).metadata?.labels ?? {};
+  const tmplLabels =
+    (v["template"] as { metadata?: { labels?: Record<string, string> } }).metadata?.labels ?? {};
   if (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0) {
     scope.report(C.MISSING_FIELD, "selector", "selector must not be empty (set matchLabels)");
     return;
@@ -87,4 +88,3 @@ export const deploymentSpec = obj(
     checks: [selectorMatchesTemplate],
   },
 );
-

@@ -4,7 +4,10 @@ import { checkDns1123Label, checkLabelKey, checkLabelValue, dnsLabel } from "../
 import { anyValue, enumOf, list, map, obj, type Schema, str } from "../schema.js";
 
 export const labels = (): Schema =>
-  map(str({ expect: "a label value", check: checkLabelValue }), { key: checkLabelKey, expectKey: "label key" });
+  map(str({ expect: "a label value", check: checkLabelValue }), {
+    key: checkLabelKey,
+    expectKey: "label key",
+  });
 
 export const stringMap = (): Schema => map(str());
 

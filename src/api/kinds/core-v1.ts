@@ -24,7 +24,7 @@ import {
   type Schema,
   str,
 } from "../schema.js";
-import { labels, stringMap } from "./common.js";
+import { labels } from "./common.js";
 
 // ------------------------------------------------------------------ Namespace
 
@@ -111,14 +111,24 @@ export const serviceSpec = obj(
         // Kubernetes: with more than one port every port needs a name (endpoints are matched by it).
         if (ports.length > 1) {
           for (const [i, p] of ports.entries()) {
-            if (p.name === undefined) scope.report(C.MISSING_FIELD, `ports[${i}]`, "with more than one port, every port needs a name");
+            if (p.name === undefined)
+              scope.report(
+                C.MISSING_FIELD,
+                `ports[${i}]`,
+                "with more than one port, every port needs a name",
+              );
           }
         }
         const seen = new Map<string, number>();
         for (const [i, p] of ports.entries()) {
           const k = `${p.port}/${p.protocol ?? "TCP"}`;
           const first = seen.get(k);
-          if (first !== undefined) scope.report(C.DUPLICATE_ITEM, `ports[${i}].port`, `duplicate port ${k} (already in ports[${first}])`);
+          if (first !== undefined)
+            scope.report(
+              C.DUPLICATE_ITEM,
+              `ports[${i}].port`,
+              `duplicate port ${k} (already in ports[${first}])`,
+            );
           else seen.set(k, i);
         }
         const type = v["type"] ?? "ClusterIP";
@@ -126,12 +136,20 @@ export const serviceSpec = obj(
           scope.report(C.MISSING_FIELD, "externalName", "type ExternalName needs externalName");
         }
         if (type !== "ExternalName" && ports.length === 0 && v["clusterIP"] !== "None") {
-          scope.report(C.MISSING_FIELD, "ports", "a Service needs at least one port (unless headless or ExternalName)");
+          scope.report(
+            C.MISSING_FIELD,
+            "ports",
+            "a Service needs at least one port (unless headless or ExternalName)",
+          );
         }
         if (type === "ClusterIP") {
           for (const [i, p] of ports.entries()) {
             if ((p as { nodePort?: number }).nodePort !== undefined) {
-              scope.report(C.SEMANTIC, `ports[${i}].nodePort`, "nodePort needs type NodePort or LoadBalancer");
+              scope.report(
+                C.SEMANTIC,
+                `ports[${i}].nodePort`,
+                "nodePort needs type NodePort or LoadBalancer",
+              );
             }
           }
         }
@@ -150,7 +168,17 @@ function checkClusterIp(v: string) {
 
 export const serviceAccountFields: Record<string, Schema> = {
   automountServiceAccountToken: bool(),
-  secrets: list(obj({ name: str(), namespace: str(), kind: str(), apiVersion: str(), uid: str(), fieldPath: str(), resourceVersion: str() })),
+  secrets: list(
+    obj({
+      name: str(),
+      namespace: str(),
+      kind: str(),
+      apiVersion: str(),
+      uid: str(),
+      fieldPath: str(),
+      resourceVersion: str(),
+    }),
+  ),
   imagePullSecrets: list(obj({ name: str() })),
 };
 
@@ -293,4 +321,3 @@ export const nodeSpec = obj(
     ],
   },
 );
-

@@ -3,8 +3,25 @@
  * `istio-waypoint` declares a waypoint; Istio requires its HBONE listener on port 15008.
  */
 import { ConfigErrorCode as C } from "../errors.js";
-import { checkDns1123Label, checkDns1123Subdomain, checkDuration, parseDurationMs, portNumber } from "../formats.js";
-import { anyValue, enumOf, int, list, type ObjectCheck, obj, type Parsed, problem, type Schema, str } from "../schema.js";
+import {
+  checkDns1123Label,
+  checkDns1123Subdomain,
+  checkDuration,
+  parseDurationMs,
+  portNumber,
+} from "../formats.js";
+import {
+  anyValue,
+  enumOf,
+  int,
+  list,
+  type ObjectCheck,
+  obj,
+  type Parsed,
+  problem,
+  type Schema,
+  str,
+} from "../schema.js";
 import { labelSelector, labels, stringMap } from "./common.js";
 
 /** Gateway API hostnames: a DNS name with an optional `*.` prefix; no IPs, no ports. */
@@ -15,7 +32,10 @@ const hostname = (): Schema =>
       const name = v.startsWith("*.") ? v.slice(2) : v;
       return checkDns1123Subdomain(name) === undefined
         ? undefined
-        : problem(C.NAME, `${JSON.stringify(v)} is not a hostname (a lowercase DNS name, optionally prefixed by "*.")`);
+        : problem(
+            C.NAME,
+            `${JSON.stringify(v)} is not a hostname (a lowercase DNS name, optionally prefixed by "*.")`,
+          );
     },
   });
 
@@ -46,12 +66,18 @@ const listener = obj(
       check: (v) =>
         LISTENER_PROTOCOLS.includes(v) || /^[a-z0-9.-]+\/[A-Za-z0-9_.-]+$/.test(v)
           ? undefined
-          : problem(C.ENUM, `${JSON.stringify(v)} is not one of ${LISTENER_PROTOCOLS.join(", ")} (or a domain-prefixed protocol)`),
+          : problem(
+              C.ENUM,
+              `${JSON.stringify(v)} is not one of ${LISTENER_PROTOCOLS.join(", ")} (or a domain-prefixed protocol)`,
+            ),
     }),
     tls: obj({
       mode: enumOf(["Terminate", "Passthrough"]),
       certificateRefs: list(
-        obj({ group: str(), kind: str(), name: objectName(), namespace: namespaceName() }, { required: ["name"] }),
+        obj(
+          { group: str(), kind: str(), name: objectName(), namespace: namespaceName() },
+          { required: ["name"] },
+        ),
       ),
       options: stringMap(),
     }),
@@ -105,9 +131,7 @@ export const gatewaySpec = obj(
       minItems: 1,
       uniqueBy: { key: (l: Parsed) => (l as { name?: string }).name, what: "listener name" },
     }),
-    addresses: list(
-      obj({ type: str(), value: str({ nonEmpty: true }) }, { required: ["value"] }),
-    ),
+    addresses: list(obj({ type: str(), value: str({ nonEmpty: true }) }, { required: ["value"] })),
     infrastructure: obj({
       labels: labels(),
       annotations: stringMap(),
@@ -129,7 +153,9 @@ const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTION
 const headerName = (): Schema =>
   str({
     check: (v) =>
-      /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(v) ? undefined : problem(C.FORMAT, `${JSON.stringify(v)} is not an HTTP header name`),
+      /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(v)
+        ? undefined
+        : problem(C.FORMAT, `${JSON.stringify(v)} is not an HTTP header name`),
   });
 
 const valueMatch = (): Schema =>
@@ -143,7 +169,11 @@ const valueMatch = (): Schema =>
             try {
               new RegExp(String(v["value"]));
             } catch {
-              scope.report(C.FORMAT, "value", `${JSON.stringify(v["value"])} is not a valid regular expression`);
+              scope.report(
+                C.FORMAT,
+                "value",
+                `${JSON.stringify(v["value"])} is not a valid regular expression`,
+              );
             }
           }
         },
@@ -183,15 +213,21 @@ const headerModifier = (): Schema =>
 
 const pathModifier = (): Schema =>
   obj(
-    { type: enumOf(["ReplaceFullPath", "ReplacePrefixMatch"]), replaceFullPath: str(), replacePrefixMatch: str() },
+    {
+      type: enumOf(["ReplaceFullPath", "ReplacePrefixMatch"]),
+      replaceFullPath: str(),
+      replacePrefixMatch: str(),
+    },
     {
       required: ["type"],
       checks: [
         (v, scope) => {
           const field = v["type"] === "ReplaceFullPath" ? "replaceFullPath" : "replacePrefixMatch";
           const other = field === "replaceFullPath" ? "replacePrefixMatch" : "replaceFullPath";
-          if (v[field] === undefined) scope.report(C.MISSING_FIELD, field, `type ${String(v["type"])} needs ${field}`);
-          if (v[other] !== undefined) scope.report(C.CONFLICT, other, `${other} is not allowed with type ${String(v["type"])}`);
+          if (v[field] === undefined)
+            scope.report(C.MISSING_FIELD, field, `type ${String(v["type"])} needs ${field}`);
+          if (v[other] !== undefined)
+            scope.report(C.CONFLICT, other, `${other} is not allowed with type ${String(v["type"])}`);
         },
       ],
     },
@@ -242,7 +278,10 @@ const filter = (): Schema =>
         {
           backendRef: obj(backendObjectRef, { required: ["name"], checks: [servicePortRequired] }),
           percent: int({ min: 0, max: 100 }),
-          fraction: obj({ numerator: int({ min: 0 }), denominator: int({ min: 1 }) }, { required: ["numerator"] }),
+          fraction: obj(
+            { numerator: int({ min: 0 }), denominator: int({ min: 1 }) },
+            { required: ["numerator"] },
+          ),
         },
         { required: ["backendRef"] },
       ),
@@ -256,7 +295,11 @@ const filter = (): Schema =>
           const wanted = FILTER_FIELDS[String(v["type"])];
           for (const field of Object.values(FILTER_FIELDS)) {
             if (field !== wanted && v[field] !== undefined) {
-              scope.report(C.CONFLICT, field, `${field} does not belong to a filter of type ${String(v["type"])} (set ${wanted ?? "nothing"})`);
+              scope.report(
+                C.CONFLICT,
+                field,
+                `${field} does not belong to a filter of type ${String(v["type"])} (set ${wanted ?? "nothing"})`,
+              );
             }
           }
           if (wanted !== undefined && v[wanted] === undefined) {
@@ -305,7 +348,12 @@ const rule = obj(
           (v, scope) => {
             const req = v["request"] as string | undefined;
             const be = v["backendRequest"] as string | undefined;
-            if (req !== undefined && be !== undefined && durationMs(be) > durationMs(req) && durationMs(req) > 0) {
+            if (
+              req !== undefined &&
+              be !== undefined &&
+              durationMs(be) > durationMs(req) &&
+              durationMs(req) > 0
+            ) {
               scope.report(C.SEMANTIC, "backendRequest", "backendRequest must not be longer than request");
             }
           },

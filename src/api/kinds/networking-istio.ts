@@ -40,9 +40,14 @@ export function stringMatch(allowEmpty = false): Schema {
         (v, scope) => {
           const set = ["exact", "prefix", "regex"].filter((k) => v[k] !== undefined);
           if (set.length > 1) {
-            scope.report(C.CONFLICT, set[1] ?? "", `only one of exact, prefix or regex may be set (found ${set.join(", ")})`);
+            scope.report(
+              C.CONFLICT,
+              set[1] ?? "",
+              `only one of exact, prefix or regex may be set (found ${set.join(", ")})`,
+            );
           }
-          if (set.length === 0 && !allowEmpty) scope.report(C.MISSING_FIELD, "", "one of exact, prefix or regex is required");
+          if (set.length === 0 && !allowEmpty)
+            scope.report(C.MISSING_FIELD, "", "one of exact, prefix or regex is required");
         },
       ],
     },
@@ -161,7 +166,12 @@ const oneOfRequired =
   (v, scope) => {
     const set = fields.filter((f) => v[f] !== undefined);
     if (set.length === 0) scope.report(C.MISSING_FIELD, "", `${what} needs one of ${fields.join(", ")}`);
-    if (set.length > 1) scope.report(C.CONFLICT, set[1] ?? "", `${what} takes only one of ${fields.join(", ")} (found ${set.join(", ")})`);
+    if (set.length > 1)
+      scope.report(
+        C.CONFLICT,
+        set[1] ?? "",
+        `${what} takes only one of ${fields.join(", ")} (found ${set.join(", ")})`,
+      );
   };
 
 const httpFault = obj({
@@ -237,7 +247,11 @@ const httpRoute = obj(
       (v, scope) => {
         const targets = ["route", "redirect", "directResponse", "delegate"].filter((k) => v[k] !== undefined);
         if (targets.length === 0) {
-          scope.report(C.MISSING_FIELD, "", "an http route needs one of route, redirect, directResponse or delegate");
+          scope.report(
+            C.MISSING_FIELD,
+            "",
+            "an http route needs one of route, redirect, directResponse or delegate",
+          );
         } else if (targets.length > 1) {
           scope.report(
             C.CONFLICT,
@@ -264,11 +278,16 @@ const l4Match = {
   sourceNamespace: str({ check: checkDns1123Label }),
 };
 
-const tcpRoute = obj({ match: list(obj(l4Match)), route: list(routeDestination) }, { checks: [weightsSumTo100] });
+const tcpRoute = obj(
+  { match: list(obj(l4Match)), route: list(routeDestination) },
+  { checks: [weightsSumTo100] },
+);
 
 const tlsRoute = obj(
   {
-    match: list(obj({ ...l4Match, sniHosts: list(host(), { minItems: 1 }) }, { required: ["sniHosts"] }), { minItems: 1 }),
+    match: list(obj({ ...l4Match, sniHosts: list(host(), { minItems: 1 }) }, { required: ["sniHosts"] }), {
+      minItems: 1,
+    }),
     route: list(routeDestination),
   },
   { required: ["match"], checks: [weightsSumTo100] },
@@ -318,7 +337,10 @@ const consistentHash = obj(
   },
   {
     checks: [
-      oneOfRequired(["httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName"], "consistentHash"),
+      oneOfRequired(
+        ["httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName"],
+        "consistentHash",
+      ),
       (v, scope) => {
         if (v["ringHash"] !== undefined && v["maglev"] !== undefined) {
           scope.report(C.CONFLICT, "maglev", "ringHash and maglev are mutually exclusive");
@@ -403,7 +425,11 @@ const clientTls = obj(
         // Istio: MUTUAL needs a key pair unless it comes from a credentialName secret.
         if (v["mode"] === "MUTUAL" && v["credentialName"] === undefined) {
           if (v["clientCertificate"] === undefined) {
-            scope.report(C.MISSING_FIELD, "", "mode MUTUAL needs clientCertificate and privateKey (or credentialName)");
+            scope.report(
+              C.MISSING_FIELD,
+              "",
+              "mode MUTUAL needs clientCertificate and privateKey (or credentialName)",
+            );
           } else if (v["privateKey"] === undefined) {
             scope.report(C.MISSING_FIELD, "", "mode MUTUAL needs privateKey with clientCertificate");
           }
@@ -449,7 +475,10 @@ export const destinationRuleSpec = obj(
     host: host(),
     trafficPolicy,
     subsets: list(
-      obj({ name: str({ check: checkDns1123Label }), labels: labels(), trafficPolicy }, { required: ["name"] }),
+      obj(
+        { name: str({ check: checkDns1123Label }), labels: labels(), trafficPolicy },
+        { required: ["name"] },
+      ),
       { uniqueBy: byName("subset name") },
     ),
     exportTo: exportTo(),
@@ -460,7 +489,20 @@ export const destinationRuleSpec = obj(
 
 // ------------------------------------------------------------------ ServiceEntry, WorkloadEntry
 
-const PROTOCOLS = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "REDIS", "MYSQL", "TCP", "TLS", "UDP", "HBONE"];
+const PROTOCOLS = [
+  "HTTP",
+  "HTTPS",
+  "GRPC",
+  "GRPC-WEB",
+  "HTTP2",
+  "MONGO",
+  "REDIS",
+  "MYSQL",
+  "TCP",
+  "TLS",
+  "UDP",
+  "HBONE",
+];
 
 export const workloadEntrySpec = obj({
   address: str({
@@ -513,12 +555,20 @@ export const serviceEntrySpec = obj(
       (v, scope) => {
         const endpoints = (v["endpoints"] as { address?: string }[] | undefined) ?? [];
         if (v["workloadSelector"] !== undefined && endpoints.length > 0) {
-          scope.report(C.CONFLICT, "workloadSelector", "workloadSelector and endpoints are mutually exclusive");
+          scope.report(
+            C.CONFLICT,
+            "workloadSelector",
+            "workloadSelector and endpoints are mutually exclusive",
+          );
         }
         const resolution = v["resolution"] ?? "NONE";
         if (resolution === "STATIC") {
           for (const [i, ep] of endpoints.entries()) {
-            if (ep.address !== undefined && !ep.address.startsWith("unix://") && checkIpOrCidr(ep.address) !== undefined) {
+            if (
+              ep.address !== undefined &&
+              !ep.address.startsWith("unix://") &&
+              checkIpOrCidr(ep.address) !== undefined
+            ) {
               scope.report(
                 C.SEMANTIC,
                 `endpoints[${i}].address`,
@@ -530,7 +580,11 @@ export const serviceEntrySpec = obj(
         if (resolution === "DNS" || resolution === "DNS_ROUND_ROBIN") {
           const hosts = (v["hosts"] as string[]) ?? [];
           if (endpoints.length === 0 && hosts.some((h) => h.startsWith("*"))) {
-            scope.report(C.SEMANTIC, "hosts", "resolution DNS without endpoints needs hosts without wildcards");
+            scope.report(
+              C.SEMANTIC,
+              "hosts",
+              "resolution DNS without endpoints needs hosts without wildcards",
+            );
           }
         }
       },

@@ -4,31 +4,17 @@
  */
 import { ConfigErrorCode as C } from "../errors.js";
 import { checkIpOrCidr, checkPortString, duration, istioMatchString, portString } from "../formats.js";
-import { bool, enumOf, list, map, obj, type ObjectCheck, problem, type Schema, str } from "../schema.js";
+import { bool, enumOf, list, map, type ObjectCheck, obj, problem, type Schema, str } from "../schema.js";
 import { policyTargetRef, workloadSelector } from "./common.js";
 
 const ipList = (): Schema => list(str({ expect: "an IP address or CIDR block", check: checkIpOrCidr }));
 const matchList = (): Schema => list(istioMatchString());
 
-const SOURCE_FIELDS = [
-  "principals",
-  "notPrincipals",
-  "requestPrincipals",
-  "notRequestPrincipals",
-  "namespaces",
-  "notNamespaces",
-  "serviceAccounts",
-  "notServiceAccounts",
-  "ipBlocks",
-  "notIpBlocks",
-  "remoteIpBlocks",
-  "notRemoteIpBlocks",
-] as const;
-
 const nonEmpty =
   (what: string): ObjectCheck =>
   (v, scope) => {
-    if (Object.keys(v).length === 0) scope.report(C.MISSING_FIELD, "", `${what} must not be empty (set at least one field)`);
+    if (Object.keys(v).length === 0)
+      scope.report(C.MISSING_FIELD, "", `${what} must not be empty (set at least one field)`);
   };
 
 const source = obj(
@@ -105,13 +91,18 @@ function checkConditionKey(key: string) {
 }
 
 const condition = obj(
-  { key: str({ expect: "a condition key", check: checkConditionKey }), values: list(str()), notValues: list(str()) },
+  {
+    key: str({ expect: "a condition key", check: checkConditionKey }),
+    values: list(str()),
+    notValues: list(str()),
+  },
   {
     required: ["key"],
     checks: [
       (v, scope) => {
         const values = [...((v["values"] as string[]) ?? []), ...((v["notValues"] as string[]) ?? [])];
-        if (values.length === 0) scope.report(C.MISSING_FIELD, "", "at least one of values or notValues must be set");
+        if (values.length === 0)
+          scope.report(C.MISSING_FIELD, "", "at least one of values or notValues must be set");
         if (v["key"] === "destination.port") {
           for (const [field, list] of [
             ["values", v["values"]],
@@ -152,7 +143,11 @@ const exclusiveTargeting: ObjectCheck = (v, scope) => {
     );
   }
   if (v["targetRef"] !== undefined && v["targetRefs"] !== undefined) {
-    scope.report(C.CONFLICT, "targetRefs", "targetRef and targetRefs are mutually exclusive (use targetRefs)");
+    scope.report(
+      C.CONFLICT,
+      "targetRefs",
+      "targetRef and targetRefs are mutually exclusive (use targetRefs)",
+    );
   }
 };
 
@@ -171,10 +166,18 @@ export const authorizationPolicySpec = obj(
       (v, scope) => {
         const action = (v["action"] as string | undefined) ?? "ALLOW";
         if (action === "CUSTOM" && v["provider"] === undefined) {
-          scope.report(C.MISSING_FIELD, "action", "action CUSTOM needs a provider (provider.name of an extension authorizer)");
+          scope.report(
+            C.MISSING_FIELD,
+            "action",
+            "action CUSTOM needs a provider (provider.name of an extension authorizer)",
+          );
         }
         if (action !== "CUSTOM" && v["provider"] !== undefined) {
-          scope.report(C.CONFLICT, "provider", `provider is only allowed with action CUSTOM (action is ${action})`);
+          scope.report(
+            C.CONFLICT,
+            "provider",
+            `provider is only allowed with action CUSTOM (action is ${action})`,
+          );
         }
       },
     ],

@@ -124,14 +124,16 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 function parsePort(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port ${JSON.stringify(v)} is not a port number (0-65535)`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`--port ${JSON.stringify(v)} is not a port number (0-65535)`);
   return n;
 }
 
 function parsePositiveInt(name: string): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} ${JSON.stringify(v)} is not a non-negative integer`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`${name} ${JSON.stringify(v)} is not a non-negative integer`);
     return n;
   };
 }
@@ -151,7 +153,9 @@ export function register(program: Command): void {
     .option("--host <address>", "address to bind", "0.0.0.0")
     .action(async (flags: { service: string; version: string; port: number; host: string }) => {
       const server = await startDemoHttpServer(flags);
-      process.stdout.write(`demo-app http ${flags.service} ${flags.version} listening on ${flags.host}:${server.port}\n`);
+      process.stdout.write(
+        `demo-app http ${flags.service} ${flags.version} listening on ${flags.host}:${server.port}\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off("SIGTERM", stop);

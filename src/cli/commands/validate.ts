@@ -25,7 +25,9 @@ export function register(program: Command): void {
     .action(async (flags: ValidateFlags) => {
       const format = flags.output ?? "text";
       if (format !== "text" && format !== "json") {
-        process.stderr.write(`error: unknown output format ${JSON.stringify(format)} (expected text or json)\n`);
+        process.stderr.write(
+          `error: unknown output format ${JSON.stringify(format)} (expected text or json)\n`,
+        );
         process.exitCode = 2;
         return;
       }
@@ -42,7 +44,9 @@ function displayName(r: Resource): string {
 export function renderText(result: LoadResult): string {
   if (result.errors.length > 0) {
     const lines = result.errors.map((e) => formatConfigError(e));
-    lines.push(`${result.errors.length} error${result.errors.length === 1 ? "" : "s"}; the input is invalid and nothing of it would be applied`);
+    lines.push(
+      `${result.errors.length} error${result.errors.length === 1 ? "" : "s"}; the input is invalid and nothing of it would be applied`,
+    );
     return `${lines.join("\n")}\n`;
   }
   const counts = new Map<string, number>();

@@ -1,0 +1,366 @@
+/**
+ * The node proxy daemon. `Ztunnel.start` validates the config, binds every listener (a taken port
+ * fails start-up naming the port), connects to the control plane and returns; readiness follows
+ * once the first xDS config and the local workloads' certificates are in. The data path keeps
+ * working from the last config and certificates while the control plane is away.
+ */
+import http from "node:http";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import { HbonePool } from "../hbone/pool.js";
+import { HboneServer } from "../hbone/server.js";
+import { CertStore } from "../identity/cert-store.js";
+import { AccessLog } from "../telemetry/access-log.js";
+import { createLogger, type Logger } from "../telemetry/logger.js";
+import { createMeshMetrics, type MeshMetrics } from "../telemetry/metrics.js";
+import { tracer } from "../telemetry/trace.js";
+import { GrpcCaClient } from "../xds/ca-service.js";
+import { XdsClient } from "../xds/client.js";
+import { canonicalIp } from "./addresses.js";
+import { adminHandler, metricsHandler, type Readiness, readinessHandler } from "./admin.js";
+import { L4Authorizer } from "./authz.js";
+import { LISTENER_ROLES, LISTENERS, type ListenerName, type OriginalDestination, type ZtunnelConfig, type ZtunnelOptions, ztunnelConfig } from "./config.js";
+import { type ProxyContext, spiffe } from "./context.js";
+import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
+import { handlePlaintextInbound, handoffToHbone, HboneInbound } from "./inbound.js";
+import { closeServer, listenOn } from "./listeners.js";
+import { handleOutbound } from "./outbound.js";
+import { socks5Handshake } from "./socks5.js";
+import { ZtunnelState } from "./state.js";
+import { applyChange, ZTUNNEL_ADDRESS_TYPE, ZTUNNEL_AUTHORIZATION_TYPE } from "./xds-sync.js";
+
+const trace = tracer("state");
+
+export interface ZtunnelRuntime {
+  /** Root logger (pino); access records go to its child `access`. */
+  readonly logger?: Logger;
+  readonly metrics?: MeshMetrics;
+}
+
+type Lifecycle = { state: "starting" } | { state: "running"; since: number } | { state: "closing" } | { state: "closed" };
+
+function defaultUpstream(timeoutMs: number) {
+  return (target: { host: string; port: number }): Promise<Duplex> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true, timeout: timeoutMs });
+      const fail = (e: Error): void => {
+        s.destroy();
+        reject(e);
+      };
+      s.once("timeout", () => fail(Object.assign(new Error(`connect to ${target.host}:${target.port} timed out`), { code: "ETIMEDOUT" })));
+      s.once("error", fail);
+      s.once("connect", () => {
+        s.removeListener("error", fail);
+        s.setTimeout(0);
+        s.on("error", () => {});
+        resolve(s);
+      });
+    });
+}
+
+/** The platform's SO_ORIGINAL_DST when the native addon is loaded; else the socket's local address (TPROXY / direct). */
+async function platformOriginalDst(): Promise<ZtunnelConfig["originalDst"]> {
+  try {
+    const native = await import("../platform/native.js");
+    if (!native.nativeAvailable()) return undefined;
+    const { originalDst } = await import("../platform/original-dst.js");
+    return (socket) => originalDst(socket);
+  } catch {
+    return undefined;
+  }
+}
+
+export class Ztunnel {
+  readonly config: ZtunnelConfig;
+  readonly state: ZtunnelState;
+  readonly metrics: MeshMetrics;
+  readonly logger: Logger;
+  readonly certs: CertStore;
+  readonly pool: HbonePool;
+  readonly xds: XdsClient;
+  /** Bound addresses, by listener (ephemeral ports resolved). */
+  readonly addresses: Readonly<Partial<Record<ListenerName, net.AddressInfo>>>;
+  readonly #ctx: ProxyContext;
+  readonly #servers: net.Server[];
+  readonly #hbone: HboneServer;
+  readonly #hboneInbound: HboneInbound;
+  readonly #caClose: (() => void) | undefined;
+  #lifecycle: Lifecycle = { state: "starting" };
+  #synced = false;
+  #certsReady = false;
+  #warming: Promise<void> | undefined;
+
+  private constructor(init: {
+    config: ZtunnelConfig;
+    ctx: ProxyContext;
+    servers: net.Server[];
+    hbone: HboneServer;
+    hboneInbound: HboneInbound;
+    xds: XdsClient;
+    addresses: Partial<Record<ListenerName, net.AddressInfo>>;
+    caClose: (() => void) | undefined;
+  }) {
+    this.config = init.config;
+    this.#ctx = init.ctx;
+    this.state = init.ctx.state;
+    this.metrics = init.ctx.metrics;
+    this.logger = init.ctx.logger;
+    this.certs = init.ctx.certs;
+    this.pool = init.ctx.pool;
+    this.xds = init.xds;
+    this.#servers = init.servers;
+    this.#hbone = init.hbone;
+    this.#hboneInbound = init.hboneInbound;
+    this.addresses = Object.freeze(init.addresses);
+    this.#caClose = init.caClose;
+  }
+
+  static async start(options: ZtunnelOptions, runtime: ZtunnelRuntime = {}): Promise<Ztunnel> {
+    const config = ztunnelConfig(options);
+    const logger = runtime.logger ?? createLogger({ name: "ztunnel", base: { node: config.node } });
+    const metrics = runtime.metrics ?? createMeshMetrics({ defaultLabels: {} });
+    const state = new ZtunnelState({ node: config.node });
+    const grpcCa = config.caClient === undefined ? new GrpcCaClient({ address: config.control.address, tls: config.control.tls, ...(config.control.token !== undefined ? { token: config.control.token } : {}) }) : undefined;
+    const certs = new CertStore({ ca: config.caClient ?? grpcCa!, ttlSeconds: config.certificateTtlSeconds, rootsPem: config.meshRootsPem });
+    const pool = new HbonePool(config.hboneConnector !== undefined ? { connect: config.hboneConnector } : {});
+    const originalDst = config.originalDst ?? (await platformOriginalDst());
+    const ctx: ProxyContext = {
+      config: { ...config, originalDst },
+      state,
+      authorizer: new L4Authorizer(state),
+      certs,
+      pool,
+      metrics,
+      accessLog: new AccessLog({ logger: logger.child({ component: "access" }) }),
+      logger,
+      connectUpstream: config.upstreamConnector ?? defaultUpstream(config.connectTimeoutMs),
+      live: new Set(),
+    };
+    const hboneInbound = new HboneInbound(ctx);
+    const hbone = new HboneServer({
+      credentialFor: (addr) => hboneInbound.credentialFor(addr),
+      authorize: (req) => hboneInbound.authorize(req),
+      onConnectDone: (r) => hboneInbound.onConnectDone(r),
+      onRejected: (e, remote) => hboneInbound.onRejected(e, remote),
+    });
+
+    // Bind everything first: a port conflict must fail start-up, not the first connection.
+    const servers: net.Server[] = [];
+    const addresses: Partial<Record<ListenerName, net.AddressInfo>> = {};
+    let ztunnel: Ztunnel | undefined;
+    const readiness = (): Readiness => ztunnel?.readiness() ?? { ready: false, waitingFor: ["start-up"] };
+    const make: Record<ListenerName, () => net.Server> = {
+      outbound: () => captureServer(ctx, "outbound"),
+      inboundPlaintext: () => captureServer(ctx, "inboundPlaintext"),
+      inbound: () => {
+        const s = net.createServer({ allowHalfOpen: true, noDelay: true }, (raw) => handoffToHbone(ctx, hbone, raw));
+        return s;
+      },
+      socks5: () => socksServer(ctx),
+      metrics: () => http.createServer(metricsHandler(metrics)),
+      readiness: () => http.createServer(readinessHandler(readiness)),
+      admin: () =>
+        http.createServer(
+          adminHandler({
+            node: config.node,
+            state,
+            certs,
+            logger,
+            metrics,
+            readiness,
+            xds: () => ({ state: xds.state }),
+            listeners: () => Object.fromEntries(Object.entries(addresses).map(([k, a]) => [k, `${a.address}:${a.port}`])),
+          }),
+        ),
+    };
+    const xds = new XdsClient({
+      address: config.control.address,
+      tls: config.control.tls,
+      ...(config.control.token !== undefined ? { token: config.control.token } : {}),
+      node: { id: config.node, metadata: { NODE_NAME: config.node, kind: "ztunnel" } },
+      subscriptions: [{ type: ZTUNNEL_ADDRESS_TYPE }, { type: ZTUNNEL_AUTHORIZATION_TYPE }],
+      ...(config.control.backoff !== undefined ? { backoff: config.control.backoff } : {}),
+      log: logger.child({ component: "xds" }),
+    });
+    try {
+      for (const name of LISTENERS) {
+        const where = config.listen[name];
+        if (where === undefined) continue;
+        const server = make[name]();
+        servers.push(server);
+        addresses[name] = await listenOn(server, where.host, where.port, LISTENER_ROLES[name]);
+      }
+    } catch (e) {
+      await Promise.all(servers.map(closeServer));
+      xds.close();
+      grpcCa?.close();
+      certs.close();
+      throw e;
+    }
+
+    ztunnel = new Ztunnel({ config, ctx, servers, hbone, hboneInbound, xds, addresses, caClose: grpcCa ? () => grpcCa.close() : undefined });
+    ztunnel.#wire();
+    xds.start();
+    ztunnel.#lifecycle = { state: "running", since: Date.now() };
+    logger.info({ listeners: Object.fromEntries(Object.entries(addresses).map(([k, a]) => [k, `${a.address}:${a.port}`])) }, "ztunnel started");
+    return ztunnel;
+  }
+
+  #wire(): void {
+    const { xds, metrics, logger, state } = this;
+    xds.on("change", (change) => {
+      applyChange(state, change);
+      metrics.xdsUpdates.inc({ type: change.typeUrl, result: "ack" });
+      metrics.xdsLastUpdate.set({ type: change.typeUrl }, Date.now() / 1000);
+      trace.trace("xds change", () => ({ type: change.typeUrl, upserted: [...change.upserted.keys()], removed: change.removed }));
+      if (this.#synced) this.#warmCertificates();
+    });
+    xds.on("nack", (e) => {
+      metrics.xdsUpdates.inc({ type: e.typeUrl, result: "nack" });
+      logger.warn({ typeUrl: e.typeUrl, nonce: e.nonce }, `xDS update rejected, keeping the last good config: ${e.message}`);
+    });
+    xds.on("connected", () => {
+      metrics.xdsConnected.set(1);
+      logger.info("connected to the control plane");
+    });
+    xds.on("disconnected", (reason) => {
+      metrics.xdsConnected.set(0);
+      logger.warn({ reason }, "control plane connection lost; serving from the last config");
+    });
+    xds.synced().then(
+      () => {
+        this.#synced = true;
+        this.#warmCertificates();
+      },
+      () => {},
+    );
+    this.certs.on("issued", (id, cred) => metrics.certExpiry.set({ identity: id.toString() }, cred.notAfter.getTime() / 1000));
+    this.certs.on("rotated", (id, cred) => {
+      metrics.certExpiry.set({ identity: id.toString() }, cred.notAfter.getTime() / 1000);
+      metrics.certRotations.inc({ result: "ok" });
+    });
+    this.certs.on("renewal-failed", (id, e) => {
+      metrics.certRotations.inc({ result: "error" });
+      logger.warn({ identity: id.toString() }, `certificate renewal failed, keeping the current one: ${e.message}`);
+    });
+  }
+
+  /** Fetches certificates of every local enrolled workload; readiness waits for the first round. */
+  #warmCertificates(): void {
+    const identities = new Set(
+      this.state
+        .localWorkloads()
+        .filter((w) => w.tunnel === "hbone")
+        .map((w) => w.identity),
+    );
+    const run = Promise.allSettled([...identities].map((id) => this.certs.get(spiffe(id)))).then((results) => {
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      for (const f of failed) this.logger.warn(`certificate fetch failed: ${String((f.reason as Error)?.message ?? f.reason)}`);
+      if (failed.length === 0) this.#certsReady = true;
+      else if (this.#lifecycle.state === "running") setTimeout(() => this.#warmCertificates(), 1000).unref();
+    });
+    this.#warming = run;
+  }
+
+  readiness(): Readiness {
+    const waiting: string[] = [];
+    if (!this.#synced) waiting.push("first xDS config");
+    if (!this.#certsReady) waiting.push("certificates of local workloads");
+    if (this.#lifecycle.state !== "running") waiting.push(`lifecycle ${this.#lifecycle.state}`);
+    if (waiting.length === 0) return { ready: true, since: new Date().toISOString() };
+    return { ready: false, waitingFor: waiting };
+  }
+
+  /** Resolves when ready (first config + certificates), or rejects after `timeoutMs`. */
+  async whenReady(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.readiness().ready) {
+      if (Date.now() > deadline) {
+        throw new ZtunnelError(ZtunnelErrorCode.Config, `not ready after ${timeoutMs} ms: waiting for ${JSON.stringify(this.readiness())}`);
+      }
+      await (this.#warming ?? Promise.resolve());
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#lifecycle.state === "closing" || this.#lifecycle.state === "closed") return;
+    this.#lifecycle = { state: "closing" };
+    this.xds.close();
+    await Promise.all(this.#servers.map(closeServer));
+    for (const s of this.#ctx.live) s.destroy();
+    await Promise.all([this.#hbone.close(), this.pool.close(200)]);
+    this.#hboneInbound.flush();
+    this.certs.close();
+    this.#caClose?.();
+    this.#lifecycle = { state: "closed" };
+  }
+}
+
+function originalDestination(ctx: ProxyContext, socket: net.Socket, listener: "outbound" | "inboundPlaintext"): OriginalDestination {
+  const dst = ctx.config.originalDst?.(socket, listener) ?? { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
+  const address = canonicalIp(dst.address);
+  // Without a redirect the "original" destination is the listener itself: proxying would loop.
+  if (address === canonicalIp(socket.localAddress ?? "") && dst.port === socket.localPort) {
+    throw new ZtunnelError(ZtunnelErrorCode.OriginalDst, `connection to ${address}:${dst.port} reached the capture port directly; nothing to proxy`);
+  }
+  return { address, port: dst.port };
+}
+
+function captureServer(ctx: ProxyContext, listener: "outbound" | "inboundPlaintext"): net.Server {
+  return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    socket.on("error", () => {});
+    ctx.live.add(socket);
+    socket.once("close", () => ctx.live.delete(socket));
+    let dst: OriginalDestination;
+    try {
+      dst = originalDestination(ctx, socket, listener);
+    } catch (e) {
+      ctx.metrics.connectionErrors.inc({ direction: listener === "outbound" ? "outbound" : "inbound", reason: ZtunnelErrorCode.OriginalDst });
+      ctx.logger.debug({ remote: socket.remoteAddress }, (e as Error).message);
+      socket.destroy();
+      return;
+    }
+    const run =
+      listener === "outbound"
+        ? handleOutbound(ctx, { entry: "capture", client: socket, dst: { ip: dst.address, port: dst.port } })
+        : handlePlaintextInbound(ctx, socket, { ip: dst.address, port: dst.port });
+    run.catch((e: unknown) => {
+      ctx.logger.error({ err: e }, "connection handler failed");
+      socket.destroy();
+    });
+  });
+}
+
+function socksServer(ctx: ProxyContext): net.Server {
+  return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    socket.on("error", () => {});
+    ctx.live.add(socket);
+    socket.once("close", () => ctx.live.delete(socket));
+    socks5Handshake(socket, ctx.config.socks5Limits).then(
+      async (hs) => {
+        let ip: string;
+        if (hs.target.kind === "ip") ip = hs.target.ip;
+        else {
+          // Names resolve only to mesh services (ztunnel has no general DNS on this path).
+          const svc = [...ctx.state.services()].find((s) => s.hostname === (hs.target as { domain: string }).domain);
+          const vip = svc?.vips[0];
+          if (vip === undefined) {
+            hs.reply(0x04);
+            ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: ZtunnelErrorCode.NoRoute });
+            return;
+          }
+          ip = vip;
+        }
+        await handleOutbound(ctx, { entry: "socks5", client: socket, dst: { ip, port: hs.target.port }, reply: (c) => hs.reply(c) });
+      },
+      (e: unknown) => {
+        ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: ZtunnelErrorCode.Socks5 });
+        ctx.logger.debug({ remote: socket.remoteAddress }, (e as Error).message);
+      },
+    ).catch((e: unknown) => {
+      ctx.logger.error({ err: e }, "SOCKS5 handler failed");
+      socket.destroy();
+    });
+  });
+}
