@@ -47,7 +47,12 @@ async function run(d: PeerData): Promise<void> {
         allow: true,
         connect: () =>
           new Promise((resolve, reject) => {
-            const s = net.connect({ host: r.target.host, port: r.target.port, allowHalfOpen: true, noDelay: true });
+            const s = net.connect({
+              host: r.target.host,
+              port: r.target.port,
+              allowHalfOpen: true,
+              noDelay: true,
+            });
             s.once("connect", () => resolve(s));
             s.once("error", reject);
           }),

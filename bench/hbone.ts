@@ -13,7 +13,7 @@
  * Each metric is measured in every round, paths interleaved; the best round per path is kept.
  * Writes bench/results/hbone-<date>.json and appends a row block to bench/README.md.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -191,7 +191,11 @@ interface Stunnel {
   stop(): Promise<void>;
 }
 
-async function startStunnelPair(targetPort: number, dir: string, files: Record<string, string>): Promise<Stunnel> {
+async function startStunnelPair(
+  targetPort: number,
+  dir: string,
+  files: Record<string, string>,
+): Promise<Stunnel> {
   for (const [name, pem] of Object.entries(files)) writeFileSync(join(dir, name), pem, { mode: 0o600 });
   const serverPort = await freePort();
   const clientPort = await freePort();
@@ -400,7 +404,13 @@ async function main(): Promise<void> {
     date,
     commit,
     machine,
-    params: { bytes: TOTAL, rttRounds: RTT_ROUNDS, connRounds: CONN_ROUNDS, rounds: ROUNDS, untuned: UNTUNED },
+    params: {
+      bytes: TOTAL,
+      rttRounds: RTT_ROUNDS,
+      connRounds: CONN_ROUNDS,
+      rounds: ROUNDS,
+      untuned: UNTUNED,
+    },
     results,
   };
   console.log(JSON.stringify({ date, commit, machine }, null, 0));
@@ -409,7 +419,10 @@ async function main(): Promise<void> {
   const file = join("bench/results", `hbone-${date.replace(/[:]/g, "-").replace(/\..*/, "")}.json`);
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
   if (!existsSync("bench/README.md")) {
-    writeFileSync("bench/README.md", "# ambit benchmarks\n\nEach section records machine, commit and date beside its results.\n");
+    writeFileSync(
+      "bench/README.md",
+      "# ambit benchmarks\n\nEach section records machine, commit and date beside its results.\n",
+    );
   }
   const lines = [
     "",
