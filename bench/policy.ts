@@ -1,5 +1,5 @@
 // Authorization decisions per second with 1,000 policies. Run: `npx tsc -p . && node dist/bench/policy.js [seconds-per-case]`.
-// Writes bench/results/policy-<date>.json.
+// Writes bench/results/policy-<date>.json and adds a row to the policy table of bench/README.md.
 //
 // The mesh: 20 namespaces × 50 policies (per namespace: 5 namespace-wide DENY on ports, 35 selector
 // ALLOW on principals / ip blocks / conditions, 10 targetRef ALLOW for the waypoint with methods and
@@ -10,8 +10,8 @@
 //   waypoint-http  one HTTP request decision at a waypoint (Service targetRefs, methods/paths/headers)
 //   compile        compiling the 1,000 policies (policies/s)
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AuthorizationPolicy } from "../src/api/types.js";
@@ -122,8 +122,17 @@ function main(): void {
   }));
   const requests: AuthzRequest[] = workloads.map((wl, w) => ({
     enforcement: "ztunnel",
-    source: { principal: `cluster.local/ns/${wl.namespace}/sa/client-${w % 35}`, ip: `10.${w % 20}.${w % 35}.7`, mtls: true },
-    destination: { namespace: wl.namespace, labels: wl.labels, ip: "10.200.0.1", port: w % 3 === 0 ? 9090 : 8080 },
+    source: {
+      principal: `cluster.local/ns/${wl.namespace}/sa/client-${w % 35}`,
+      ip: `10.${w % 20}.${w % 35}.7`,
+      mtls: true,
+    },
+    destination: {
+      namespace: wl.namespace,
+      labels: wl.labels,
+      ip: "10.200.0.1",
+      port: w % 3 === 0 ? 9090 : 8080,
+    },
   }));
   let allowed = 0;
   const warm = measure(seconds, (i) => {
@@ -144,7 +153,12 @@ function main(): void {
       ip: "10.200.0.1",
       port: 8080,
     },
-    http: { method: w % 4 === 0 ? "POST" : "GET", path: "/api/items?x=1", host: "app", headers: { "X-Tenant": `t-${w % APPS}` } },
+    http: {
+      method: w % 4 === 0 ? "POST" : "GET",
+      path: "/api/items?x=1",
+      host: "app",
+      headers: { "X-Tenant": `t-${w % APPS}` },
+    },
   }));
   const waypoint = measure(seconds, (i) => {
     evaluate(set, httpRequests[i % httpRequests.length] as AuthzRequest);
@@ -177,7 +191,47 @@ function main(): void {
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `policy-${result.date.slice(0, 10)}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify(result.decisionsPerCpuSecond)} compile ${result.compilePoliciesPerCpuSecond} policies/s → ${file}\n`);
+  process.stdout.write(
+    `${JSON.stringify(result.decisionsPerCpuSecond)} compile ${result.compilePoliciesPerCpuSecond} policies/s → ${file}\n`,
+  );
+  addReadmeRow(join(here, "..", "..", "bench", "README.md"), result, commit);
+}
+
+function addReadmeRow(
+  readme: string,
+  result: {
+    date: string;
+    machine: string;
+    decisionsPerCpuSecond: Record<string, number>;
+    compilePoliciesPerCpuSecond: number;
+  },
+  commit: string,
+): void {
+  const heading = "## Authorization decisions (`bench/policy.ts`)";
+  const tableHead = [
+    "| date | commit | machine | ztunnel (memo) | ztunnel (no memo) | waypoint HTTP | compile | load (1 min) |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  const d = result.decisionsPerCpuSecond;
+  const row = `| ${result.date.slice(0, 16).replace("T", " ")} | ${commit} | ${result.machine} | ${d["ztunnel-warm"]}/s | ${d["ztunnel-cold"]}/s | ${d["waypoint-http"]}/s | ${result.compilePoliciesPerCpuSecond} policies/s | ${loadavg()[0]?.toFixed(2)} |`;
+  let text = existsSync(readme) ? readFileSync(readme, "utf8") : "# Benchmarks\n";
+  if (!text.includes(heading)) {
+    const intro = [
+      "Decisions per CPU-second of one core with 1,000 AuthorizationPolicies (20 namespaces, 200 workloads):",
+      "ztunnel with its per-workload memo (the normal state), without it (a fresh labels object per request),",
+      "and a waypoint deciding HTTP requests; plus compile speed. Run `npx tsc -p . && node dist/bench/policy.js [seconds]`.",
+    ].join("\n");
+    text = `${text.trimEnd()}\n\n${heading}\n\n${intro}\n\n${tableHead.join("\n")}\n`;
+  }
+  // Insert the row at the end of this table (it ends at the first blank line after the heading).
+  const start = text.indexOf(heading);
+  const tableStart = text.indexOf(tableHead[1] as string, start);
+  const tableEnd = text.indexOf("\n\n", tableStart);
+  text =
+    tableEnd === -1
+      ? `${text.trimEnd()}\n${row}\n`
+      : `${text.slice(0, tableEnd)}\n${row}${text.slice(tableEnd)}`;
+  writeFileSync(readme, text);
 }
 
 main();

@@ -120,7 +120,7 @@ bool ReadFd(const Napi::CallbackInfo& info, size_t index, int* fd) {
     return false;
   }
   double value = info[index].As<Napi::Number>().DoubleValue();
-  if (value < 0 || value > 0x7fffffff || value != static_cast<int>(value)) {
+  if (!(value >= 0 && value <= 2147483647.0) || value != static_cast<int>(value)) {
     Napi::TypeError::New(info.Env(), "fd must be a non-negative integer").ThrowAsJavaScriptException();
     return false;
   }
@@ -134,7 +134,7 @@ bool ReadInt(const Napi::CallbackInfo& info, size_t index, const char* what, int
     return false;
   }
   double value = info[index].As<Napi::Number>().DoubleValue();
-  if (value != static_cast<int>(value)) {
+  if (!(value >= -2147483648.0 && value <= 2147483647.0) || value != static_cast<int>(value)) {
     Napi::TypeError::New(info.Env(), std::string(what) + " must be an integer").ThrowAsJavaScriptException();
     return false;
   }
@@ -273,8 +273,10 @@ bool OptionalBool(Napi::Object opts, const char* key, bool fallback) {
 // runs in the foreign namespace: the socket keeps that namespace for its whole life.
 int OpenTcpSocket(Napi::Env env, int family, const std::string& netns) {
   int fd;
+  int socket_errno = 0;
   if (netns.empty()) {
     fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    socket_errno = errno;
   } else {
     NetnsSwitch sw;
     const char* failed = nullptr;
@@ -284,8 +286,9 @@ int OpenTcpSocket(Napi::Env env, int family, const std::string& netns) {
       return -1;
     }
     fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    socket_errno = errno;  // before the switch back can touch errno
   }
-  if (fd < 0) SyscallError(env, "socket", errno).ThrowAsJavaScriptException();
+  if (fd < 0) SyscallError(env, "socket", socket_errno).ThrowAsJavaScriptException();
   return fd;
 }
 
@@ -315,7 +318,7 @@ Napi::Value CreateListenSocket(const Napi::CallbackInfo& info) {
   }
   std::string address = opts.Get("address").As<Napi::String>().Utf8Value();
   double port_value = opts.Get("port").As<Napi::Number>().DoubleValue();
-  if (port_value < 0 || port_value > 65535 || port_value != static_cast<int>(port_value)) {
+  if (!(port_value >= 0 && port_value <= 65535) || port_value != static_cast<int>(port_value)) {
     Napi::RangeError::New(env, "port must be an integer 0-65535").ThrowAsJavaScriptException();
     return env.Undefined();
   }

@@ -4,6 +4,7 @@
  * them; a test keeps the two in sync.
  */
 import { AmbitError } from "../errors.js";
+import type { ConfigError } from "./config-error.js";
 
 export const ConfigErrorCode = {
   /** A file or directory named with `-f` cannot be read (missing, permission, not a regular file). */
@@ -63,14 +64,7 @@ export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorC
  * not get one, e.g. `requireValid(result)`; `errors` holds every problem found.
  */
 export class ConfigInvalidError extends AmbitError {
-  readonly errors: readonly {
-    code: string;
-    file: string;
-    line: number;
-    column: number;
-    path: string;
-    message: string;
-  }[];
+  readonly errors: readonly ConfigError[];
   constructor(errors: ConfigInvalidError["errors"], summary: string) {
     super(ConfigErrorCode.INVALID, summary);
     this.errors = errors;

@@ -24,7 +24,10 @@ export interface LoadResult {
 }
 
 export interface LoadLimits {
-  /** Bytes per source (file or stdin). Kubernetes stores objects up to 1.5 MiB; a file of many fits in 3 MiB. */
+  /**
+   * Bytes per source (file or stdin). Manifests are kilobytes; the YAML parser needs about 1-2 s
+   * of CPU per MiB on this project's machines, so 1 MiB bounds the cost of any one source.
+   */
   maxSourceBytes: number;
   /** Nesting depth of any document; real manifests stay below ~20. */
   maxDepth: number;
@@ -35,7 +38,7 @@ export interface LoadLimits {
 }
 
 export const DEFAULT_LIMITS: Readonly<LoadLimits> = Object.freeze({
-  maxSourceBytes: 3 * 1024 * 1024,
+  maxSourceBytes: 1024 * 1024,
   maxDepth: 100,
   maxAliasExpansions: 200,
   maxDocuments: 10_000,
@@ -73,7 +76,7 @@ export function requireValid(result: LoadResult): Resource[] {
 export function parseDocuments(text: string, file: string, opts: ParseOptions = {}): LoadResult {
   const result = parseSource(text, file, { ...DEFAULT_LIMITS, ...opts.limits });
   result.errors.push(...findDuplicates(result.resources));
-  return finish(result);
+  return result;
 }
 
 /**
@@ -126,7 +129,7 @@ export async function loadSources(
     }
   }
   all.errors.push(...findDuplicates(all.resources));
-  return finish(all);
+  return all;
 }
 
 // ------------------------------------------------------------------ one source
@@ -241,8 +244,17 @@ function readDocument(node: Node, path: string, ctx: WalkContext, into: Resource
       return;
     }
     for (const [i, item] of items.items.entries()) {
-      const itemNode = isAlias(item) ? undefined : (item as Node);
-      if (itemNode) readDocument(itemNode, `items[${i}]`, ctx, into);
+      if (isAlias(item)) {
+        report(
+          ctx,
+          C.NOT_A_RESOURCE,
+          `items[${i}]`,
+          offsetOf(item as Node, here),
+          "a List item must be written out, not an alias",
+        );
+      } else {
+        readDocument(item as Node, `items[${i}]`, ctx, into);
+      }
     }
     return;
   }
@@ -404,10 +416,6 @@ function findDuplicates(resources: Resource[]): ConfigError[] {
     });
   }
   return errors;
-}
-
-function finish(result: LoadResult): LoadResult {
-  return { resources: result.resources, errors: result.errors };
 }
 
 function merge(into: LoadResult, from: LoadResult): void {

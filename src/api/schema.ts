@@ -23,6 +23,8 @@ export interface WalkContext {
   aliasBudget: number;
   /** Set once the alias budget ran out: the rest of the document is skipped. */
   aborted: boolean;
+  /** Anchor name → anchored nodes in document order; built on the first alias. */
+  anchors?: Map<string, Node[]>;
 }
 
 export type YNode = Node | null | undefined;
@@ -72,8 +74,55 @@ export function deref(node: YNode, path: string, ctx: WalkContext, at: number): 
     );
     return INVALID;
   }
-  const target = node.resolve(ctx.doc);
-  return (target ?? null) as YNode;
+  const target = resolveAlias(node.source, offsetOf(node, at), ctx);
+  if (target === undefined) {
+    report(
+      ctx,
+      ConfigErrorCode.FORMAT,
+      path,
+      offsetOf(node, at),
+      `alias *${node.source} refers to no earlier anchor &${node.source}`,
+    );
+    return INVALID;
+  }
+  return target;
+}
+
+/**
+ * An alias means the closest anchor of that name before it (YAML 1.2 §3.2.2.2). yaml's own
+ * `Alias.resolve` walks the whole document on every call — quadratic on large inputs — so the
+ * anchors are indexed once per document.
+ */
+function resolveAlias(name: string, offset: number, ctx: WalkContext): Node | undefined {
+  if (ctx.anchors === undefined) ctx.anchors = indexAnchors(ctx.doc.contents as YNode);
+  let found: Node | undefined;
+  for (const n of ctx.anchors.get(name) ?? []) {
+    if (offsetOf(n, Number.POSITIVE_INFINITY) < offset) found = n;
+    else break;
+  }
+  return found;
+}
+
+function indexAnchors(root: YNode): Map<string, Node[]> {
+  const anchors = new Map<string, Node[]>();
+  const stack: YNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node === null || node === undefined || isAlias(node)) continue;
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor !== undefined) {
+      const list = anchors.get(anchor) ?? [];
+      list.push(node);
+      anchors.set(anchor, list);
+    }
+    if (isMap(node)) {
+      for (const pair of node.items) stack.push(pair.key as YNode, pair.value as YNode);
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item as YNode);
+    }
+  }
+  for (const list of anchors.values()) list.sort((a, b) => offsetOf(a, 0) - offsetOf(b, 0));
+  return anchors;
 }
 
 export function describeNode(node: YNode): string {
@@ -567,7 +616,7 @@ export function locate(node: YNode, relPath: string, doc: Document): YNode {
   let cur: YNode = node;
   const parts = relPath.match(/\["(?:[^"\\]|\\.)*"\]|\[\d+\]|[^.[\]]+/g) ?? [];
   for (const raw of parts) {
-    if (isAlias(cur)) cur = cur.resolve(doc) as YNode;
+    if (isAlias(cur)) return node;
     const part = raw.startsWith('["') ? (JSON.parse(raw.slice(1, -1)) as string) : raw;
     if (raw.startsWith("[") && !raw.startsWith('["')) {
       const idx = Number(part.slice(1, -1));

@@ -95,7 +95,13 @@ export class AdminClient {
   async watch(onEvent: (data: unknown) => void, signal?: AbortSignal): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const req = request(
-        { ...this.#target(), method: "GET", path: "/v1/watch", headers: { authorization: `Bearer ${this.#token}` }, signal },
+        {
+          ...this.#target(),
+          method: "GET",
+          path: "/v1/watch",
+          headers: { authorization: `Bearer ${this.#token}` },
+          signal,
+        },
         (res) => {
           if (res.statusCode !== 200) {
             res.resume();
@@ -121,13 +127,17 @@ export class AdminClient {
           res.on("error", () => resolve());
         },
       );
-      req.on("error", (e: NodeJS.ErrnoException) => (e.name === "AbortError" ? resolve() : reject(this.#unreachable(e))));
+      req.on("error", (e: NodeJS.ErrnoException) =>
+        e.name === "AbortError" ? resolve() : reject(this.#unreachable(e)),
+      );
       req.end();
     });
   }
 
   #target(): { socketPath: string } | { host: string; port: number } {
-    return this.#socket ? { socketPath: this.#socket } : { host: this.#host ?? "127.0.0.1", port: this.#port ?? 0 };
+    return this.#socket
+      ? { socketPath: this.#socket }
+      : { host: this.#host ?? "127.0.0.1", port: this.#port ?? 0 };
   }
 
   #unreachable(e: NodeJS.ErrnoException): ControlError {
@@ -157,7 +167,9 @@ export class AdminClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+          );
           res.on("error", reject);
         },
       );
@@ -200,14 +212,18 @@ export async function readSources(paths: readonly string[]): Promise<{ filename:
     try {
       st = await stat(p);
     } catch (e) {
-      throw new ControlError(ControlErrorCode.BAD_REQUEST, `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new ControlError(
+        ControlErrorCode.BAD_REQUEST,
+        `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
     if (st.isDirectory()) {
       const files = (await readdir(p, { recursive: true }))
         .filter((f) => /\.(ya?ml|json)$/.test(f))
         .sort()
         .map((f) => join(p, f));
-      if (files.length === 0) throw new ControlError(ControlErrorCode.BAD_REQUEST, `${p} holds no *.yaml, *.yml or *.json file`);
+      if (files.length === 0)
+        throw new ControlError(ControlErrorCode.BAD_REQUEST, `${p} holds no *.yaml, *.yml or *.json file`);
       for (const f of files) out.push({ filename: f, yaml: await readFile(f, "utf8") });
     } else {
       out.push({ filename: p, yaml: await readFile(p, "utf8") });

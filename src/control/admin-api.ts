@@ -102,14 +102,21 @@ export class AdminApi {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     if (!m?.[1] || !this.#deps.credentials.isAdmin(m[1])) {
       this.#deps.log.warn(
-        { remote: req.socket.remoteAddress ?? "unix socket", method: req.method, path: req.url?.split("?")[0] },
+        {
+          remote: req.socket.remoteAddress ?? "unix socket",
+          method: req.method,
+          path: req.url?.split("?")[0],
+        },
         m ? "admin request with a wrong token refused" : "admin request without a token refused",
       );
       send(res, 401, { code: ControlErrorCode.UNAUTHENTICATED, message: "missing or wrong admin token" });
       return;
     }
     const url = new URL(req.url ?? "/", "http://admin");
-    const parts = url.pathname.split("/").filter((p) => p !== "").map(decodeURIComponent);
+    const parts = url.pathname
+      .split("/")
+      .filter((p) => p !== "")
+      .map(decodeURIComponent);
     const q = url.searchParams;
     const ns = q.get("namespace") ?? undefined;
     const { state } = this.#deps;
@@ -131,17 +138,24 @@ export class AdminApi {
       case "GET resources": {
         const kind = kindOf(parts[2]);
         if (parts[3] === undefined) {
-          send(res, 200, { items: state.list(kind, q.get("allNamespaces") === "true" ? undefined : (ns ?? "default")) });
+          send(res, 200, {
+            items: state.list(kind, q.get("allNamespaces") === "true" ? undefined : (ns ?? "default")),
+          });
           return;
         }
         const r = state.get(kind, ns, parts[3]);
-        if (!r) throw new ControlError(ControlErrorCode.NOT_FOUND, `${kind} ${ns ? `${ns}/` : ""}${parts[3]} not found`);
+        if (!r)
+          throw new ControlError(
+            ControlErrorCode.NOT_FOUND,
+            `${kind} ${ns ? `${ns}/` : ""}${parts[3]} not found`,
+          );
         send(res, 200, r);
         return;
       }
       case "DELETE resources": {
         const kind = kindOf(parts[2]);
-        if (parts[3] === undefined) throw new ControlError(ControlErrorCode.BAD_REQUEST, "name the object to delete");
+        if (parts[3] === undefined)
+          throw new ControlError(ControlErrorCode.BAD_REQUEST, "name the object to delete");
         send(res, 200, { results: await state.deleteObjects([{ kind, namespace: ns, name: parts[3] }]) });
         return;
       }
@@ -159,7 +173,9 @@ export class AdminApi {
             kind: kindOf(str(b, "kind")),
             name: str(b, "name"),
             ...(optStr(b, "namespace") !== undefined ? { namespace: optStr(b, "namespace") as string } : {}),
-            set: Object.fromEntries(Object.entries(set as Record<string, unknown>).map(([k, v]) => [k, String(v)])),
+            set: Object.fromEntries(
+              Object.entries(set as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+            ),
             remove: remove.map(String),
             overwrite: b["overwrite"] === true,
           }),
@@ -171,7 +187,11 @@ export class AdminApi {
         return;
       }
       case "GET watch": {
-        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+        res.writeHead(200, {
+          "content-type": "text/event-stream",
+          "cache-control": "no-cache",
+          connection: "keep-alive",
+        });
         this.#streams.add(res);
         res.on("close", () => this.#streams.delete(res));
         writeEvent(res, state.version, state.registry);
@@ -223,8 +243,14 @@ export class AdminApi {
   }
 }
 
-function registryView(r: Registry, path: string[], ns: string | undefined, node: string | undefined): unknown {
-  const inNs = <T extends { namespace: string }>(xs: T[]): T[] => (ns ? xs.filter((x) => x.namespace === ns) : xs);
+function registryView(
+  r: Registry,
+  path: string[],
+  ns: string | undefined,
+  node: string | undefined,
+): unknown {
+  const inNs = <T extends { namespace: string }>(xs: T[]): T[] =>
+    ns ? xs.filter((x) => x.namespace === ns) : xs;
   switch (path[0]) {
     case undefined:
       return r;
@@ -251,7 +277,10 @@ function writeEvent(res: ServerResponse, version: number, r: Registry): void {
 function kindOf(name: string | undefined): string {
   const info = name === undefined ? undefined : lookupKind(name);
   if (!info) {
-    throw new ControlError(ControlErrorCode.BAD_REQUEST, `unknown resource type ${JSON.stringify(name ?? "")}`);
+    throw new ControlError(
+      ControlErrorCode.BAD_REQUEST,
+      `unknown resource type ${JSON.stringify(name ?? "")}`,
+    );
   }
   return info.kind;
 }
@@ -271,7 +300,8 @@ async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > MAX_BODY_BYTES) throw new ControlError(ControlErrorCode.BAD_REQUEST, `request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES)
+      throw new ControlError(ControlErrorCode.BAD_REQUEST, `request body over ${MAX_BODY_BYTES} bytes`);
     chunks.push(c);
   }
   try {
@@ -296,7 +326,8 @@ function sourcesOf(b: Record<string, unknown>): Source[] {
 
 function str(b: Record<string, unknown>, k: string, dflt?: string): string {
   const v = b[k] ?? dflt;
-  if (typeof v !== "string") throw new ControlError(ControlErrorCode.BAD_REQUEST, `field ${k} must be a string`);
+  if (typeof v !== "string")
+    throw new ControlError(ControlErrorCode.BAD_REQUEST, `field ${k} must be a string`);
   return v;
 }
 
@@ -305,7 +336,11 @@ function optStr(b: Record<string, unknown>, k: string): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
-function listen(server: Server, at: { path: string } | { host: string; port: number }, what: string): Promise<void> {
+function listen(
+  server: Server,
+  at: { path: string } | { host: string; port: number },
+  what: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       reject(

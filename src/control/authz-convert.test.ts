@@ -19,7 +19,10 @@ ${spec.replace(/^/gm, "  ")}`;
 
 function convert(spec: string, namespace = "shop"): { json: unknown; warnings: string[] } {
   const r = convertAuthorizationPolicy("istio-system", policy(spec, namespace));
-  return { json: r.authorization ? toJson(AuthorizationSchema, r.authorization) : undefined, warnings: r.warnings };
+  return {
+    json: r.authorization ? toJson(AuthorizationSchema, r.authorization) : undefined,
+    warnings: r.warnings,
+  };
 }
 
 const rows: { name: string; spec: string; namespace?: string; want: unknown; warns?: boolean }[] = [
@@ -91,7 +94,14 @@ rules:
           clauses: [
             { matches: [{ destinationPorts: [80] }] },
             { matches: [{}] },
-            { matches: [{ sourceIps: [{ address: "CgAAAA==", length: 8 }], notSourceIps: [{ address: "CgECAw==", length: 32 }] }] },
+            {
+              matches: [
+                {
+                  sourceIps: [{ address: "CgAAAA==", length: 8 }],
+                  notSourceIps: [{ address: "CgECAw==", length: 32 }],
+                },
+              ],
+            },
           ],
         },
       ],

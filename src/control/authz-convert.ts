@@ -32,7 +32,13 @@ export interface ConvertResult {
 }
 
 /** Conditions ztunnel can evaluate; any other `when` key is an HTTP attribute. */
-const L4_WHEN_KEYS = new Set(["source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port"]);
+const L4_WHEN_KEYS = new Set([
+  "source.ip",
+  "source.namespace",
+  "source.principal",
+  "destination.ip",
+  "destination.port",
+]);
 
 export function convertAuthorizationPolicy(rootNamespace: string, p: AuthorizationPolicy): ConvertResult {
   const spec = p.spec ?? {};
@@ -45,7 +51,11 @@ export function convertAuthorizationPolicy(rootNamespace: string, p: Authorizati
     return { authorization: undefined, warnings: [`ztunnel does not support the ${actionName} action`] };
   }
   const action = actionName === "DENY" ? Action.DENY : Action.ALLOW;
-  const scope = spec.selector ? Scope.WORKLOAD_SELECTOR : namespace === rootNamespace ? Scope.GLOBAL : Scope.NAMESPACE;
+  const scope = spec.selector
+    ? Scope.WORKLOAD_SELECTOR
+    : namespace === rootNamespace
+      ? Scope.GLOBAL
+      : Scope.NAMESPACE;
   const l7 = new Set<string>();
   const rules = [];
   for (const rule of spec.rules ?? []) {
@@ -89,7 +99,9 @@ function convertRule(rule: AuthzRule, l7: Set<string>): { clauses: Clause[]; l7:
       paths: op.paths,
       notPaths: op.notPaths,
     });
-    to.push(create(MatchSchema, { destinationPorts: ports(op.ports), notDestinationPorts: ports(op.notPorts) }));
+    to.push(
+      create(MatchSchema, { destinationPorts: ports(op.ports), notDestinationPorts: ports(op.notPorts) }),
+    );
   }
   const from: Match[] = [];
   for (const f of rule.from ?? []) {
@@ -144,9 +156,12 @@ function whenMatch(w: AuthzCondition): Match {
 /** Istio's wildcard rule: `*` is presence, `*x` a suffix, `x*` a prefix, anything else exact. */
 export function strings(values: readonly string[] | undefined): StringMatch[] {
   return (values ?? []).map((v) => {
-    if (v === "*") return create(StringMatchSchema, { matchType: { case: "presence", value: create(EmptySchema) } });
-    if (v.startsWith("*")) return create(StringMatchSchema, { matchType: { case: "suffix", value: v.slice(1) } });
-    if (v.endsWith("*")) return create(StringMatchSchema, { matchType: { case: "prefix", value: v.slice(0, -1) } });
+    if (v === "*")
+      return create(StringMatchSchema, { matchType: { case: "presence", value: create(EmptySchema) } });
+    if (v.startsWith("*"))
+      return create(StringMatchSchema, { matchType: { case: "suffix", value: v.slice(1) } });
+    if (v.endsWith("*"))
+      return create(StringMatchSchema, { matchType: { case: "prefix", value: v.slice(0, -1) } });
     return create(StringMatchSchema, { matchType: { case: "exact", value: v } });
   });
 }

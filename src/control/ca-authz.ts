@@ -12,14 +12,25 @@ export type DataPlaneCaller =
 
 export type CaDecision = { allowed: true } | { allowed: false; reason: string };
 
-export function mayIssue(caller: DataPlaneCaller, identity: SpiffeId, registry: Registry, trustDomain: string): CaDecision {
+export function mayIssue(
+  caller: DataPlaneCaller,
+  identity: SpiffeId,
+  registry: Registry,
+  trustDomain: string,
+): CaDecision {
   if (identity.trustDomain !== trustDomain) {
-    return { allowed: false, reason: `trust domain ${identity.trustDomain} is not the mesh's (${trustDomain})` };
+    return {
+      allowed: false,
+      reason: `trust domain ${identity.trustDomain} is not the mesh's (${trustDomain})`,
+    };
   }
   if (caller.kind === "waypoint") {
     return identity.namespace === caller.namespace && identity.serviceAccount === caller.name
       ? { allowed: true }
-      : { allowed: false, reason: `waypoint ${caller.namespace}/${caller.name} may only get its own identity` };
+      : {
+          allowed: false,
+          reason: `waypoint ${caller.namespace}/${caller.name} may only get its own identity`,
+        };
   }
   const local = registry.workloads.some(
     (w) =>

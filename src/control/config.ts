@@ -49,7 +49,10 @@ export function parseHostPort(text: string, what: string): { host: string; port:
   const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : Number.NaN;
   if (!m || port > 65535) {
-    throw new ControlError(ControlErrorCode.BAD_OPTIONS, `${what} ${JSON.stringify(text)} is not host:port (e.g. 127.0.0.1:15014)`);
+    throw new ControlError(
+      ControlErrorCode.BAD_OPTIONS,
+      `${what} ${JSON.stringify(text)} is not host:port (e.g. 127.0.0.1:15014)`,
+    );
   }
   return { host: (m[1] ?? "").replace(/^\[|\]$/g, "") || "0.0.0.0", port };
 }
@@ -59,11 +62,18 @@ export function controlConfig(o: ControlOptions): ControlConfig {
   try {
     SpiffeId.of("ns", "sa", trustDomain);
   } catch (e) {
-    throw new ControlError(ControlErrorCode.BAD_OPTIONS, `--trust-domain ${JSON.stringify(trustDomain)} is not valid`, { cause: e });
+    throw new ControlError(
+      ControlErrorCode.BAD_OPTIONS,
+      `--trust-domain ${JSON.stringify(trustDomain)} is not valid`,
+      { cause: e },
+    );
   }
   const ttl = parseDuration(o.certTtl ?? "1h");
   if (ttl === undefined || ttl < 60) {
-    throw new ControlError(ControlErrorCode.BAD_OPTIONS, `--cert-ttl ${JSON.stringify(o.certTtl)} must be a duration of at least 1m (e.g. 1h)`);
+    throw new ControlError(
+      ControlErrorCode.BAD_OPTIONS,
+      `--cert-ttl ${JSON.stringify(o.certTtl)} must be a duration of at least 1m (e.g. 1h)`,
+    );
   }
   const xds = parseHostPort(o.xdsAddress ?? "0.0.0.0:15012", "--xds-address");
   const admin = o.adminAddress === undefined ? undefined : parseHostPort(o.adminAddress, "--admin-address");

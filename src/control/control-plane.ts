@@ -80,9 +80,13 @@ export class ControlPlane {
     try {
       ca = CertificateAuthority.loadOrCreate(join(config.home, "ca"), { trustDomain: config.trustDomain });
     } catch (e) {
-      throw new ControlError(ControlErrorCode.BAD_OPTIONS, `cannot load the CA from ${join(config.home, "ca")}: ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new ControlError(
+        ControlErrorCode.BAD_OPTIONS,
+        `cannot load the CA from ${join(config.home, "ca")}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
     }
     const servingCert = await issueServingCert({
       caDir: join(config.home, "ca"),
@@ -117,7 +121,11 @@ export class ControlPlane {
         authenticate: async (ctx) => {
           const token = bearerToken(ctx.metadata);
           const caller = token === null ? undefined : await credentialsCaller(credentials, token, mayReload);
-          if (!caller) log.warn({ peer: ctx.peer, method: ctx.method }, "xDS/CA caller refused: no valid node or waypoint token");
+          if (!caller)
+            log.warn(
+              { peer: ctx.peer, method: ctx.method },
+              "xDS/CA caller refused: no valid node or waypoint token",
+            );
           return caller ?? null;
         },
         debounceMs: config.debounceMs,
@@ -126,8 +134,21 @@ export class ControlPlane {
       });
       admin = new AdminApi({ state, credentials, log, status: () => (cp as ControlPlane).status() });
       await admin.listenUnix(join(config.home, ADMIN_SOCKET));
-      const adminPort = config.admin ? await admin.listenTcp(config.admin.host, config.admin.port) : undefined;
-      cp = new ControlPlane({ config, state, credentials, ca, servingCert, store, xds, admin, adminPort, log });
+      const adminPort = config.admin
+        ? await admin.listenTcp(config.admin.host, config.admin.port)
+        : undefined;
+      cp = new ControlPlane({
+        config,
+        state,
+        credentials,
+        ca,
+        servingCert,
+        store,
+        xds,
+        admin,
+        adminPort,
+        log,
+      });
     } catch (e) {
       await admin?.close();
       await xds?.close(0);
@@ -140,7 +161,12 @@ export class ControlPlane {
     state.subscribe(() => started.#publish());
     started.#publish();
     log.info(
-      { home: config.home, xds: `${config.xdsHost}:${started.xdsPort}`, admin: started.adminAddress, trustDomain: config.trustDomain },
+      {
+        home: config.home,
+        xds: `${config.xdsHost}:${started.xdsPort}`,
+        admin: started.adminAddress,
+        trustDomain: config.trustDomain,
+      },
       "control plane serving",
     );
     return started;
@@ -155,7 +181,9 @@ export class ControlPlane {
   }
 
   get adminAddress(): string | undefined {
-    return this.config.admin && this.#adminPort !== undefined ? `${this.config.admin.host}:${this.#adminPort}` : undefined;
+    return this.config.admin && this.#adminPort !== undefined
+      ? `${this.config.admin.host}:${this.#adminPort}`
+      : undefined;
   }
 
   status(): unknown {
@@ -189,7 +217,10 @@ export class ControlPlane {
       },
       policyWarnings: Object.fromEntries(this.state.snapshot.warnings),
       xds: {
-        resources: { addresses: this.state.snapshot.addresses.size, authorizations: this.state.snapshot.authorizations.size },
+        resources: {
+          addresses: this.state.snapshot.addresses.size,
+          authorizations: this.state.snapshot.authorizations.size,
+        },
         clients: this.#xds.status().map((c) => ({
           stream: c.stream,
           caller: c.caller,
@@ -218,22 +249,41 @@ export class ControlPlane {
     this.#xds.setResources(AUTHORIZATION_TYPE_URL, toInputs(snap.authorizations));
   }
 
-  async #createCertificate(caller: DataPlaneCaller, req: CertificateSigningRequest): Promise<{ certChain: string[] }> {
+  async #createCertificate(
+    caller: DataPlaneCaller,
+    req: CertificateSigningRequest,
+  ): Promise<{ certChain: string[] }> {
     const csr = parseCsr(req.csr);
     if (csr.uriSans.length !== 1 || csr.uriSans[0] === undefined) {
-      throw new ControlError(ControlErrorCode.BAD_REQUEST, `the CSR must carry exactly one URI SAN, found ${csr.uriSans.length}`);
+      throw new ControlError(
+        ControlErrorCode.BAD_REQUEST,
+        `the CSR must carry exactly one URI SAN, found ${csr.uriSans.length}`,
+      );
     }
     const identity = SpiffeId.parse(csr.uriSans[0]);
     const decision = mayIssue(caller, identity, this.state.registry, this.config.trustDomain);
     if (!decision.allowed) {
       this.#denied += 1;
-      this.#log.warn({ caller: caller.id, requested: identity.toString(), reason: decision.reason }, "certificate refused");
-      throw new ControlError(ControlErrorCode.PERMISSION_DENIED, `${caller.id} may not get ${identity.toString()}: ${decision.reason}`);
+      this.#log.warn(
+        { caller: caller.id, requested: identity.toString(), reason: decision.reason },
+        "certificate refused",
+      );
+      throw new ControlError(
+        ControlErrorCode.PERMISSION_DENIED,
+        `${caller.id} may not get ${identity.toString()}: ${decision.reason}`,
+      );
     }
-    const requested = req.validityDuration > 0 ? Math.floor(req.validityDuration) : this.config.certTtlSeconds;
-    const issued = this.ca.signCsr(req.csr, { identity, ttlSeconds: Math.min(requested, this.config.certTtlSeconds) });
+    const requested =
+      req.validityDuration > 0 ? Math.floor(req.validityDuration) : this.config.certTtlSeconds;
+    const issued = this.ca.signCsr(req.csr, {
+      identity,
+      ttlSeconds: Math.min(requested, this.config.certTtlSeconds),
+    });
     this.#issued += 1;
-    this.#log.info({ caller: caller.id, identity: identity.toString(), serial: issued.serial, notAfter: issued.notAfter }, "certificate issued");
+    this.#log.info(
+      { caller: caller.id, identity: identity.toString(), serial: issued.serial, notAfter: issued.notAfter },
+      "certificate issued",
+    );
     return { certChain: [issued.certPem, ...issued.chainPem, issued.rootPem] };
   }
 }

@@ -62,7 +62,9 @@ export class Credentials {
         "waypoints",
         (base: string): TokenSubject | undefined => {
           const dot = base.indexOf(".");
-          return dot > 0 ? { kind: "waypoint", namespace: base.slice(0, dot), name: base.slice(dot + 1) } : undefined;
+          return dot > 0
+            ? { kind: "waypoint", namespace: base.slice(0, dot), name: base.slice(dot + 1) }
+            : undefined;
         },
       ],
     ] as const) {
@@ -99,11 +101,17 @@ export class Credentials {
     const names = subject.kind === "node" ? [subject.node] : [subject.namespace, subject.name];
     for (const n of names) {
       if (!NAME.test(n)) {
-        throw new ControlError(ControlErrorCode.BAD_REQUEST, `${JSON.stringify(n)} is not a valid node/waypoint name`);
+        throw new ControlError(
+          ControlErrorCode.BAD_REQUEST,
+          `${JSON.stringify(n)} is not a valid node/waypoint name`,
+        );
       }
     }
     const dir = join(this.#home, subject.kind === "node" ? "nodes" : "waypoints");
-    const file = join(dir, `${subject.kind === "node" ? subject.node : `${subject.namespace}.${subject.name}`}.token`);
+    const file = join(
+      dir,
+      `${subject.kind === "node" ? subject.node : `${subject.namespace}.${subject.name}`}.token`,
+    );
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let token = "";
     try {
@@ -125,5 +133,7 @@ function hash(token: string): string {
 }
 
 function ioError(path: string, e: unknown): ControlError {
-  return new ControlError(ControlErrorCode.STORE_IO, `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  return new ControlError(ControlErrorCode.STORE_IO, `cannot read ${path}: ${(e as Error).message}`, {
+    cause: e,
+  });
 }

@@ -89,7 +89,15 @@ export class FileStore implements Store {
     return undefined;
   }
 
-  async put(resources: readonly StoredResource[]): Promise<void> {
+  put(resources: readonly StoredResource[]): Promise<void> {
+    return this.#exclusive(() => this.#put(resources));
+  }
+
+  delete(keys: readonly string[]): Promise<void> {
+    return this.#exclusive(() => this.#delete(keys));
+  }
+
+  async #put(resources: readonly StoredResource[]): Promise<void> {
     const keys: string[] = [];
     for (const r of resources) {
       const path = this.#pathOf(r);
@@ -104,7 +112,7 @@ export class FileStore implements Store {
     if (keys.length > 0) this.#emit({ type: "changed", keys, origin: "api" });
   }
 
-  async delete(keys: readonly string[]): Promise<void> {
+  async #delete(keys: readonly string[]): Promise<void> {
     const removed: string[] = [];
     for (const [path, f] of [...this.#files]) {
       if (!keys.includes(f.key)) continue;
@@ -147,12 +155,24 @@ export class FileStore implements Store {
     await this.#scanning;
   }
 
-  /** Re-reads the resources directory and applies what changed on disk. Serialised. */
+  /** Re-reads the resources directory and applies what changed on disk. */
   rescan(): Promise<void> {
-    this.#scanning = this.#scanning.then(() => this.#scan()).catch((e: unknown) => {
+    return this.#exclusive(() => this.#scan()).catch((e: unknown) => {
       this.#log.error({ err: e }, "store rescan failed");
     });
-    return this.#scanning;
+  }
+
+  /**
+   * Scans and writes never interleave: a scan that listed the directory before a write finished
+   * would otherwise drop the new file from the cache, or resurrect one being deleted.
+   */
+  #exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.#scanning.then(f, f);
+    this.#scanning = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   #pathOf(r: StoredResource): string {
@@ -207,7 +227,9 @@ export class FileStore implements Store {
     const { resources, errors } = this.#parse(text, display);
     if (errors.length > 0) return { errors };
     const fail = (message: string): { errors: ConfigError[] } => ({
-      errors: [{ code: ControlErrorCode.STORE_INVALID_FILE, file: display, line: 0, column: 0, path: "", message }],
+      errors: [
+        { code: ControlErrorCode.STORE_INVALID_FILE, file: display, line: 0, column: 0, path: "", message },
+      ],
     });
     if (resources.length !== 1 || resources[0] === undefined) {
       return fail(`a store file holds exactly one resource, found ${resources.length}`);
@@ -242,7 +264,9 @@ export class FileStore implements Store {
     try {
       // Recursive fs.watch is implemented on Linux since Node 20; one watcher covers new kind folders.
       this.#watcher = watch(this.#resourcesDir, { recursive: true }, () => this.#schedule());
-      this.#watcher.on("error", (e) => this.#log.warn({ err: e.message }, "store watch failed; hand edits need a restart"));
+      this.#watcher.on("error", (e) =>
+        this.#log.warn({ err: e.message }, "store watch failed; hand edits need a restart"),
+      );
     } catch (e) {
       this.#log.warn({ err: (e as Error).message }, "cannot watch the store; hand edits need a restart");
     }

@@ -10,9 +10,15 @@ import { parseDocuments } from "../api/load.js";
 import { ControlError, ControlErrorCode } from "./errors.js";
 import { keyOf, lookupKind, objectKey } from "./kinds.js";
 import type { ControlLogger } from "./log.js";
-import { type Allocations, buildRegistry, emptyAllocations, type Registry, type RegistryOptions } from "./registry.js";
+import {
+  type Allocations,
+  buildRegistry,
+  emptyAllocations,
+  type Registry,
+  type RegistryOptions,
+} from "./registry.js";
 import type { Store, StoredResource } from "./store.js";
-import { translate, type TranslateOptions, type XdsSnapshot } from "./translate.js";
+import { type TranslateOptions, translate, type XdsSnapshot } from "./translate.js";
 
 /** One input file (or stdin) as the user gave it; `filename` is used in error positions. */
 export interface Source {
@@ -142,7 +148,11 @@ export class MeshState {
       for (const r of resources) {
         const existing = this.#store.get(keyOf(r));
         const action: ApplyAction =
-          existing === undefined ? "created" : canonical(existing) === canonical(r) ? "unchanged" : "configured";
+          existing === undefined
+            ? "created"
+            : canonical(existing) === canonical(r)
+              ? "unchanged"
+              : "configured";
         results.push({ ...refOf(r), action });
         if (action !== "unchanged") changed.push(r);
       }
@@ -174,7 +184,10 @@ export class MeshState {
   list(kind: string, namespace: string | undefined): StoredResource[] {
     return this.#store
       .list()
-      .filter((r) => r.kind === kind && (namespace === undefined || (r.metadata.namespace ?? "default") === namespace))
+      .filter(
+        (r) =>
+          r.kind === kind && (namespace === undefined || (r.metadata.namespace ?? "default") === namespace),
+      )
       .sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   }
 
@@ -182,11 +195,17 @@ export class MeshState {
   label(req: LabelRequest): Promise<{ resource: StoredResource; changed: boolean }> {
     return this.#serial(async () => {
       const info = lookupKind(req.kind);
-      if (!info) throw new ControlError(ControlErrorCode.BAD_REQUEST, `unknown kind ${JSON.stringify(req.kind)}`);
+      if (!info)
+        throw new ControlError(ControlErrorCode.BAD_REQUEST, `unknown kind ${JSON.stringify(req.kind)}`);
       const ns = info.namespaced ? (req.namespace ?? "default") : undefined;
       const current = this.#store.get(objectKey(info.kind, ns, req.name));
       if (!current) {
-        const generated = info.kind === "Pod" ? this.#registry.workloads.find((w) => w.kind === "Pod" && w.namespace === ns && w.name === req.name) : undefined;
+        const generated =
+          info.kind === "Pod"
+            ? this.#registry.workloads.find(
+                (w) => w.kind === "Pod" && w.namespace === ns && w.name === req.name,
+              )
+            : undefined;
         throw new ControlError(
           ControlErrorCode.NOT_FOUND,
           generated?.owner
@@ -267,11 +286,17 @@ export class MeshState {
     const keys: string[] = [];
     for (const ref of refs) {
       const info = lookupKind(ref.kind);
-      if (!info) throw new ControlError(ControlErrorCode.BAD_REQUEST, `unknown kind ${JSON.stringify(ref.kind)}`);
+      if (!info)
+        throw new ControlError(ControlErrorCode.BAD_REQUEST, `unknown kind ${JSON.stringify(ref.kind)}`);
       const ns = info.namespaced ? (ref.namespace ?? "default") : undefined;
       const key = objectKey(info.kind, ns, ref.name);
       const found = this.#store.get(key) !== undefined;
-      results.push({ kind: info.kind, namespace: ns, name: ref.name, action: found ? "deleted" : "not found" });
+      results.push({
+        kind: info.kind,
+        namespace: ns,
+        name: ref.name,
+        action: found ? "deleted" : "not found",
+      });
       if (found) keys.push(key);
     }
     if (keys.length > 0) {

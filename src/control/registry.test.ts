@@ -5,7 +5,12 @@ import { keyOf } from "./kinds.js";
 import { type Allocations, buildRegistry, emptyAllocations, type Registry } from "./registry.js";
 import type { StoredResource } from "./store.js";
 
-const OPTS = { trustDomain: "cluster.local", clusterId: "Kubernetes", domainSuffix: "cluster.local", network: "" };
+const OPTS = {
+  trustDomain: "cluster.local",
+  clusterId: "Kubernetes",
+  domainSuffix: "cluster.local",
+  network: "",
+};
 
 function objects(yaml: string): StoredResource[] {
   const { resources, errors } = parseDocuments(yaml, "test.yaml");
@@ -17,7 +22,10 @@ function objects(yaml: string): StoredResource[] {
   });
 }
 
-function build(yaml: string, previous: Allocations = emptyAllocations()): { registry: Registry; allocations: Allocations } {
+function build(
+  yaml: string,
+  previous: Allocations = emptyAllocations(),
+): { registry: Registry; allocations: Allocations } {
   return buildRegistry(objects(yaml), previous, OPTS);
 }
 
@@ -84,7 +92,10 @@ describe("registry: deployments become pods spread over nodes", () => {
   });
 
   test("nodeName in the template pins every replica", () => {
-    const pinned = DEPLOYMENT.replace("serviceAccountName: web-sa", "serviceAccountName: web-sa\n      nodeName: node-b");
+    const pinned = DEPLOYMENT.replace(
+      "serviceAccountName: web-sa",
+      "serviceAccountName: web-sa\n      nodeName: node-b",
+    );
     const { registry } = build(NODES + "---" + pinned);
     assert.deepEqual(
       registry.workloads.map((w) => w.node),
@@ -180,7 +191,11 @@ spec: {containers: [{name: c}]}
     const s = registry.services.find((x) => x.name === "web");
     assert.ok(s);
     assert.equal(s.hostname, "web.shop.svc.cluster.local");
-    assert.deepEqual(s.endpoints, ["Kubernetes//Pod/shop/web-0", "Kubernetes//Pod/shop/web-1", "Kubernetes//Pod/shop/web-2"]);
+    assert.deepEqual(s.endpoints, [
+      "Kubernetes//Pod/shop/web-0",
+      "Kubernetes//Pod/shop/web-1",
+      "Kubernetes//Pod/shop/web-2",
+    ]);
     assert.equal(s.ports[0]?.appProtocol, "http");
     const w = registry.workloads.find((x) => x.name === "web-0");
     assert.deepEqual(w?.services["shop/web.shop.svc.cluster.local"], [

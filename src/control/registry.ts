@@ -17,8 +17,8 @@ import type {
   WorkloadEntrySpec,
 } from "../api/types.js";
 import { ControlErrorCode } from "./errors.js";
-import { keyOf } from "./kinds.js";
 import { type Cidr, cidrContains, firstFree, formatCidr, ipToInt, parseCidr } from "./ip-pool.js";
+import { keyOf } from "./kinds.js";
 import type { StoredResource } from "./store.js";
 
 export const DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode";
@@ -399,7 +399,11 @@ export function buildRegistry(
     // .0.1 is the API server's in Kubernetes; start user services at .0.10 as kube's allocator tends to.
     const vip = firstFree(parseCidr(v.range) as Cidr, usedVips, 10);
     if (!vip) {
-      problems.push({ code: ControlErrorCode.POOL_EXHAUSTED, object: v.key, message: `no free VIP in ${v.range}` });
+      problems.push({
+        code: ControlErrorCode.POOL_EXHAUSTED,
+        object: v.key,
+        message: `no free VIP in ${v.range}`,
+      });
       continue;
     }
     usedVips.add(vip);
@@ -418,7 +422,8 @@ export function buildRegistry(
     const fromNs = nsLabels(ns)[USE_WAYPOINT_LABEL];
     const name = own ?? fromNs;
     if (!name || name === "none") return undefined;
-    const wpNs = (own ? labels[USE_WAYPOINT_NAMESPACE_LABEL] : nsLabels(ns)[USE_WAYPOINT_NAMESPACE_LABEL]) ?? ns;
+    const wpNs =
+      (own ? labels[USE_WAYPOINT_NAMESPACE_LABEL] : nsLabels(ns)[USE_WAYPOINT_NAMESPACE_LABEL]) ?? ns;
     const kind = waypointFor.get(`${wpNs}/${name}`);
     if (kind === undefined) {
       problems.push({
@@ -503,13 +508,17 @@ export function buildRegistry(
     const spec = se.spec ?? { hosts: [] };
     // Inline endpoints are workloads of their own, as Istio models them.
     const inline: WorkloadInfo[] = (spec.endpoints ?? []).map((ep, i) =>
-      entryWorkload(opts, `${opts.clusterId}//networking.istio.io/ServiceEntry/${ns}/${se.metadata.name}/${ep.address ?? i}`, {
-        name: se.metadata.name,
-        namespace: ns,
-        spec: ep,
-        labels: ep.labels ?? {},
-        nsLabels: nsLabels(ns),
-      }),
+      entryWorkload(
+        opts,
+        `${opts.clusterId}//networking.istio.io/ServiceEntry/${ns}/${se.metadata.name}/${ep.address ?? i}`,
+        {
+          name: se.metadata.name,
+          namespace: ns,
+          spec: ep,
+          labels: ep.labels ?? {},
+          nsLabels: nsLabels(ns),
+        },
+      ),
     );
     workloads.push(...inline);
     for (const host of spec.hosts) {
@@ -550,7 +559,10 @@ export function podUid(opts: Pick<RegistryOptions, "clusterId">, namespace: stri
 }
 
 /** A pod's own label wins over its namespace's (Istio); `none` on a pod opts it out of an ambient namespace. */
-export function enrollmentOf(podLabels: Record<string, string>, nsLabels: Record<string, string>): Enrollment {
+export function enrollmentOf(
+  podLabels: Record<string, string>,
+  nsLabels: Record<string, string>,
+): Enrollment {
   const v = podLabels[DATAPLANE_MODE_LABEL] ?? nsLabels[DATAPLANE_MODE_LABEL];
   return v === "ambient" || v === "monitor" ? v : "none";
 }
@@ -558,7 +570,13 @@ export function enrollmentOf(podLabels: Record<string, string>, nsLabels: Record
 function entryWorkload(
   opts: RegistryOptions,
   uid: string,
-  e: { name: string; namespace: string; spec: WorkloadEntrySpec; labels: Record<string, string>; nsLabels: Record<string, string> },
+  e: {
+    name: string;
+    namespace: string;
+    spec: WorkloadEntrySpec;
+    labels: Record<string, string>;
+    nsLabels: Record<string, string>;
+  },
 ): WorkloadInfo {
   const [region = "", zone = ""] = (e.spec.locality ?? "").split("/");
   const ip = e.spec.address && ipToInt(e.spec.address) !== undefined ? e.spec.address : undefined;
@@ -589,22 +607,22 @@ function entryWorkload(
 /** Istio's canonical-service precedence: its own label, then the well-known app labels, then the owner. */
 function canonicalName(labels: Record<string, string>, fallback: string): string {
   return (
-    labels["service.istio.io/canonical-name"] ??
-    labels["app.kubernetes.io/name"] ??
-    labels["app"] ??
-    fallback
+    labels["service.istio.io/canonical-name"] ?? labels["app.kubernetes.io/name"] ?? labels["app"] ?? fallback
   );
 }
 
 function runtimeOf(c: Container | undefined, isWaypoint: boolean): RuntimeSpec | undefined {
-  if (isWaypoint) return { kind: "waypoint", image: undefined, command: [], args: [], env: [], ports: [HBONE_PORT] };
+  if (isWaypoint)
+    return { kind: "waypoint", image: undefined, command: [], args: [], env: [], ports: [HBONE_PORT] };
   if (!c) return undefined;
   return {
     kind: "process",
     image: c.image,
     command: c.command ?? [],
     args: c.args ?? [],
-    env: (c.env ?? []).filter((e) => e.value !== undefined).map((e) => ({ name: e.name, value: e.value ?? "" })),
+    env: (c.env ?? [])
+      .filter((e) => e.value !== undefined)
+      .map((e) => ({ name: e.name, value: e.value ?? "" })),
     ports: (c.ports ?? []).map((p) => p.containerPort),
   };
 }

@@ -37,7 +37,8 @@ export async function issueServingCert(o: {
   const dnsNames: string[] = [...CONTROL_PLANE_DNS_NAMES];
   const ipAddresses = ["127.0.0.1"];
   const host = o.listenHost.replace(/^\[|\]$/g, "");
-  if (isIP(host) && host !== "0.0.0.0" && host !== "::" && !ipAddresses.includes(host)) ipAddresses.push(host);
+  if (isIP(host) && host !== "0.0.0.0" && host !== "::" && !ipAddresses.includes(host))
+    ipAddresses.push(host);
   else if (!isIP(host) && host !== "" && !dnsNames.includes(host)) dnsNames.push(host);
   const { privateKey } = generateKeyPair();
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
@@ -55,15 +56,44 @@ export async function issueServingCert(o: {
       ].join("\n"),
     );
     // The subject must differ from the root's (`O=<trust domain>`), or OpenSSL takes the leaf for self-signed.
-    await run("openssl", ["req", "-new", "-key", join(tmp, "key.pem"), "-subj", "/O=ambit control plane", "-out", join(tmp, "csr.pem")]);
     await run("openssl", [
-      "x509", "-req", "-in", join(tmp, "csr.pem"),
-      "-CA", join(o.caDir, CaFiles.cert), "-CAkey", join(o.caDir, CaFiles.key),
-      "-set_serial", `0x${randomBytes(16).toString("hex").replace(/^[89a-f]/, "1")}`,
-      "-days", String(o.validityDays), "-sha256",
-      "-extfile", join(tmp, "ext.cnf"), "-out", join(tmp, "cert.pem"),
+      "req",
+      "-new",
+      "-key",
+      join(tmp, "key.pem"),
+      "-subj",
+      "/O=ambit control plane",
+      "-out",
+      join(tmp, "csr.pem"),
     ]);
-    return { certPem: await readFile(join(tmp, "cert.pem"), "utf8"), keyPem, identity, dnsNames, ipAddresses };
+    await run("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      join(tmp, "csr.pem"),
+      "-CA",
+      join(o.caDir, CaFiles.cert),
+      "-CAkey",
+      join(o.caDir, CaFiles.key),
+      "-set_serial",
+      `0x${randomBytes(16)
+        .toString("hex")
+        .replace(/^[89a-f]/, "1")}`,
+      "-days",
+      String(o.validityDays),
+      "-sha256",
+      "-extfile",
+      join(tmp, "ext.cnf"),
+      "-out",
+      join(tmp, "cert.pem"),
+    ]);
+    return {
+      certPem: await readFile(join(tmp, "cert.pem"), "utf8"),
+      keyPem,
+      identity,
+      dnsNames,
+      ipAddresses,
+    };
   } catch (e) {
     throw new ControlError(
       ControlErrorCode.BAD_OPTIONS,

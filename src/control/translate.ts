@@ -48,7 +48,11 @@ export interface XdsSnapshot {
   warnings: Map<string, string[]>;
 }
 
-export function translate(registry: Registry, resources: readonly StoredResource[], o: TranslateOptions): XdsSnapshot {
+export function translate(
+  registry: Registry,
+  resources: readonly StoredResource[],
+  o: TranslateOptions,
+): XdsSnapshot {
   const authorizations = new Map<string, Authorization>();
   const warnings = new Map<string, string[]>();
   const selectorPolicies: AuthorizationPolicy[] = [];
@@ -82,7 +86,9 @@ export function translate(registry: Registry, resources: readonly StoredResource
             name: s.name,
             namespace: s.namespace,
             hostname: s.hostname,
-            addresses: s.vip ? [create(NetworkAddressSchema, { network: o.network, address: ipBytes(s.vip) })] : [],
+            addresses: s.vip
+              ? [create(NetworkAddressSchema, { network: o.network, address: ipBytes(s.vip) })]
+              : [],
             ports: s.ports.map((p) =>
               create(PortSchema, {
                 servicePort: p.port,
@@ -106,7 +112,10 @@ function workloadMessage(w: WorkloadInfo, policies: readonly AuthorizationPolicy
   const attached = policies
     .filter((p) => {
       const ns = p.metadata.namespace ?? "default";
-      return (ns === w.namespace || ns === o.rootNamespace) && matches(p.spec?.selector?.matchLabels ?? {}, w.labels);
+      return (
+        (ns === w.namespace || ns === o.rootNamespace) &&
+        matches(p.spec?.selector?.matchLabels ?? {}, w.labels)
+      );
     })
     .map((p) => `${p.metadata.namespace ?? "default"}/${p.metadata.name}`)
     .sort();
@@ -145,7 +154,14 @@ function gatewayAddress(wp: WaypointRef, network: string): GatewayAddress {
   return create(GatewayAddressSchema, {
     destination: wp.vip
       ? { case: "address", value: create(NetworkAddressSchema, { network, address: ipBytes(wp.vip) }) }
-      : { case: "hostname", value: { $typeName: "istio.workload.NamespacedHostname", namespace: wp.namespace, hostname: wp.hostname } },
+      : {
+          case: "hostname",
+          value: {
+            $typeName: "istio.workload.NamespacedHostname",
+            namespace: wp.namespace,
+            hostname: wp.hostname,
+          },
+        },
     hboneMtlsPort: HBONE_PORT,
   });
 }

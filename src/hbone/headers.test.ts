@@ -42,7 +42,10 @@ test("baggage parsing is lenient: unknown keys, properties, empty and broken mem
     serviceName: "a,b",
   });
   assert.deepEqual(parseBaggage(undefined), {});
-  assert.deepEqual(parseBaggage(["k8s.namespace.name=a", "k8s.cluster.name=c"]), { namespace: "a", cluster: "c" });
+  assert.deepEqual(parseBaggage(["k8s.namespace.name=a", "k8s.cluster.name=c"]), {
+    namespace: "a",
+    cluster: "c",
+  });
 });
 
 test("forwarded: for= with IPv6 quoted and bracketed (RFC 7239)", () => {
@@ -62,7 +65,10 @@ test("forwarded: for= with IPv6 quoted and bracketed (RFC 7239)", () => {
 test("traceparent: generated values parse; invalid ones are refused", () => {
   const t = newTraceParent();
   assert.deepEqual(parseTraceParent(formatTraceParent(t)), t);
-  assert.equal(newTraceParent("0af7651916cd43dd8448eb211c80319c").traceId, "0af7651916cd43dd8448eb211c80319c");
+  assert.equal(
+    newTraceParent("0af7651916cd43dd8448eb211c80319c").traceId,
+    "0af7651916cd43dd8448eb211c80319c",
+  );
   assert.notEqual(newTraceParent("not-hex").traceId, "not-hex");
   for (const bad of [
     "",
@@ -83,7 +89,21 @@ test("authority: table of accepted and refused forms", () => {
     ["reviews.default.svc.cluster.local:9080", { host: "reviews.default.svc.cluster.local", port: 9080 }],
   ];
   for (const [a, want] of ok) assert.deepEqual(parseAuthority(a), want, a);
-  for (const bad of [undefined, "", "10.1.2.3", "10.1.2.3:", ":80", "10.1.2.3:0", "10.1.2.3:65536", "1.2.3.4:+80", "fd00::2:443", "[1.2.3.4]:80", "a b:80", "-x-:80", "x:80:80"]) {
+  for (const bad of [
+    undefined,
+    "",
+    "10.1.2.3",
+    "10.1.2.3:",
+    ":80",
+    "10.1.2.3:0",
+    "10.1.2.3:65536",
+    "1.2.3.4:+80",
+    "fd00::2:443",
+    "[1.2.3.4]:80",
+    "a b:80",
+    "-x-:80",
+    "x:80:80",
+  ]) {
     assert.equal(parseAuthority(bad), undefined, String(bad));
   }
 });

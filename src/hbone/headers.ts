@@ -73,7 +73,11 @@ export function parseBaggage(value: string | readonly string[] | undefined): Sou
       if (eq <= 0) continue;
       const key = member.slice(0, eq).trim();
       // Properties after ';' are metadata about the entry, not part of the value.
-      const raw = member.slice(eq + 1).split(";")[0]?.trim() ?? "";
+      const raw =
+        member
+          .slice(eq + 1)
+          .split(";")[0]
+          ?.trim() ?? "";
       if (raw === "") continue;
       const val = decodeValue(raw);
       switch (key) {
@@ -182,7 +186,8 @@ export function formatAuthority(target: ConnectTarget): string {
   return isIP(target.host) === 6 ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
 }
 
-const HOST_NAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOST_NAME_RE =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** Undefined when the authority is not `host:port` with a port 1–65535 (the server answers 400). */
 export function parseAuthority(authority: string | undefined): ConnectTarget | undefined {

@@ -15,7 +15,7 @@ import tls from "node:tls";
 import { identityFromCertificate, type SpiffeId } from "../identity/spiffe.js";
 import { certificateErrorCode, HboneError, HboneErrorCode, isHboneError } from "./errors.js";
 import { type ConnectHeaders, formatTraceParent, newTraceParent } from "./headers.js";
-import { type TimerHandle, type Timers, realTimers } from "./timers.js";
+import { realTimers, type TimerHandle, type Timers } from "./timers.js";
 import { ALPN_H2, DEFAULT_CIPHER_SUITES, SecureContextCache, type WorkloadCredential } from "./tls.js";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -101,7 +101,14 @@ export interface HbonePoolStats {
   connectsRefused: number;
 }
 
-export type SessionCloseReason = "idle" | "ping-timeout" | "rotated" | "goaway" | "error" | "pool-closed" | "peer-closed";
+export type SessionCloseReason =
+  | "idle"
+  | "ping-timeout"
+  | "rotated"
+  | "goaway"
+  | "error"
+  | "pool-closed"
+  | "peer-closed";
 
 type SessionState =
   | { state: "connecting" }
@@ -148,11 +155,19 @@ function validate(o: HbonePoolOptions): HbonePoolConfig {
       65_535,
       2 ** 31 - 1,
     ),
-    maxFrameSize: requirePositiveInt("maxFrameSize", o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 16_384, 2 ** 24 - 1),
+    maxFrameSize: requirePositiveInt(
+      "maxFrameSize",
+      o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      16_384,
+      2 ** 24 - 1,
+    ),
     idleTimeoutMs: requirePositiveInt("idleTimeoutMs", o.idleTimeoutMs ?? DEFAULT_POOL_IDLE_TIMEOUT_MS),
     pingIntervalMs: requirePositiveInt("pingIntervalMs", o.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
     pingTimeoutMs: requirePositiveInt("pingTimeoutMs", o.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS),
-    connectTimeoutMs: requirePositiveInt("connectTimeoutMs", o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
+    connectTimeoutMs: requirePositiveInt(
+      "connectTimeoutMs",
+      o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    ),
     timers: o.timers ?? realTimers,
   });
 }
@@ -238,7 +253,11 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         return await this.#openStream(pooled, params);
       } catch (e) {
         // RST REFUSED_STREAM guarantees the server did nothing with the stream: safe to retry once.
-        if (attempt === 0 && isHboneError(e, HboneErrorCode.PROTOCOL) && e.message.includes("REFUSED_STREAM")) {
+        if (
+          attempt === 0 &&
+          isHboneError(e, HboneErrorCode.PROTOCOL) &&
+          e.message.includes("REFUSED_STREAM")
+        ) {
           continue;
         }
         throw e;
@@ -398,7 +417,10 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
           socket.once("error", (e: Error) => reject(this.#tlsError(e, dst)));
           socket.once("close", () =>
             reject(
-              new HboneError(HboneErrorCode.HANDSHAKE, `${dst.host}:${dst.port} closed the connection during the TLS handshake`),
+              new HboneError(
+                HboneErrorCode.HANDSHAKE,
+                `${dst.host}:${dst.port} closed the connection during the TLS handshake`,
+              ),
             ),
           );
         }),
@@ -429,7 +451,13 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
           // right after accepting, so this costs no extra round trip beyond the handshake's).
           session.once("remoteSettings", () => resolve());
           session.once("close", () =>
-            reject(p.error ?? new HboneError(HboneErrorCode.HANDSHAKE, `HTTP/2 session to ${dst.host}:${dst.port} closed during set-up`)),
+            reject(
+              p.error ??
+                new HboneError(
+                  HboneErrorCode.HANDSHAKE,
+                  `HTTP/2 session to ${dst.host}:${dst.port} closed during set-up`,
+                ),
+            ),
           );
         }),
         timeout,
@@ -479,7 +507,9 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         p.maxStreams = Math.min(this.#config.maxStreamsPerSession, s.maxConcurrentStreams);
       }
     });
-    session.once("close", () => this.#remove(p, p.state.state === "draining" ? p.state.reason : "peer-closed"));
+    session.once("close", () =>
+      this.#remove(p, p.state.state === "draining" ? p.state.reason : "peer-closed"),
+    );
   }
 
   #schedulePing(p: PooledSession): void {
@@ -492,7 +522,10 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       const deadline = c.timers.setTimeout(() => {
         if (answered) return;
         this.#stats.sessionsEvicted += 1;
-        p.error = new HboneError(HboneErrorCode.TIMEOUT, `PING unanswered for ${c.pingTimeoutMs} ms; peer presumed dead`);
+        p.error = new HboneError(
+          HboneErrorCode.TIMEOUT,
+          `PING unanswered for ${c.pingTimeoutMs} ms; peer presumed dead`,
+        );
         p.state = { state: "draining", since: Date.now(), reason: "ping-timeout" };
         this.#remove(p, "ping-timeout");
         session.destroy();
@@ -608,7 +641,12 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       };
       stream.once("error", fail);
       stream.once("close", () =>
-        fail(new HboneError(HboneErrorCode.PROTOCOL, `stream closed before the CONNECT response (rst ${stream.rstCode})`)),
+        fail(
+          new HboneError(
+            HboneErrorCode.PROTOCOL,
+            `stream closed before the CONNECT response (rst ${stream.rstCode})`,
+          ),
+        ),
       );
       stream.once("response", (resHeaders) => {
         if (settled) return;

@@ -17,8 +17,14 @@ import type { SpiffeId } from "../identity/spiffe.js";
 import { HboneError, HboneErrorCode } from "./errors.js";
 import { type ConnectTarget, parseAuthority, parseTraceParent } from "./headers.js";
 import { splice } from "./splice.js";
-import { type TimerHandle, type Timers, realTimers } from "./timers.js";
-import { ALPN_H2, contextOptions, DEFAULT_CIPHER_SUITES, verifyPeer, type WorkloadCredential } from "./tls.js";
+import { realTimers, type TimerHandle, type Timers } from "./timers.js";
+import {
+  ALPN_H2,
+  contextOptions,
+  DEFAULT_CIPHER_SUITES,
+  verifyPeer,
+  type WorkloadCredential,
+} from "./tls.js";
 import {
   DEFAULT_CONNECTION_WINDOW,
   DEFAULT_DRAIN_TIMEOUT_MS,
@@ -122,7 +128,10 @@ interface HboneServerConfig {
 
 function validate(o: HboneServerOptions): HboneServerConfig {
   if (typeof o.credentialFor !== "function" || typeof o.authorize !== "function") {
-    throw new HboneError(HboneErrorCode.CONFIG, "HBONE server needs credentialFor() and authorize() callbacks");
+    throw new HboneError(
+      HboneErrorCode.CONFIG,
+      "HBONE server needs credentialFor() and authorize() callbacks",
+    );
   }
   return Object.freeze({
     credentialFor: o.credentialFor,
@@ -145,9 +154,20 @@ function validate(o: HboneServerOptions): HboneServerConfig {
       65_535,
       2 ** 31 - 1,
     ),
-    maxFrameSize: requirePositiveInt("maxFrameSize", o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 16_384, 2 ** 24 - 1),
-    maxHeaderListSize: requirePositiveInt("maxHeaderListSize", o.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE),
-    handshakeTimeoutMs: requirePositiveInt("handshakeTimeoutMs", o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS),
+    maxFrameSize: requirePositiveInt(
+      "maxFrameSize",
+      o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      16_384,
+      2 ** 24 - 1,
+    ),
+    maxHeaderListSize: requirePositiveInt(
+      "maxHeaderListSize",
+      o.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE,
+    ),
+    handshakeTimeoutMs: requirePositiveInt(
+      "handshakeTimeoutMs",
+      o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    ),
     sessionIdleTimeoutMs: requirePositiveInt(
       "sessionIdleTimeoutMs",
       o.sessionIdleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS,
@@ -383,7 +403,10 @@ export class HboneServer {
     });
     server.on("unknownProtocol", (socket: tls.TLSSocket) => {
       this.#reject(
-        new HboneError(HboneErrorCode.HANDSHAKE, `client did not negotiate ALPN h2 (got ${String(socket.alpnProtocol)})`),
+        new HboneError(
+          HboneErrorCode.HANDSHAKE,
+          `client did not negotiate ALPN h2 (got ${String(socket.alpnProtocol)})`,
+        ),
         socket.remoteAddress,
       );
       socket.destroy();
@@ -415,7 +438,11 @@ export class HboneServer {
     if (!check.ok) {
       this.#reject(check.error, socket.remoteAddress);
       // INADEQUATE_SECURITY + the code as debug data: the client learns why instead of a bare reset.
-      session.goaway(constants.NGHTTP2_INADEQUATE_SECURITY, 0, Buffer.from(`${check.error.code}: ${check.error.message}`));
+      session.goaway(
+        constants.NGHTTP2_INADEQUATE_SECURITY,
+        0,
+        Buffer.from(`${check.error.code}: ${check.error.message}`),
+      );
       session.close();
       const t = this.#config.timers.setTimeout(() => session.destroy(), 1_000);
       session.once("close", () => this.#config.timers.clearTimeout(t));
@@ -548,8 +575,15 @@ export class HboneServer {
     try {
       upstream = await decision.connect();
     } catch (e) {
-      record.error = e as Error;
-      return refuse(503, `upstream ${authority ?? ""} unreachable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      record.error = new HboneError(
+        HboneErrorCode.UPSTREAM,
+        `cannot reach ${authority ?? ""}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        { cause: e },
+      );
+      return refuse(
+        503,
+        `upstream ${authority ?? ""} unreachable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
     upstream.on("error", () => {});
     if (stream.destroyed) {

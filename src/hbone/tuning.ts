@@ -32,7 +32,12 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** How long a closing server lets streams finish before it destroys their sessions. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 
-export function requirePositiveInt(name: string, value: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+export function requirePositiveInt(
+  name: string,
+  value: number,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new HboneError(
       HboneErrorCode.CONFIG,

@@ -119,6 +119,15 @@ describe("native addon", () => {
     assert.throws(() => createListenSocket({ address: "127.0.0.1", port: 70000 }), RangeError);
   });
 
+  test("createListenSocket sets IP_TRANSPARENT and SO_MARK (CAP_NET_ADMIN)", { skip: notRoot }, (t) => {
+    const fd = createListenSocket({ address: "127.0.0.1", port: 0, transparent: true, mark: 0x539 });
+    t.after(() => closeSync(fd));
+    const c = constants();
+    assert.equal(getsockoptInt(fd, c.SOL_IP, c.IP_TRANSPARENT), 1);
+    assert.equal(getsockoptInt(fd, c.SOL_SOCKET, c.SO_MARK), 0x539);
+    assert.equal(getsockoptInt(fd, c.SOL_SOCKET, c.SO_REUSEPORT), 0);
+  });
+
   test("inNetns with a missing namespace fails before switching", () => {
     const before = currentNetns();
     assert.throws(() => inNetns("/run/netns/ambit-does-not-exist", () => 1), {

@@ -171,6 +171,8 @@ export function inNetns<T>(path: string, fn: () => T): T {
     result !== null &&
     typeof (result as { then?: unknown }).then === "function"
   ) {
+    // Its rejection would otherwise surface later as an unhandled one, far from the cause.
+    Promise.resolve(result).catch(() => undefined);
     throw new PlatformError(
       PlatformErrorCode.NETNS_ASYNC,
       `inNetns(${path}) got an async callback; only its synchronous part ran inside the namespace. ` +

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { allNetns, planTopology, type TopologyStep, topologySteps } from "./topology-plan.js";
+import {
+  allNetns,
+  planPodOn,
+  planTopology,
+  podSteps,
+  type TopologyStep,
+  topologySteps,
+} from "./topology-plan.js";
 
 const twoByTwo = planTopology({
   prefix: "ab12cd",
@@ -138,5 +145,36 @@ describe("topologySteps", () => {
     }
     const bridge = steps.indexOf("ab12cd-fabric: link add br0 type bridge");
     assert.ok(bridge > 0 && bridge < steps.findIndex((s) => s.includes("master br0")));
+  });
+});
+
+describe("planPodOn / podSteps (a pod added later)", () => {
+  const node2 = twoByTwo.nodes[1];
+  test("slot picks the address; the veth name is the one the full plan would give", () => {
+    assert.ok(node2);
+    const late = planPodOn("ab12cd", node2, "node2-pod1", 0);
+    assert.deepEqual(late, twoByTwo.pods[2]);
+    assert.equal(planPodOn("ab12cd", node2, "x", 252).ip, "10.244.2.254");
+  });
+
+  test("steps: its netns, the node side, then the pod side", () => {
+    assert.ok(node2);
+    const late = planPodOn("ab12cd", node2, "late", 7);
+    const steps = podSteps(node2, late).map(render);
+    assert.equal(steps[0], "netns add ab12cd-late");
+    assert.equal(steps.length, 1 + 4 + 5);
+    assert.ok(steps.slice(1, 5).every((s) => s.startsWith("ab12cd-node2: ")));
+    assert.ok(steps.slice(5).every((s) => s.startsWith("ab12cd-late: ")));
+    assert.equal(steps[6], "ab12cd-late: addr add 10.244.2.9/32 dev eth0");
+  });
+
+  test("rejects a bad slot, a bad name, or a pod planned on another node", () => {
+    assert.ok(node2);
+    const node1 = twoByTwo.nodes[0];
+    assert.ok(node1);
+    assert.throws(() => planPodOn("ab12cd", node2, "p", 253), { code: "PLAT_ERR_INVALID" });
+    assert.throws(() => planPodOn("ab12cd", node2, "p", -1), { code: "PLAT_ERR_INVALID" });
+    assert.throws(() => planPodOn("ab12cd", node2, "P_1", 1), { code: "PLAT_ERR_INVALID" });
+    assert.throws(() => podSteps(node1, planPodOn("ab12cd", node2, "p", 1)), { code: "PLAT_ERR_INVALID" });
   });
 });

@@ -85,8 +85,7 @@ export function planTopology(options: TopologyOptions): TopologyPlan {
   }
   const seen = new Set<string>(["fabric"]);
   const claim = (name: string, what: string): string => {
-    if (!NAME.test(name))
-      throw invalid(`${what} name "${name}" must be 1-40 of a-z 0-9 . - (DNS label style)`);
+    checkName(name, what);
     if (seen.has(name)) throw invalid(`${what} name "${name}" is used twice (or is reserved: "fabric")`);
     seen.add(name);
     return checkNetnsName(`${prefix}-${name}`);
@@ -94,15 +93,14 @@ export function planTopology(options: TopologyOptions): TopologyPlan {
   const nodes: PlannedNode[] = [];
   const pods: PlannedPod[] = [];
   options.nodes.forEach((n, i) => {
-    const third = i + 1;
     const node: PlannedNode = {
       name: n.name,
       netns: claim(n.name, "node"),
       index: i,
       ip: `10.200.0.${11 + i}`,
       fabricCidr: `10.200.0.${11 + i}/24`,
-      podCidr: `10.244.${third}.0/24`,
-      gateway: `10.244.${third}.1`,
+      podCidr: `10.244.${i + 1}.0/24`,
+      gateway: `10.244.${i + 1}.1`,
       fabricVeth: linkName("nd", n.name),
       uplink: "eth0",
     };
@@ -111,18 +109,65 @@ export function planTopology(options: TopologyOptions): TopologyPlan {
       throw invalid(`node ${n.name} has ${n.pods.length} pods; at most ${MAX_PODS_PER_NODE} fit its /24`);
     }
     n.pods.forEach((p, j) => {
-      pods.push({
-        name: p,
-        netns: claim(p, "pod"),
-        node: n.name,
-        ip: `10.244.${third}.${j + 2}`,
-        gateway: node.gateway,
-        hostVeth: linkName("ve", p),
-        ifname: "eth0",
-      });
+      claim(p, "pod");
+      pods.push(planPodOn(prefix, node, p, j));
     });
   });
   return { prefix, fabric: { netns: `${prefix}-fabric`, bridge: "br0" }, nodes, pods };
+}
+
+function checkName(name: string, what: string): void {
+  if (!NAME.test(name)) throw invalid(`${what} name "${name}" must be 1-40 of a-z 0-9 . - (DNS label style)`);
+}
+
+/**
+ * One pod on a node, at `slot` (0-252 → 10.244.(i+1).(slot+2)): what planTopology uses, and what a
+ * running cluster uses to add a pod later (the caller keeps names and slots unique).
+ */
+export function planPodOn(prefix: string, node: PlannedNode, name: string, slot: number): PlannedPod {
+  checkPrefix(prefix);
+  checkName(name, "pod");
+  if (!Number.isInteger(slot) || slot < 0 || slot >= MAX_PODS_PER_NODE) {
+    throw invalid(`pod slot ${slot} is outside 0-${MAX_PODS_PER_NODE - 1}`);
+  }
+  return {
+    name,
+    netns: checkNetnsName(`${prefix}-${name}`),
+    node: node.name,
+    ip: `10.244.${node.index + 1}.${slot + 2}`,
+    gateway: node.gateway,
+    hostVeth: linkName("ve", name),
+    ifname: "eth0",
+  };
+}
+
+/** Node side of one pod: the veth pair (its peer created inside the pod netns), gateway, /32 route. */
+function podNodeSteps(node: PlannedNode, pod: PlannedPod): TopologyStep[] {
+  const ip = (...args: string[]): TopologyStep => ({ kind: "ip", netns: node.netns, args });
+  return [
+    ip("link", "add", pod.hostVeth, "type", "veth", "peer", "name", pod.ifname, "netns", pod.netns),
+    ip("addr", "add", `${pod.gateway}/32`, "dev", pod.hostVeth),
+    ip("link", "set", pod.hostVeth, "up"),
+    ip("route", "add", `${pod.ip}/32`, "dev", pod.hostVeth, "scope", "link"),
+  ];
+}
+
+/** Pod side: its /32, an on-link route to the gateway, default via the gateway. */
+function podOwnSteps(pod: PlannedPod): TopologyStep[] {
+  const ip = (...args: string[]): TopologyStep => ({ kind: "ip", netns: pod.netns, args });
+  return [
+    ip("link", "set", "lo", "up"),
+    ip("addr", "add", `${pod.ip}/32`, "dev", pod.ifname),
+    ip("link", "set", pod.ifname, "up"),
+    ip("route", "add", pod.gateway, "dev", pod.ifname, "scope", "link"),
+    ip("route", "add", "default", "via", pod.gateway, "dev", pod.ifname),
+  ];
+}
+
+/** Every step that adds one pod to a node that already exists. */
+export function podSteps(node: PlannedNode, pod: PlannedPod): TopologyStep[] {
+  if (pod.node !== node.name) throw invalid(`pod ${pod.name} is planned on ${pod.node}, not on ${node.name}`);
+  return [{ kind: "netns", name: pod.netns }, ...podNodeSteps(node, pod), ...podOwnSteps(pod)];
 }
 
 /**
@@ -164,33 +209,12 @@ export function topologySteps(plan: TopologyPlan): TopologyStep[] {
     for (const other of plan.nodes) {
       if (other !== node) ip(node.netns, "route", "add", other.podCidr, "via", other.ip, "dev", node.uplink);
     }
-    for (const pod of plan.pods.filter((p) => p.node === node.name)) {
-      ip(
-        node.netns,
-        "link",
-        "add",
-        pod.hostVeth,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        pod.ifname,
-        "netns",
-        pod.netns,
-      );
-      ip(node.netns, "addr", "add", `${pod.gateway}/32`, "dev", pod.hostVeth);
-      ip(node.netns, "link", "set", pod.hostVeth, "up");
-      ip(node.netns, "route", "add", `${pod.ip}/32`, "dev", pod.hostVeth, "scope", "link");
-    }
+    for (const pod of plan.pods.filter((p) => p.node === node.name)) steps.push(...podNodeSteps(node, pod));
   }
   for (const pod of plan.pods) {
     if (!plan.nodes.some((n) => n.name === pod.node))
       throw invalid(`pod ${pod.name} names an unknown node ${pod.node}`);
-    ip(pod.netns, "link", "set", "lo", "up");
-    ip(pod.netns, "addr", "add", `${pod.ip}/32`, "dev", pod.ifname);
-    ip(pod.netns, "link", "set", pod.ifname, "up");
-    ip(pod.netns, "route", "add", pod.gateway, "dev", pod.ifname, "scope", "link");
-    ip(pod.netns, "route", "add", "default", "via", pod.gateway, "dev", pod.ifname);
+    steps.push(...podOwnSteps(pod));
   }
   return steps;
 }

@@ -209,6 +209,10 @@ class PolicyCompiler {
       dryRun: typeof dryRunValue === "string" && dryRunValue.toLowerCase() === "true",
       attachment,
       rules,
+      reasons: [
+        matchReasons(this.#key, action, rules, "ztunnel"),
+        matchReasons(this.#key, action, rules, "the waypoint"),
+      ],
       warnings: [
         ruleWarnings(this.#key, action, rules, Layer.L4),
         ruleWarnings(this.#key, action, rules, Layer.TCP_PROXY),
@@ -493,6 +497,16 @@ class PolicyCompiler {
       name,
     });
   }
+}
+
+function matchReasons(
+  key: string,
+  action: PolicyAction,
+  rules: readonly CompiledRule[],
+  where: string,
+): string[] {
+  const verb = action === "DENY" ? "denied" : action === "ALLOW" ? "allowed" : "audited";
+  return rules.map((r) => `${verb} at ${where} by ${action} policy ${key} (rule ${r.index})`);
 }
 
 const LAYER_PLACE = ["ztunnel", "a waypoint on a connection it does not parse as HTTP", "ambit"] as const;

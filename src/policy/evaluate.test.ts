@@ -5,7 +5,12 @@ import { compilePolicies } from "./compile.js";
 import { evaluate } from "./evaluate.js";
 import type { AuthzRequest } from "./request.js";
 
-function ap(namespace: string, name: string, spec: AuthorizationPolicySpec, dryRun = false): AuthorizationPolicy {
+function ap(
+  namespace: string,
+  name: string,
+  spec: AuthorizationPolicySpec,
+  dryRun = false,
+): AuthorizationPolicy {
   const metadata: AuthorizationPolicy["metadata"] = { name, namespace };
   if (dryRun) metadata.annotations = { "istio.io/dry-run": "true" };
   return { apiVersion: "security.istio.io/v1", kind: "AuthorizationPolicy", metadata, spec };
@@ -56,7 +61,9 @@ test("experimental.* conditions are accepted, never available: ALLOW never match
   assert.deepEqual(errors, []);
   assert.match(warnings[0]?.message ?? "", /which ambit cannot enforce/);
   assert.equal(evaluate(set, req()).decision, "deny");
-  const deny = compilePolicies([ap("payment-system", "deny-exp", { action: "DENY", rules: [{ when: [{ key, values: ["x"] }] }] })]);
+  const deny = compilePolicies([
+    ap("payment-system", "deny-exp", { action: "DENY", rules: [{ when: [{ key, values: ["x"] }] }] }),
+  ]);
   assert.equal(evaluate(deny.set, req()).decision, "deny");
 });
 
@@ -71,7 +78,9 @@ test("the compiled set and its policies are frozen", () => {
 });
 
 test("applicable policies are memoised per workload labels object and namespace", () => {
-  const { set } = compilePolicies([ap("payment-system", "a", { selector: { matchLabels: labels }, rules: [{}] })]);
+  const { set } = compilePolicies([
+    ap("payment-system", "a", { selector: { matchLabels: labels }, rules: [{}] }),
+  ]);
   const first = set.forZtunnel("payment-system", labels);
   assert.equal(set.forZtunnel("payment-system", labels), first);
   assert.notEqual(set.forZtunnel("other", labels), first);
@@ -80,7 +89,9 @@ test("applicable policies are memoised per workload labels object and namespace"
 });
 
 test("evaluate does not modify the request", () => {
-  const { set } = compilePolicies([ap("payment-system", "a", { rules: [{ from: [{ source: { ipBlocks: ["10.0.0.0/8"] } }] }] })]);
+  const { set } = compilePolicies([
+    ap("payment-system", "a", { rules: [{ from: [{ source: { ipBlocks: ["10.0.0.0/8"] } }] }] }),
+  ]);
   const r = req();
   const before = structuredClone(r);
   evaluate(set, r);
@@ -90,7 +101,12 @@ test("evaluate does not modify the request", () => {
 test("dry-run: a matching dry-run DENY on top of an allow reports would-deny; enforced result unchanged", () => {
   const { set } = compilePolicies([
     ap("payment-system", "allow-all", { rules: [{}] }),
-    ap("payment-system", "dry-deny", { action: "DENY", rules: [{ to: [{ operation: { ports: ["3306"] } }] }] }, true),
+    ap(
+      "payment-system",
+      "dry-deny",
+      { action: "DENY", rules: [{ to: [{ operation: { ports: ["3306"] } }] }] },
+      true,
+    ),
   ]);
   const d = evaluate(set, req());
   assert.equal(d.decision, "allow");
@@ -102,7 +118,12 @@ test("dry-run: a matching dry-run DENY on top of an allow reports would-deny; en
 test("dry-run: a matching dry-run ALLOW rescues a request only under dry-run", () => {
   const { set } = compilePolicies([
     ap("payment-system", "allow-other", { rules: [{ from: [{ source: { namespaces: ["other"] } }] }] }),
-    ap("payment-system", "dry-allow", { rules: [{ from: [{ source: { namespaces: ["payment-system"] } }] }] }, true),
+    ap(
+      "payment-system",
+      "dry-allow",
+      { rules: [{ from: [{ source: { namespaces: ["payment-system"] } }] }] },
+      true,
+    ),
   ]);
   const d = evaluate(set, req());
   assert.equal(d.decision, "deny");
@@ -137,7 +158,10 @@ test("the legacy singular targetRef attaches like targetRefs", () => {
       targetRef: { kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" },
     }),
   ]);
-  const d = evaluate(set, req({ enforcement: "waypoint", destination: { ...req().destination, waypoint: "waypoint" } }));
+  const d = evaluate(
+    set,
+    req({ enforcement: "waypoint", destination: { ...req().destination, waypoint: "waypoint" } }),
+  );
   assert.equal(d.decision, "deny");
 });
 
@@ -178,7 +202,10 @@ test("a GatewayClass target outside the root namespace warns that it never appli
     }),
   ]);
   assert.match(warnings[0]?.message ?? "", /never applies/);
-  const d = evaluate(set, req({ enforcement: "waypoint", destination: { ...req().destination, waypoint: "waypoint" } }));
+  const d = evaluate(
+    set,
+    req({ enforcement: "waypoint", destination: { ...req().destination, waypoint: "waypoint" } }),
+  );
   assert.equal(d.decision, "allow");
 });
 
@@ -192,7 +219,9 @@ test("a configurable root namespace", () => {
 });
 
 test("a mapped IPv4 source address matches IPv4 blocks", () => {
-  const { set } = compilePolicies([ap("payment-system", "a", { rules: [{ from: [{ source: { ipBlocks: ["10.0.0.0/24"] } }] }] })]);
+  const { set } = compilePolicies([
+    ap("payment-system", "a", { rules: [{ from: [{ source: { ipBlocks: ["10.0.0.0/24"] } }] }] }),
+  ]);
   const d = evaluate(set, req({ source: { principal: null, ip: "::ffff:10.0.0.9", mtls: false } }));
   assert.equal(d.decision, "allow");
 });

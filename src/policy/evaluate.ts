@@ -29,6 +29,14 @@ import {
 } from "./types.js";
 
 const NO_WARNINGS: readonly string[] = Object.freeze([]);
+const NO_POLICY_REASON = [
+  "no authorization policy applies at ztunnel: allowed by default",
+  "no authorization policy applies at the waypoint: allowed by default",
+] as const;
+const NO_ALLOW_POLICY_REASON = [
+  "no DENY policy matched and no ALLOW policy applies at ztunnel: allowed",
+  "no DENY policy matched and no ALLOW policy applies at the waypoint: allowed",
+] as const;
 
 /** Request attributes, derived lazily once per evaluation. */
 class RequestView {
@@ -202,19 +210,6 @@ function collectWarnings(a: ApplicablePolicies, layer: Layer): readonly string[]
   return out ?? NO_WARNINGS;
 }
 
-interface Outcome {
-  decision: "allow" | "deny";
-  policy: string | null;
-  rule: number | null;
-  reason: string;
-  reasonCode: DecisionReason;
-}
-
-function listNames(ps: readonly CompiledPolicy[]): string {
-  const names = ps.slice(0, 3).map((p) => p.key);
-  return ps.length > 3 ? `${names.join(", ")}, … (${ps.length} in all)` : names.join(", ");
-}
-
 /** Evaluates one request. The request must be well-formed (use parseAuthzRequest on untrusted input). */
 export function evaluate(set: PolicySet, request: AuthzRequest): Decision {
   const point = request.enforcement;
@@ -223,81 +218,73 @@ export function evaluate(set: PolicySet, request: AuthzRequest): Decision {
   const applicable =
     point === "ztunnel" ? set.forZtunnel(dest.namespace, dest.labels) : set.forWaypoint(dest);
   const view = new RequestView(request);
-  const where = point === "ztunnel" ? "ztunnel" : "the waypoint";
+  const pointIndex = point === "ztunnel" ? 0 : 1;
 
-  let outcome: Outcome | null = null;
-  let enforcedDeny = false;
+  let decided = false;
+  let allow = false;
+  let policy: string | null = null;
+  let rule: number | null = null;
+  let reason = "";
+  let reasonCode: DecisionReason = "no-policy";
+
   if (point === "ztunnel" && !request.source.mtls) {
     // PeerAuthentication is enforced by the destination ztunnel on plaintext (non-HBONE) inbound traffic.
     const mtls = effectiveMtlsMode(set, dest);
     if (mtls.mode === "STRICT") {
       const portNote = mtls.level === "port" ? ` on port ${dest.port}` : "";
-      outcome = {
-        decision: "deny",
-        policy: mtls.policy,
-        rule: null,
-        reason: `plaintext connection rejected: PeerAuthentication ${mtls.policy} requires mTLS (STRICT, ${mtls.level} level)${portNote}`,
-        reasonCode: "mtls-strict",
-      };
-      enforcedDeny = true;
+      decided = true;
+      policy = mtls.policy;
+      reason = `plaintext connection rejected: PeerAuthentication ${mtls.policy} requires mTLS (STRICT, ${mtls.level} level)${portNote}`;
+      reasonCode = "mtls-strict";
     }
   }
-  if (outcome === null) {
+  if (!decided) {
     for (const p of applicable.deny) {
       const r = matchingRule(p, view, layer);
       if (r !== -1) {
-        outcome = {
-          decision: "deny",
-          policy: p.key,
-          rule: r,
-          reason: `denied at ${where} by DENY policy ${p.key} (rule ${r})`,
-          reasonCode: "deny-matched",
-        };
-        enforcedDeny = true;
+        decided = true;
+        policy = p.key;
+        rule = r;
+        reason = p.reasons[pointIndex][r] ?? "";
+        reasonCode = "deny-matched";
         break;
       }
     }
   }
-  if (outcome === null) {
+  const enforcedDeny = decided;
+  if (!decided) {
     if (applicable.allow.length === 0) {
-      const none = applicable.deny.length === 0;
-      outcome = {
-        decision: "allow",
-        policy: null,
-        rule: null,
-        reason: none
-          ? `no authorization policy applies at ${where}: allowed by default`
-          : `no DENY policy matched and no ALLOW policy applies at ${where}: allowed`,
-        reasonCode: "no-policy",
-      };
+      allow = true;
+      reason =
+        applicable.deny.length === 0 ? NO_POLICY_REASON[pointIndex] : NO_ALLOW_POLICY_REASON[pointIndex];
     } else {
       for (const p of applicable.allow) {
         const r = matchingRule(p, view, layer);
         if (r !== -1) {
-          outcome = {
-            decision: "allow",
-            policy: p.key,
-            rule: r,
-            reason: `allowed at ${where} by ALLOW policy ${p.key} (rule ${r})`,
-            reasonCode: "allow-matched",
-          };
+          allow = true;
+          policy = p.key;
+          rule = r;
+          reason = p.reasons[pointIndex][r] ?? "";
+          reasonCode = "allow-matched";
           break;
         }
       }
-      outcome ??= {
-        decision: "deny",
-        policy: null,
-        rule: null,
-        reason: `denied at ${where}: ALLOW policies apply (${listNames(applicable.allow)}) but none matched; once any ALLOW policy applies, everything else is denied`,
-        reasonCode: "no-allow-matched",
-      };
+      if (!allow) {
+        reason = applicable.noAllowReason;
+        reasonCode = "no-allow-matched";
+      }
     }
   }
 
-  const warnings = collectWarnings(applicable, layer);
-  const decision: {
-    -readonly [K in keyof Decision]: Decision[K];
-  } = { ...outcome, enforcement: point, warnings };
+  const decision: { -readonly [K in keyof Decision]: Decision[K] } = {
+    decision: allow ? "allow" : "deny",
+    policy,
+    rule,
+    reason,
+    reasonCode,
+    enforcement: point,
+    warnings: collectWarnings(applicable, layer),
+  };
 
   if (applicable.audit.length > 0) {
     const audit: AuditResult[] = [];
@@ -327,7 +314,7 @@ export function evaluate(set: PolicySet, request: AuthzRequest): Decision {
     let would: "allow" | "deny";
     if (enforcedDeny || dryDeny) would = "deny";
     else if (applicable.allow.length === 0 && !dryAllowExists) would = "allow";
-    else would = outcome.reasonCode === "allow-matched" || dryAllowMatched ? "allow" : "deny";
+    else would = reasonCode === "allow-matched" || dryAllowMatched ? "allow" : "deny";
     decision.dryRunDecision = would;
   }
   return decision;

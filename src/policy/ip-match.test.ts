@@ -38,7 +38,16 @@ for (const [cidr, ip, expected] of table) {
 }
 
 test("malformed blocks are rejected", () => {
-  for (const bad of ["10.0.0.0/33", "10.0.0/8", "2001:db8::/129", "abc", "", "10.0.0.1/", "10.0.0.1/-1", "fe80::1%eth0"]) {
+  for (const bad of [
+    "10.0.0.0/33",
+    "10.0.0/8",
+    "2001:db8::/129",
+    "abc",
+    "",
+    "10.0.0.1/",
+    "10.0.0.1/-1",
+    "fe80::1%eth0",
+  ]) {
     assert.equal(parseCidr(bad), null, bad);
   }
 });

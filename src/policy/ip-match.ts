@@ -18,11 +18,20 @@ export interface CidrBlock extends ParsedIp {
   readonly text: string;
 }
 
+/** Dotted quad → 32-bit word without allocating (the input is already known to be valid IPv4). */
 function parseV4Word(s: string): number {
-  const parts = s.split(".");
   let w = 0;
-  for (const p of parts) w = w * 256 + Number(p);
-  return w >>> 0;
+  let octet = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      w = w * 256 + octet;
+      octet = 0;
+    } else {
+      octet = octet * 10 + (c - 48);
+    }
+  }
+  return (w * 256 + octet) >>> 0;
 }
 
 /** Parses an IPv4 or IPv6 address (no zone, no prefix); null when it is not one. */

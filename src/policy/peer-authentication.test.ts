@@ -17,7 +17,12 @@ function pa(
   if (ports !== undefined) {
     spec.portLevelMtls = Object.fromEntries(Object.entries(ports).map(([p, m]) => [p, { mode: m }]));
   }
-  return { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name, namespace }, spec };
+  return {
+    apiVersion: "security.istio.io/v1",
+    kind: "PeerAuthentication",
+    metadata: { name, namespace },
+    spec,
+  };
 }
 
 const httpbin = { namespace: "foo", labels: { app: "httpbin" } };
@@ -30,7 +35,11 @@ const table: {
   expect: [mode: string, policy: string | null, level: string];
 }[] = [
   { name: "nothing set: PERMISSIVE default", policies: [], expect: ["PERMISSIVE", null, "default"] },
-  { name: "mesh STRICT", policies: [pa("istio-system", "default", "STRICT")], expect: ["STRICT", "istio-system/default", "mesh"] },
+  {
+    name: "mesh STRICT",
+    policies: [pa("istio-system", "default", "STRICT")],
+    expect: ["STRICT", "istio-system/default", "mesh"],
+  },
   {
     name: "mesh UNSET stays at the default",
     policies: [pa("istio-system", "default", "UNSET")],
@@ -75,13 +84,19 @@ const table: {
   },
   {
     name: "workload UNSET + port STRICT under namespace PERMISSIVE",
-    policies: [pa("foo", "ns", "PERMISSIVE"), pa("foo", "wl", "UNSET", { app: "httpbin" }, { "5432": "STRICT" })],
+    policies: [
+      pa("foo", "ns", "PERMISSIVE"),
+      pa("foo", "wl", "UNSET", { app: "httpbin" }, { "5432": "STRICT" }),
+    ],
     port: 5432,
     expect: ["STRICT", "foo/wl", "port"],
   },
   {
     name: "several workload policies: first by name wins (stand-in for Istio's oldest)",
-    policies: [pa("foo", "b-strict", "STRICT", { app: "httpbin" }), pa("foo", "a-permissive", "PERMISSIVE", { app: "httpbin" })],
+    policies: [
+      pa("foo", "b-strict", "STRICT", { app: "httpbin" }),
+      pa("foo", "a-permissive", "PERMISSIVE", { app: "httpbin" }),
+    ],
     expect: ["PERMISSIVE", "foo/a-permissive", "workload"],
   },
   {

@@ -188,5 +188,9 @@ function group(list: readonly CompiledPolicy[], at: "ztunnel" | "waypoint"): App
     else if (p.action === "ALLOW") allow.push(p);
     else audit.push(p);
   }
-  return Object.freeze({ deny, allow, audit, dryRun, ignoredWarnings });
+  const where = at === "ztunnel" ? "ztunnel" : "the waypoint";
+  const names = allow.slice(0, 3).map((p) => p.key);
+  const named = allow.length > 3 ? `${names.join(", ")}, … (${allow.length} in all)` : names.join(", ");
+  const noAllowReason = `denied at ${where}: ALLOW policies apply (${named}) but none matched; once any ALLOW policy applies, everything else is denied`;
+  return Object.freeze({ deny, allow, audit, dryRun, ignoredWarnings, noAllowReason });
 }

@@ -5,8 +5,19 @@ import { parseAuthzRequest } from "./request.js";
 
 const good = {
   enforcement: "waypoint",
-  source: { principal: "spiffe://cluster.local/ns/foo/sa/sleep", namespace: "foo", ip: "10.0.0.10", mtls: true },
-  destination: { namespace: "foo", labels: { app: "httpbin" }, service: "httpbin", ip: "10.0.1.10", port: 8080 },
+  source: {
+    principal: "spiffe://cluster.local/ns/foo/sa/sleep",
+    namespace: "foo",
+    ip: "10.0.0.10",
+    mtls: true,
+  },
+  destination: {
+    namespace: "foo",
+    labels: { app: "httpbin" },
+    service: "httpbin",
+    ip: "10.0.1.10",
+    port: 8080,
+  },
   http: { method: "GET", path: "/x", host: "h", headers: { k: "v" } },
 };
 

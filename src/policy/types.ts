@@ -87,6 +87,8 @@ export interface CompiledPolicy {
   readonly attachment: Attachment;
   /** Empty when the policy has no rules: it then never matches (an ALLOW of that kind allows nothing). */
   readonly rules: readonly CompiledRule[];
+  /** Decision reasons when rule i matches, built once: [at ztunnel, at a waypoint]. */
+  readonly reasons: readonly [readonly string[], readonly string[]];
   /** Warnings for this policy at each layer it may be evaluated at (index = Layer of the request). */
   readonly warnings: readonly [readonly string[], readonly string[], readonly string[]];
 }
@@ -108,6 +110,8 @@ export interface ApplicablePolicies {
   readonly dryRun: readonly CompiledPolicy[];
   /** Policies present but ignored at this enforcement point (AUDIT at ztunnel), for warnings. */
   readonly ignoredWarnings: readonly string[];
+  /** The reason of a deny because ALLOW policies apply and none matched (built once per place). */
+  readonly noAllowReason: string;
 }
 
 export interface DryRunResult {

@@ -100,7 +100,8 @@ export class AccessRecord {
       const code = (error as { code?: unknown }).code;
       if (typeof code === "string" && f["error.code"] === undefined) f["error.code"] = code;
     }
-    const level = f.reason !== undefined && f.authz !== "deny" && f["error.code"] !== undefined ? "warn" : "info";
+    const level =
+      f.reason !== undefined && f.authz !== "deny" && f["error.code"] !== undefined ? "warn" : "info";
     this.#logger[level]({ access: true, ...f }, "access");
   }
 }

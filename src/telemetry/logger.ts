@@ -23,7 +23,10 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { pid: process.pid, ...options.base },
       timestamp: pino.stdTimeFunctions.isoTime,
       // Keys and tokens must never reach logs (DESIGN §10), whatever a caller passes by mistake.
-      redact: { paths: ["*.privateKeyPem", "*.keyPem", "*.token", "privateKeyPem", "keyPem", "token"], censor: "[redacted]" },
+      redact: {
+        paths: ["*.privateKeyPem", "*.keyPem", "*.token", "privateKeyPem", "keyPem", "token"],
+        censor: "[redacted]",
+      },
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );

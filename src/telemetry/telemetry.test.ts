@@ -24,10 +24,18 @@ test("metrics expose Istio names and labels in the Prometheus text format", asyn
   m.tcpSentBytes.inc(labels, 42);
   m.requests.inc({ ...labels, request_protocol: "http", response_code: "200", grpc_response_status: "" });
   const text = await m.registry.metrics();
-  assert.match(text, /istio_tcp_connections_opened_total\{reporter="destination",.*connection_security_policy="mutual_tls"\} 1/);
+  assert.match(
+    text,
+    /istio_tcp_connections_opened_total\{reporter="destination",.*connection_security_policy="mutual_tls"\} 1/,
+  );
   assert.match(text, /istio_tcp_sent_bytes_total\{.*\} 42/);
   assert.match(text, /istio_requests_total\{.*response_code="200"/);
-  for (const name of ["istio_request_duration_milliseconds", "istio_request_bytes", "istio_response_bytes", "ambit_hbone_pool_hits_total"]) {
+  for (const name of [
+    "istio_request_duration_milliseconds",
+    "istio_request_bytes",
+    "istio_response_bytes",
+    "ambit_hbone_pool_hits_total",
+  ]) {
     assert.ok(text.includes(name), name);
   }
   // Two registries in one process must not collide (one per daemon in in-process tests).

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import { create, fromBinary, type JsonObject, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, type JsonObject, type Message, toBinary } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { type ClientDuplexStream, Client as GrpcClient, status as GrpcStatus, Metadata } from "@grpc/grpc-js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { type ClientTlsOptions, channelCredentials, channelOptions } from "./credentials.js";
@@ -10,10 +11,13 @@ import {
   DeltaDiscoveryRequestSchema,
   type DeltaDiscoveryResponse,
 } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
+import { BadRequestSchema } from "./gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "./gen/google/rpc/status_pb.js";
 import { DELTA_ADS_PATH, deserializeDeltaResponse, serializeDeltaRequest } from "./grpc-definitions.js";
 import { SILENT_LOGGER, type XdsLogger } from "./log.js";
 import { ADDRESS_TYPE, AUTHORIZATION_TYPE, type XdsResourceType } from "./resource-types.js";
+import { trace } from "./trace.js";
+import { BAD_REQUEST_TYPE_URL } from "./type-urls.js";
 
 export interface XdsSubscription {
   readonly type: XdsResourceType;
@@ -73,7 +77,15 @@ export const CLIENT_LIMITS = {
   nameLength: 1024,
   /** Errors listed in one NACK message; the rest are counted. */
   errorsPerNack: 5,
+  /** Rejected resources named in a NACK's BadRequest detail. */
+  namedRejections: 10_000,
 } as const;
+
+interface Rejection {
+  /** The resource at fault, when the error is about one resource. */
+  readonly name?: string;
+  readonly message: string;
+}
 
 interface TypeCache {
   readonly type: XdsResourceType;
@@ -278,7 +290,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     }
     const t = this.#types.get(resp.typeUrl);
     if (t === undefined) {
-      this.#nack(call, resp, [`type_url ${resp.typeUrl.slice(0, 128)}: not subscribed`]);
+      this.#nack(call, resp, [{ message: `type_url ${resp.typeUrl.slice(0, 128)}: not subscribed` }]);
       return;
     }
     const { errors, decoded } = this.#check(t, resp);
@@ -295,6 +307,13 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     const removed: string[] = [];
     for (const name of resp.removedResources) if (t.resources.delete(name)) removed.push(name);
     this.#send(call, { typeUrl: resp.typeUrl, responseNonce: resp.nonce });
+    trace("applied", {
+      node: this.#options.node.id,
+      typeUrl: resp.typeUrl,
+      nonce: resp.nonce,
+      upserts: upserted.size,
+      removals: removed.length,
+    });
     if (!t.synced) {
       t.synced = true;
       if (this.#allSynced()) {
@@ -313,57 +332,80 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   #check(
     t: TypeCache,
     resp: DeltaDiscoveryResponse,
-  ): { errors: string[]; decoded: { name: string; version: string; message: Message }[] } {
-    const errors: string[] = [];
+  ): { errors: Rejection[]; decoded: { name: string; version: string; message: Message }[] } {
+    const errors: Rejection[] = [];
     const decoded: { name: string; version: string; message: Message }[] = [];
     if (resp.resources.length > CLIENT_LIMITS.resourcesPerResponse) {
-      errors.push(
-        `${resp.resources.length} resources in one response, at most ${CLIENT_LIMITS.resourcesPerResponse}`,
-      );
+      errors.push({
+        message: `${resp.resources.length} resources in one response, at most ${CLIENT_LIMITS.resourcesPerResponse}`,
+      });
       return { errors, decoded };
     }
     for (const [i, r] of resp.resources.entries()) {
       const at = `resources[${i}]`;
       if (r.name === "" || r.name.length > CLIENT_LIMITS.nameLength) {
-        errors.push(`${at}.name: ${r.name.length} characters, expected 1-${CLIENT_LIMITS.nameLength}`);
+        errors.push({
+          message: `${at}.name: ${r.name.length} characters, expected 1-${CLIENT_LIMITS.nameLength}`,
+        });
         continue;
       }
       if (r.resource === undefined) {
-        errors.push(`${at}[${r.name}].resource: missing`);
+        errors.push({ name: r.name, message: `${at}[${r.name}].resource: missing` });
         continue;
       }
       if (r.resource.typeUrl !== t.type.typeUrl) {
-        errors.push(
-          `${at}[${r.name}].resource.type_url: ${r.resource.typeUrl.slice(0, 128)}, expected ${t.type.typeUrl}`,
-        );
+        errors.push({
+          name: r.name,
+          message: `${at}[${r.name}].resource.type_url: ${r.resource.typeUrl.slice(0, 128)}, expected ${t.type.typeUrl}`,
+        });
         continue;
       }
       let message: Message;
       try {
         message = fromBinary(t.type.schema, r.resource.value);
       } catch (e) {
-        errors.push(`${at}[${r.name}]: undecodable ${t.type.schema.typeName}: ${(e as Error).message}`);
+        errors.push({
+          name: r.name,
+          message: `${at}[${r.name}]: undecodable ${t.type.schema.typeName}: ${(e as Error).message}`,
+        });
         continue;
       }
       const invalid = t.type.validate(message, r.name);
-      if (invalid !== null) errors.push(invalid);
+      if (invalid !== null) errors.push({ name: r.name, message: invalid });
       else decoded.push({ name: r.name, version: r.version, message });
     }
     for (const name of resp.removedResources) {
       if (name.length > CLIENT_LIMITS.nameLength) {
-        errors.push(
-          `removed_resources: name of ${name.length} characters, at most ${CLIENT_LIMITS.nameLength}`,
-        );
+        errors.push({
+          message: `removed_resources: name of ${name.length} characters, at most ${CLIENT_LIMITS.nameLength}`,
+        });
         break;
       }
     }
     return { errors, decoded };
   }
 
-  #nack(call: Call, resp: DeltaDiscoveryResponse, errors: readonly string[]): void {
+  #nack(call: Call, resp: DeltaDiscoveryResponse, errors: readonly Rejection[]): void {
     const shown = errors.slice(0, CLIENT_LIMITS.errorsPerNack);
     const more = errors.length - shown.length;
-    const message = shown.join("; ") + (more > 0 ? `; and ${more} more` : "");
+    const message = shown.map((e) => e.message).join("; ") + (more > 0 ? `; and ${more} more` : "");
+    // Name the rejected resources (google.rpc.BadRequest, field = resource name) so the server can
+    // resend the rest of this response; only when every error is tied to a resource.
+    const details = errors.every((e) => e.name !== undefined)
+      ? [
+          create(AnySchema, {
+            typeUrl: BAD_REQUEST_TYPE_URL,
+            value: toBinary(
+              BadRequestSchema,
+              create(BadRequestSchema, {
+                fieldViolations: errors
+                  .slice(0, CLIENT_LIMITS.namedRejections)
+                  .map((e) => ({ field: e.name ?? "", description: e.message.slice(0, 512) })),
+              }),
+            ),
+          }),
+        ]
+      : [];
     this.#log.warn(
       { typeUrl: resp.typeUrl, nonce: resp.nonce, error: message },
       "xds NACK: keeping last good config",
@@ -371,7 +413,13 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     this.#send(call, {
       typeUrl: resp.typeUrl,
       responseNonce: resp.nonce,
-      errorDetail: create(StatusSchema, { code: GrpcStatus.INVALID_ARGUMENT, message }),
+      errorDetail: create(StatusSchema, { code: GrpcStatus.INVALID_ARGUMENT, message, details }),
+    });
+    trace("nack-sent", {
+      node: this.#options.node.id,
+      typeUrl: resp.typeUrl,
+      nonce: resp.nonce,
+      error: message,
     });
     this.emit("nack", { typeUrl: resp.typeUrl, nonce: resp.nonce, message });
   }

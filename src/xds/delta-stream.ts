@@ -1,13 +1,17 @@
-import { create, type JsonObject, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, type JsonObject, type Message } from "@bufbuild/protobuf";
 import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
+import { XdsError, XdsErrorCode } from "./errors.js";
 import {
   type DeltaDiscoveryRequest,
   type DeltaDiscoveryResponse,
   DeltaDiscoveryResponseSchema,
   type Resource,
 } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
+import { type BadRequest, BadRequestSchema } from "./gen/google/rpc/error_details_pb.js";
+import type { Status } from "./gen/google/rpc/status_pb.js";
 import type { XdsLogger } from "./log.js";
 import type { XdsResourceStore } from "./resource-store.js";
+import { BAD_REQUEST_TYPE_URL } from "./type-urls.js";
 
 /** Bounds on what one client may ask of the server on one stream (hostile-input limits). */
 export const STREAM_LIMITS = {
@@ -57,7 +61,10 @@ export interface TypeStatus {
 interface InFlight {
   readonly seq: number;
   readonly version: string;
+  /** For display: at most 100 names. */
   readonly names: readonly string[];
+  /** Every name in the response → the version the client held before it (undefined: none). */
+  readonly prior: ReadonlyMap<string, string | undefined>;
 }
 
 interface TypeState {
@@ -73,7 +80,8 @@ interface TypeState {
   readonly inflight: Map<string, InFlight>;
   lastSent?: SentRecord;
   lastAcked?: { nonce: string; version: string; at: number };
-  nack?: NackRecord & { seq: number };
+  /** `pending`: rejected names not yet superseded by an ACKed newer version (null: names unknown). */
+  nack?: NackRecord & { seq: number; pending: Set<string> | null };
 }
 
 export interface StreamHost<C> {
@@ -86,12 +94,13 @@ export interface StreamHost<C> {
   onClose(stream: DeltaStream<C>, reason: string): void;
 }
 
-export class StreamProtocolError extends Error {
+/** A request broke the protocol or a limit; ends the stream with `grpcCode`. */
+export class StreamProtocolError extends XdsError {
   constructor(
     readonly grpcCode: GrpcStatus,
     message: string,
   ) {
-    super(message);
+    super(XdsErrorCode.Protocol, message);
   }
 }
 
@@ -311,21 +320,57 @@ export class DeltaStream<C> {
     }
     const now = Date.now();
     if (req.errorDetail !== undefined) {
+      const rejected = rejectedNames(req.errorDetail, sent.prior);
       const nack = {
         seq: sent.seq,
+        pending: rejected !== null ? new Set(rejected) : null,
         nonce,
         version: sent.version,
-        names: sent.names,
+        names: rejected !== null ? [...rejected].slice(0, 100) : sent.names,
         message: req.errorDetail.message.slice(0, STREAM_LIMITS.nackMessageLength),
         at: now,
       };
       t.nack = nack;
-      this.#host.onNack(this, typeUrl, nack);
+      this.#host.onNack(this, typeUrl, {
+        nonce,
+        version: nack.version,
+        names: nack.names,
+        message: nack.message,
+        at: now,
+      });
+      if (rejected !== null) this.#resendAccepted(typeUrl, t, sent, rejected);
       return;
     }
     t.lastAcked = { nonce, version: sent.version, at: now };
-    if (t.nack !== undefined && t.nack.seq < sent.seq) delete t.nack;
+    // A NACK stays on record until the resources it rejected were replaced by ACKed newer
+    // versions (or removals); without named resources, until any later response is ACKed.
+    if (t.nack !== undefined && t.nack.seq < sent.seq) {
+      const pending = t.nack.pending;
+      if (pending !== null) for (const name of sent.prior.keys()) pending.delete(name);
+      if (pending === null || pending.size === 0) delete t.nack;
+    }
     this.#host.onAck(this, typeUrl, sent.version);
+  }
+
+  /**
+   * The client applied nothing of a NACKed response (all or nothing) but named the resources it
+   * rejected. Those keep their rejected version as "known", so they are not resent until they
+   * change again; every other resource of that response goes back to what the client still holds
+   * and is resent at once, so one bad resource does not hold back the good ones.
+   */
+  #resendAccepted(typeUrl: string, t: TypeState, sent: InFlight, rejected: ReadonlySet<string>): void {
+    const resend = new Set<string>();
+    for (const [name, before] of sent.prior) {
+      if (rejected.has(name)) continue;
+      // A later response in flight already carries a newer state of this name.
+      if ([...t.inflight.values()].some((later) => later.prior.has(name))) continue;
+      if (before === undefined) t.known.delete(name);
+      else t.known.set(name, before);
+      resend.add(name);
+    }
+    if (resend.size === 0) return;
+    this.markDirty(typeUrl, resend);
+    this.flush();
   }
 
   #subscribed(t: TypeState, name: string): boolean {
@@ -345,18 +390,23 @@ export class DeltaStream<C> {
     }
     const resources: Resource[] = [];
     const removed: string[] = [];
+    const prior = new Map<string, string | undefined>();
     for (const name of candidates) {
       if (!this.#subscribed(t, name)) continue;
       const entry = store.get(typeUrl, name);
       const visible = entry !== undefined && this.#host.visible(this.caller, typeUrl, name, entry.message);
+      const held = t.known.get(name);
       if (visible) {
-        if (t.forced.has(name) || t.known.get(name) !== entry.version) {
+        if (t.forced.has(name) || held !== entry.version) {
           resources.push(entry.wire);
+          prior.set(name, held);
           t.known.set(name, entry.version);
         }
-      } else if (t.known.delete(name) || t.forced.has(name)) {
+      } else if (held !== undefined || t.forced.has(name)) {
         // Also how a delta server says "this explicitly requested resource does not exist".
         removed.push(name);
+        prior.set(name, held);
+        t.known.delete(name);
       }
     }
     t.dirty = new Set();
@@ -368,7 +418,7 @@ export class DeltaStream<C> {
     const nonce = `${this.id}-${this.#seq}`;
     const version = String(store.revision(typeUrl));
     const names = [...resources.slice(0, 100).map((r) => r.name), ...removed.slice(0, 100)].slice(0, 100);
-    t.inflight.set(nonce, { seq: this.#seq, version, names });
+    t.inflight.set(nonce, { seq: this.#seq, version, names, prior });
     if (t.inflight.size > STREAM_LIMITS.inflightPerType) {
       const oldest = t.inflight.keys().next().value;
       if (oldest !== undefined) t.inflight.delete(oldest);
@@ -432,4 +482,24 @@ function checkRequest(req: DeltaDiscoveryRequest): void {
       );
     }
   }
+}
+
+/**
+ * The names a NACK's google.rpc.BadRequest detail rejects, restricted to the names of the response
+ * it answers; null when there is no such detail (then nothing is resent, as Envoy expects).
+ */
+function rejectedNames(status: Status, sent: ReadonlyMap<string, unknown>): Set<string> | null {
+  for (const detail of status.details.slice(0, 4)) {
+    if (detail.typeUrl !== BAD_REQUEST_TYPE_URL) continue;
+    let bad: BadRequest;
+    try {
+      bad = fromBinary(BadRequestSchema, detail.value);
+    } catch {
+      return null;
+    }
+    const names = new Set(bad.fieldViolations.map((v) => v.field).filter((n) => sent.has(n)));
+    // Naming none of the sent resources would make "resend the rest" resend everything, forever.
+    return names.size > 0 ? names : null;
+  }
+  return null;
 }

@@ -15,8 +15,6 @@ export const XdsErrorCode = {
   TypeUrlMismatch: "XDS_ERR_TYPE_URL_MISMATCH",
   /** No message schema is registered for a type URL. */
   UnknownType: "XDS_ERR_UNKNOWN_TYPE",
-  /** A resource failed validation (hostile or malformed xDS input); the response is NACKed. */
-  InvalidResource: "XDS_ERR_INVALID_RESOURCE",
   /** A request on the ADS stream broke the protocol or its limits. */
   Protocol: "XDS_ERR_PROTOCOL",
   /** The server or client was used after close(). */

@@ -20,6 +20,7 @@ import type {
 import { aggregatedDiscoveryService, DELTA_ADS_PATH, istioCertificateService } from "./grpc-definitions.js";
 import { SILENT_LOGGER, type XdsLogger } from "./log.js";
 import { type XdsResourceDelta, type XdsResourceInput, XdsResourceStore } from "./resource-store.js";
+import { trace } from "./trace.js";
 
 export interface XdsServerOptions<C extends XdsCaller> {
   /** host:port; production uses ":15012" on all interfaces, tests "127.0.0.1:0". */
@@ -141,6 +142,7 @@ export class XdsServer<C extends XdsCaller> extends EventEmitter<XdsServerEvents
         }
       },
       onAck: (s: DeltaStream<C>, typeUrl: string, version: string) => {
+        trace("ack", { stream: s.id, node: s.node?.id, typeUrl, version });
         this.emit("ack", { stream: s.id, node: s.node?.id, typeUrl, version });
       },
       onNack: (s: DeltaStream<C>, typeUrl: string, nack: NackRecord) => {
@@ -155,9 +157,17 @@ export class XdsServer<C extends XdsCaller> extends EventEmitter<XdsServerEvents
           },
           "xds NACK: client rejected config, it keeps its last good version",
         );
+        trace("nack", {
+          stream: s.id,
+          node: s.node?.id,
+          typeUrl,
+          version: nack.version,
+          error: nack.message,
+        });
         this.emit("nack", { stream: s.id, node: s.node?.id, typeUrl, ...nack });
       },
       onPush: (s: DeltaStream<C>, typeUrl: string, sent: SentRecord) => {
+        trace("push", { stream: s.id, node: s.node?.id, typeUrl, ...sent });
         this.emit("push", { stream: s.id, node: s.node?.id, typeUrl, ...sent });
       },
       onClose: (s: DeltaStream<C>, reason: string) => {

@@ -5,6 +5,9 @@ export const ADDRESS_TYPE_URL = "type.googleapis.com/istio.workload.Address";
 /** L4 authorization policies, keyed by "namespace/name" (ztunnel's protocol). */
 export const AUTHORIZATION_TYPE_URL = "type.googleapis.com/istio.security.Authorization";
 
+/** google.rpc.BadRequest in a NACK's error_detail.details: one field violation per rejected resource name. */
+export const BAD_REQUEST_TYPE_URL = "type.googleapis.com/google.rpc.BadRequest";
+
 export function typeUrlOf(schema: DescMessage): string {
   return `type.googleapis.com/${schema.typeName}`;
 }

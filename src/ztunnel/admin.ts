@@ -12,7 +12,9 @@ import type { MeshMetrics } from "../telemetry/metrics.js";
 import { AuthorizationSchema } from "../xds/gen/istio/security/authorization_pb.js";
 import type { ZtunnelState } from "./state.js";
 
-export type Readiness = { readonly ready: true; readonly since: string } | { readonly ready: false; readonly waitingFor: readonly string[] };
+export type Readiness =
+  | { readonly ready: true; readonly since: string }
+  | { readonly ready: false; readonly waitingFor: readonly string[] };
 
 export interface AdminSources {
   readonly node: string;
@@ -51,7 +53,11 @@ export function configDump(s: AdminSources): unknown {
     readiness: s.readiness(),
     xds: s.xds(),
     listeners: s.listeners(),
-    workloads: [...state.workloads()].map((w) => ({ ...w, services: Object.fromEntries(w.services), local: state.isLocal(w) })),
+    workloads: [...state.workloads()].map((w) => ({
+      ...w,
+      services: Object.fromEntries(w.services),
+      local: state.isLocal(w),
+    })),
     services: [...state.services()],
     policies: [...state.policies()].map((p) => ({
       key: p.key,
@@ -63,9 +69,13 @@ export function configDump(s: AdminSources): unknown {
   };
 }
 
-export function metricsHandler(metrics: MeshMetrics) {
+export function metricsHandler(metrics: MeshMetrics, beforeScrape: () => void = () => {}) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    if (req.url?.split("?")[0] !== "/metrics") return send(res, 404, { error: "try /metrics" });
+    if (req.url?.split("?")[0] !== "/metrics") {
+      send(res, 404, { error: "try /metrics" });
+      return;
+    }
+    beforeScrape();
     metrics.registry.metrics().then(
       (text) => send(res, 200, text, metrics.registry.contentType),
       (e: unknown) => send(res, 500, { error: String(e) }),
@@ -75,7 +85,10 @@ export function metricsHandler(metrics: MeshMetrics) {
 
 export function readinessHandler(readiness: () => Readiness) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    if (req.url?.split("?")[0] !== "/healthz/ready") return send(res, 404, { error: "try /healthz/ready" });
+    if (req.url?.split("?")[0] !== "/healthz/ready") {
+      send(res, 404, { error: "try /healthz/ready" });
+      return;
+    }
     const r = readiness();
     send(res, r.ready ? 200 : 503, r);
   };
@@ -85,24 +98,40 @@ export function adminHandler(s: AdminSources) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? "/", "http://admin");
     switch (url.pathname) {
-      case "/config_dump":
-        return send(res, 200, configDump(s));
-      case "/certs":
-        return send(res, 200, { certificates: certificatesDump(s.certs) });
+      case "/config_dump": {
+        send(res, 200, configDump(s));
+        return;
+      }
+      case "/certs": {
+        send(res, 200, { certificates: certificatesDump(s.certs) });
+        return;
+      }
       case "/logging": {
         const level = url.searchParams.get("level");
-        if (level === null) return send(res, 200, { level: s.logger.level });
-        if (req.method !== "POST" && req.method !== "PUT") {
-          return send(res, 405, { error: "change the level with POST /logging?level=<level>" });
+        if (level === null) {
+          send(res, 200, { level: s.logger.level });
+          return;
         }
-        if (!isLogLevel(level)) return send(res, 400, { error: `unknown level "${level}"; use one of ${LOG_LEVELS.join(", ")}` });
+        if (req.method !== "POST" && req.method !== "PUT") {
+          send(res, 405, { error: "change the level with POST /logging?level=<level>" });
+          return;
+        }
+        if (!isLogLevel(level)) {
+          send(res, 400, { error: `unknown level "${level}"; use one of ${LOG_LEVELS.join(", ")}` });
+          return;
+        }
         s.logger.level = level;
-        return send(res, 200, { level });
+        send(res, 200, { level });
+        return;
       }
-      case "/":
-        return send(res, 200, { endpoints: ["/config_dump", "/certs", "/logging?level=<level>"] });
-      default:
-        return send(res, 404, { error: `no admin endpoint ${url.pathname}` });
+      case "/": {
+        send(res, 200, { endpoints: ["/config_dump", "/certs", "/logging?level=<level>"] });
+        return;
+      }
+      default: {
+        send(res, 404, { error: `no admin endpoint ${url.pathname}` });
+        return;
+      }
     }
   };
 }

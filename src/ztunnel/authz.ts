@@ -10,9 +10,10 @@
  * any matching DENY denies; if ALLOW policies apply, one must match; otherwise allow.
  * Compiled sets are cached per destination workload and state version.
  */
-import type { Match, StringMatch } from "../xds/gen/istio/security/authorization_pb.js";
+
 import { anyCidrContains, type CidrBlock, parseIp } from "../policy/ip-match.js";
 import { matchAnyString, type StringMatcher } from "../policy/string-match.js";
+import type { Match, StringMatch } from "../xds/gen/istio/security/authorization_pb.js";
 import { ipFromBytes } from "./addresses.js";
 import type { PolicyInfo, WorkloadInfo, ZtunnelState } from "./state.js";
 
@@ -123,7 +124,9 @@ interface Facts {
 }
 
 function factsOf(r: L4Request): Facts {
-  const principal = r.peerIdentity?.startsWith("spiffe://") ? r.peerIdentity.slice(9) : (r.peerIdentity ?? "");
+  const principal = r.peerIdentity?.startsWith("spiffe://")
+    ? r.peerIdentity.slice(9)
+    : (r.peerIdentity ?? "");
   const ns = /\/ns\/([^/]+)\/sa\//.exec(principal)?.[1] ?? "";
   return {
     principal,
@@ -159,7 +162,8 @@ export function evaluateCompiled(set: Pick<CompiledSet, "deny" | "allow">, reque
     const rule = matchingRule(p, f);
     if (rule >= 0) return { decision: "deny", policy: p.key, rule, reason: `denied by DENY policy ${p.key}` };
   }
-  if (set.allow.length === 0) return { decision: "allow", policy: null, rule: null, reason: "no ALLOW policy applies" };
+  if (set.allow.length === 0)
+    return { decision: "allow", policy: null, rule: null, reason: "no ALLOW policy applies" };
   for (const p of set.allow) {
     const rule = matchingRule(p, f);
     if (rule >= 0) return { decision: "allow", policy: p.key, rule, reason: `allowed by ${p.key}` };

@@ -2,8 +2,9 @@
  * `ZtunnelOptions` (what the CLI or a test passes) → validated, frozen `ZtunnelConfig`.
  * Ports default to Istio's; 0 asks the OS for an ephemeral port (tests).
  */
-import { isIP } from "node:net";
+
 import type { Socket } from "node:net";
+import { isIP } from "node:net";
 import type { Duplex } from "node:stream";
 import type { CaClient } from "../identity/cert-store.js";
 import type { BackoffOptions } from "../xds/backoff.js";
@@ -12,7 +13,15 @@ import { isLoopback } from "./addresses.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { DEFAULT_SOCKS5_LIMITS, type Socks5Limits } from "./socks5.js";
 
-export const LISTENERS = ["outbound", "inboundPlaintext", "inbound", "socks5", "metrics", "readiness", "admin"] as const;
+export const LISTENERS = [
+  "outbound",
+  "inboundPlaintext",
+  "inbound",
+  "socks5",
+  "metrics",
+  "readiness",
+  "admin",
+] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
 export const DEFAULT_PORTS: Readonly<Record<ListenerName, number>> = Object.freeze({
@@ -41,7 +50,10 @@ export interface OriginalDestination {
 }
 
 /** Reads where a captured socket was going; throws when it cannot (the connection is dropped). */
-export type OriginalDstFn = (socket: Socket, listener: "outbound" | "inboundPlaintext" | "inbound") => OriginalDestination;
+export type OriginalDstFn = (
+  socket: Socket,
+  listener: "outbound" | "inboundPlaintext" | "inbound",
+) => OriginalDestination;
 
 /** Opens a plain TCP connection to a pod or an outside address (must set allowHalfOpen). */
 export type UpstreamConnector = (target: { host: string; port: number }) => Promise<Duplex>;
@@ -90,7 +102,9 @@ export interface ZtunnelOptions {
 export interface ZtunnelConfig {
   readonly node: string;
   readonly control: ControlPlaneOptions;
-  readonly listen: Readonly<Record<ListenerName, { readonly host: string; readonly port: number } | undefined>>;
+  readonly listen: Readonly<
+    Record<ListenerName, { readonly host: string; readonly port: number } | undefined>
+  >;
   readonly caClient: CaClient | undefined;
   readonly certificateTtlSeconds: number;
   readonly meshRootsPem: string;
@@ -112,14 +126,17 @@ function checkHost(field: string, host: string): string {
 
 export function ztunnelConfig(o: ZtunnelOptions): ZtunnelConfig {
   if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(o.node ?? "")) {
-    throw bad(`node name "${o.node}" is not a DNS-1123 name; pass --node <name> as the control plane knows the node`);
+    throw bad(
+      `node name "${o.node}" is not a DNS-1123 name; pass --node <name> as the control plane knows the node`,
+    );
   }
   if (!/^.+:\d{1,5}$/.test(o.control?.address ?? "")) {
     throw bad(`control plane address "${o.control?.address}" is not host:port; pass --control <host:15012>`);
   }
   const bind = checkHost("bindAddress", o.bindAddress ?? "0.0.0.0");
   const admin = checkHost("adminAddress", o.adminAddress ?? "127.0.0.1");
-  if (!isLoopback(admin)) throw bad(`adminAddress ${admin} is not loopback; the admin API serves only the node itself`);
+  if (!isLoopback(admin))
+    throw bad(`adminAddress ${admin} is not loopback; the admin API serves only the node itself`);
   const defaults: Record<ListenerName, string> = {
     outbound: bind,
     inboundPlaintext: bind,
@@ -133,7 +150,8 @@ export function ztunnelConfig(o: ZtunnelOptions): ZtunnelConfig {
   const listen = {} as Record<ListenerName, { host: string; port: number } | undefined>;
   for (const name of LISTENERS) {
     const port = o.ports?.[name] ?? DEFAULT_PORTS[name];
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`port of the ${LISTENER_ROLES[name]} listener (${port}) must be 0-65535`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw bad(`port of the ${LISTENER_ROLES[name]} listener (${port}) must be 0-65535`);
     const host = checkHost(`addresses.${name}`, o.addresses?.[name] ?? defaults[name]);
     if (name === "admin" && !isLoopback(host)) throw bad(`admin address ${host} is not loopback`);
     listen[name] = disabled.has(name) ? undefined : { host, port };
@@ -141,7 +159,8 @@ export function ztunnelConfig(o: ZtunnelOptions): ZtunnelConfig {
   const ttl = o.certificateTtlSeconds ?? 3600;
   if (!Number.isInteger(ttl) || ttl < 60) throw bad(`certificateTtlSeconds ${ttl} must be an integer ≥ 60`);
   const limits: Socks5Limits = { ...DEFAULT_SOCKS5_LIMITS, ...o.socks5Limits };
-  if (!(limits.timeoutMs > 0) || !(limits.maxBytes >= 262)) throw bad("socks5Limits need timeoutMs > 0 and maxBytes ≥ 262");
+  if (!(limits.timeoutMs > 0) || !(limits.maxBytes >= 262))
+    throw bad("socks5Limits need timeoutMs > 0 and maxBytes ≥ 262");
   return Object.freeze({
     node: o.node,
     control: o.control,

@@ -99,12 +99,16 @@ function resolveWaypoint(
     const svc = state.serviceByVip(ref.ip);
     if (svc === undefined) return undefined;
     const ep = pickEndpoint(state, svc, undefined, options);
-    return ep === undefined ? undefined : { workload: ep.workload, ip: ep.workload.addresses[0]!, port: ref.port };
+    return ep === undefined
+      ? undefined
+      : { workload: ep.workload, ip: ep.workload.addresses[0]!, port: ref.port };
   }
   const svc = state.serviceByHost(ref.namespace, ref.hostname);
   if (svc === undefined) return undefined;
   const ep = pickEndpoint(state, svc, undefined, options);
-  return ep === undefined ? undefined : { workload: ep.workload, ip: ep.workload.addresses[0]!, port: ref.port };
+  return ep === undefined
+    ? undefined
+    : { workload: ep.workload, ip: ep.workload.addresses[0]!, port: ref.port };
 }
 
 export function decideOutbound(
@@ -116,7 +120,12 @@ export function decideOutbound(
   const src = state.workloadByIp(req.srcIp);
   const pass = (
     reason: string,
-    extra: Partial<{ target: Endpoint; destination: WorkloadInfo; service: ServiceInfo; monitor: boolean }> = {},
+    extra: Partial<{
+      target: Endpoint;
+      destination: WorkloadInfo;
+      service: ServiceInfo;
+      monitor: boolean;
+    }> = {},
   ): OutboundDecision => ({
     kind: "passthrough",
     reason,
@@ -128,15 +137,14 @@ export function decideOutbound(
   });
 
   if (src === undefined || !state.isLocal(src)) {
-    const why = src === undefined ? `source ${req.srcIp} is not a known workload` : `source ${src.uid} runs on node "${src.node}", not here`;
-    if (req.entry === "socks5") return { kind: "deny", reason: `${why}; SOCKS5 serves only local workloads`, source: src };
+    const why =
+      src === undefined
+        ? `source ${req.srcIp} is not a known workload`
+        : `source ${src.uid} runs on node "${src.node}", not here`;
+    if (req.entry === "socks5")
+      return { kind: "deny", reason: `${why}; SOCKS5 serves only local workloads`, source: src };
     return pass(why);
   }
-  if (src.tunnel !== "hbone") {
-    if (req.entry === "socks5") return { kind: "deny", reason: `source ${src.uid} is not enrolled in the mesh`, source: src };
-    return pass(`source ${src.uid} is not enrolled in the mesh`);
-  }
-
   const service = state.serviceByVip(req.dst.ip);
   const dstWorkload = service === undefined ? state.workloadByIp(req.dst.ip) : undefined;
 
@@ -148,10 +156,21 @@ export function decideOutbound(
     });
   }
 
+  if (src.tunnel !== "hbone") {
+    if (req.entry === "socks5")
+      return { kind: "deny", reason: `source ${src.uid} is not enrolled in the mesh`, source: src };
+    return pass(`source ${src.uid} is not enrolled in the mesh`);
+  }
+
   if (service !== undefined) {
     if (service.waypoint !== undefined && !isWaypointOf(src, service.waypoint, state)) {
       const wp = resolveWaypoint(state, service.waypoint, options);
-      if (wp === undefined) return { kind: "deny", reason: `waypoint of service ${service.key} has no usable endpoint`, source: src };
+      if (wp === undefined)
+        return {
+          kind: "deny",
+          reason: `waypoint of service ${service.key} has no usable endpoint`,
+          source: src,
+        };
       return {
         kind: "hbone",
         source: src,
@@ -165,7 +184,11 @@ export function decideOutbound(
     }
     const ep = pickEndpoint(state, service, req.dst.port, options);
     if (ep === undefined) {
-      return { kind: "deny", reason: `service ${service.key} has no healthy endpoint for port ${req.dst.port}`, source: src };
+      return {
+        kind: "deny",
+        reason: `service ${service.key} has no healthy endpoint for port ${req.dst.port}`,
+        source: src,
+      };
     }
     return toWorkload(src, ep.workload, ep.workload.addresses[0]!, ep.port, service, pass);
   }
@@ -173,7 +196,12 @@ export function decideOutbound(
   if (dstWorkload !== undefined) {
     if (dstWorkload.waypoint !== undefined && !isWaypointOf(src, dstWorkload.waypoint, state)) {
       const wp = resolveWaypoint(state, dstWorkload.waypoint, options);
-      if (wp === undefined) return { kind: "deny", reason: `waypoint of workload ${dstWorkload.uid} has no usable endpoint`, source: src };
+      if (wp === undefined)
+        return {
+          kind: "deny",
+          reason: `waypoint of workload ${dstWorkload.uid} has no usable endpoint`,
+          source: src,
+        };
       return {
         kind: "hbone",
         source: src,
@@ -197,11 +225,18 @@ function toWorkload(
   ip: string,
   port: number,
   service: ServiceInfo | undefined,
-  pass: (reason: string, extra: { target: Endpoint; destination: WorkloadInfo; service?: ServiceInfo }) => OutboundDecision,
+  pass: (
+    reason: string,
+    extra: { target: Endpoint; destination: WorkloadInfo; service?: ServiceInfo },
+  ) => OutboundDecision,
 ): OutboundDecision {
   if (dst.tunnel !== "hbone" || dst.mode === "monitor") {
-    const why = dst.tunnel !== "hbone" ? "is not enrolled in the mesh" : "is in monitor mode";
-    return pass(`destination ${dst.uid} ${why}`, { target: { ip, port }, destination: dst, ...(service ? { service } : {}) });
+    const why = dst.mode === "monitor" ? "is in monitor mode" : "is not enrolled in the mesh";
+    return pass(`destination ${dst.uid} ${why}`, {
+      target: { ip, port },
+      destination: dst,
+      ...(service ? { service } : {}),
+    });
   }
   return {
     kind: "hbone",

@@ -85,6 +85,7 @@ export class HboneInbound {
       decision = {
         kind: "deny",
         status: 403,
+        code: "ZT_ERR_NOT_LOCAL",
         reason: `CONNECT to ${hostPort(target.ip, target.port)} arrived at ${req.localAddress.address}; HBONE targets must match the dialled workload`,
         workload: undefined,
         authz: undefined,
@@ -110,11 +111,14 @@ export class HboneInbound {
     ctx.metrics.tcpOpened.inc(this.#labels(pending));
     if (decision.kind === "deny") {
       pending.flags = "DENY";
-      record.set({ authz: "deny", reason: decision.reason });
+      record.set({ authz: "deny", reason: decision.reason, "error.code": decision.code });
       ctx.metrics.authzDecisions.inc({ direction: "inbound", decision: "deny" });
       return { allow: false, status: decision.status, reason: decision.reason };
     }
-    ctx.metrics.authzDecisions.inc({ direction: "inbound", decision: decision.wouldDeny ? "would_deny" : "allow" });
+    ctx.metrics.authzDecisions.inc({
+      direction: "inbound",
+      decision: decision.wouldDeny ? "would_deny" : "allow",
+    });
     return {
       allow: true,
       connect: async (): Promise<Duplex> => {
@@ -137,7 +141,14 @@ export class HboneInbound {
     if (list !== undefined && list.length === 0) this.#pending.delete(r.connId);
     if (pending === undefined) {
       // Refused before authorization (not CONNECT, bad authority): still one record.
-      const record = ctx.accessLog.open({ "conn.id": r.connId, direction: "inbound", entry: "hbone", "src.identity": r.peer, "dst.addr": r.target, security: "mutual_tls" });
+      const record = ctx.accessLog.open({
+        "conn.id": r.connId,
+        direction: "inbound",
+        entry: "hbone",
+        "src.identity": r.peer,
+        "dst.addr": r.target,
+        security: "mutual_tls",
+      });
       record.set({ reason: r.reason });
       record.finish(r.error);
       return;
@@ -153,7 +164,10 @@ export class HboneInbound {
     const error = r.error !== undefined && !isBenignClose(r.error) ? r.error : undefined;
     if (error !== undefined || pending.flags === "CONNECT") {
       const code = (error as { code?: unknown } | undefined)?.code;
-      ctx.metrics.connectionErrors.inc({ direction: "inbound", reason: typeof code === "string" ? code : pending.flags });
+      ctx.metrics.connectionErrors.inc({
+        direction: "inbound",
+        reason: typeof code === "string" ? code : pending.flags,
+      });
     }
     record.finish(error);
   }
@@ -179,7 +193,8 @@ export class HboneInbound {
 
   /** Connections that never reached onConnectDone (server closed): finish their records. */
   flush(): void {
-    for (const list of this.#pending.values()) for (const p of list) p.record.finish(new Error("ztunnel shutting down"));
+    for (const list of this.#pending.values())
+      for (const p of list) p.record.finish(new Error("ztunnel shutting down"));
     this.#pending.clear();
   }
 }
@@ -199,7 +214,11 @@ function localDst(raw: Socket): { address: string; port: number } {
 }
 
 /** 15006: plaintext from outside the mesh to a captured local workload. */
-export async function handlePlaintextInbound(ctx: ProxyContext, client: Socket, dst: { ip: string; port: number }): Promise<void> {
+export async function handlePlaintextInbound(
+  ctx: ProxyContext,
+  client: Socket,
+  dst: { ip: string; port: number },
+): Promise<void> {
   const connId = randomBytes(16).toString("hex");
   const srcIp = canonicalIp(client.remoteAddress ?? "");
   const record = ctx.accessLog.open({
@@ -212,9 +231,17 @@ export async function handlePlaintextInbound(ctx: ProxyContext, client: Socket, 
   });
   const source = ctx.state.workloadByIp(srcIp);
   record.set({ "src.workload": source?.name, "src.namespace": source?.namespace });
-  const decision = decideInbound(ctx.state, ctx.authorizer, { peerIdentity: undefined, peerIp: srcIp, target: dst });
+  const decision = decideInbound(ctx.state, ctx.authorizer, {
+    peerIdentity: undefined,
+    peerIp: srcIp,
+    target: dst,
+  });
   const destination = decision.workload;
-  record.set({ "dst.workload": destination?.name, "dst.namespace": destination?.namespace, route: destination?.mode === "monitor" ? "monitor" : "plaintext" });
+  record.set({
+    "dst.workload": destination?.name,
+    "dst.namespace": destination?.namespace,
+    route: destination?.mode === "monitor" ? "monitor" : "plaintext",
+  });
   let flags: "-" | "DENY" | "CONNECT" = "-";
   let received = 0;
   let sent = 0;
@@ -237,7 +264,7 @@ export async function handlePlaintextInbound(ctx: ProxyContext, client: Socket, 
     }
     if (decision.kind === "deny") {
       flags = "DENY";
-      record.set({ authz: "deny", reason: decision.reason });
+      record.set({ authz: "deny", reason: decision.reason, "error.code": decision.code });
       ctx.metrics.authzDecisions.inc({ direction: "inbound", decision: "deny" });
       throw new ZtunnelError(ZtunnelErrorCode.Denied, decision.reason);
     }

@@ -1,11 +1,18 @@
 /** Binding at start-up: every listener is opened before the daemon reports itself started. */
 import http from "node:http";
-import net from "node:net";
+import type net from "node:net";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 
-export type Bound = { readonly kind: "tcp"; readonly server: net.Server } | { readonly kind: "http"; readonly server: http.Server };
+export type Bound =
+  | { readonly kind: "tcp"; readonly server: net.Server }
+  | { readonly kind: "http"; readonly server: http.Server };
 
-export function listenOn(server: net.Server, host: string, port: number, role: string): Promise<net.AddressInfo> {
+export function listenOn(
+  server: net.Server,
+  host: string,
+  port: number,
+  role: string,
+): Promise<net.AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       const why =
@@ -16,7 +23,9 @@ export function listenOn(server: net.Server, host: string, port: number, role: s
             : e.code === "EACCES"
               ? "needs privileges to bind"
               : `cannot be bound (${e.code ?? e.message})`;
-      reject(new ZtunnelError(ZtunnelErrorCode.Bind, `port ${port} (${role}) on ${host} ${why}`, { cause: e }));
+      reject(
+        new ZtunnelError(ZtunnelErrorCode.Bind, `port ${port} (${role}) on ${host} ${why}`, { cause: e }),
+      );
     };
     server.once("error", onError);
     server.listen({ host, port, exclusive: true }, () => {

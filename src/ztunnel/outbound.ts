@@ -29,7 +29,8 @@ export interface OutboundEntry {
 
 /** Maps a failure to the SOCKS5 reply code (the one place SOCKS5 errors meet the wire). */
 function socksReplyFor(e: unknown): SocksReply {
-  const code = (e as { code?: unknown }).code;
+  const cause = (e as { cause?: unknown }).cause;
+  const code = (e as { code?: unknown }).code === ZtunnelErrorCode.Upstream ? (cause as { code?: unknown } | undefined)?.code : (e as { code?: unknown }).code;
   const status = (e as { status?: unknown }).status;
   if (code === ZtunnelErrorCode.Denied || status === 401 || status === 403) return SocksReply.NotAllowed;
   if (code === "ECONNREFUSED") return SocksReply.ConnectionRefused;
@@ -50,7 +51,11 @@ export async function handleOutbound(ctx: ProxyContext, conn: OutboundEntry): Pr
     "dst.addr": hostPort(conn.dst.ip, conn.dst.port),
   });
   const decision = decideOutbound(ctx.state, { srcIp, dst: conn.dst, entry: conn.entry });
-  trace.trace("decision", () => ({ connId, kind: decision.kind, reason: "reason" in decision ? decision.reason : undefined }));
+  trace.trace("decision", () => ({
+    connId,
+    kind: decision.kind,
+    reason: "reason" in decision ? decision.reason : undefined,
+  }));
   const src = decision.source;
   record.set({
     "src.workload": src?.name,
@@ -70,7 +75,10 @@ export async function handleOutbound(ctx: ProxyContext, conn: OutboundEntry): Pr
       reporter: "source",
       source: src,
       sourceIdentity: mtls ? src?.identity : undefined,
-      destination: decision.kind === "deny" ? undefined : (decision.destination ?? (decision.kind === "hbone" ? decision.waypoint : undefined)),
+      destination:
+        decision.kind === "deny"
+          ? undefined
+          : (decision.destination ?? (decision.kind === "hbone" ? decision.waypoint : undefined)),
       destinationIdentity: decision.kind === "hbone" && mtls ? decision.expectedIdentities[0] : undefined,
       service: decision.kind === "deny" ? undefined : decision.service,
       mtls,
@@ -89,9 +97,15 @@ export async function handleOutbound(ctx: ProxyContext, conn: OutboundEntry): Pr
     opened = true;
     let upstream: Duplex;
     try {
-      upstream = decision.kind === "hbone" ? await openHbone(ctx, decision, connId, srcIp) : await openDirect(ctx, decision, srcIp, record);
+      upstream =
+        decision.kind === "hbone"
+          ? await openHbone(ctx, decision, connId, srcIp)
+          : await openDirect(ctx, decision, srcIp, record);
     } catch (e) {
-      flags = (e as { status?: unknown }).status === 403 || (e as { status?: unknown }).status === 401 ? "DENY" : "CONNECT";
+      flags =
+        (e as { status?: unknown }).status === 403 || (e as { status?: unknown }).status === 401
+          ? "DENY"
+          : "CONNECT";
       if (flags === "DENY") record.set({ authz: "deny" });
       throw e;
     }
@@ -114,14 +128,20 @@ export async function handleOutbound(ctx: ProxyContext, conn: OutboundEntry): Pr
     if (sent > 0) ctx.metrics.tcpSentBytes.inc(l, sent);
     if (failure !== undefined) {
       const code = (failure as { code?: unknown }).code;
-      ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: typeof code === "string" ? code : "error" });
+      ctx.metrics.connectionErrors.inc({
+        direction: "outbound",
+        reason: typeof code === "string" ? code : "error",
+      });
     }
     record.set({ "bytes.received": received, "bytes.sent": sent, security: mtls ? "mutual_tls" : "none" });
     record.finish(failure);
   }
 }
 
-function describeDestination(record: ReturnType<ProxyContext["accessLog"]["open"]>, d: Exclude<OutboundDecision, { kind: "deny" }>): void {
+function describeDestination(
+  record: ReturnType<ProxyContext["accessLog"]["open"]>,
+  d: Exclude<OutboundDecision, { kind: "deny" }>,
+): void {
   record.set({
     "dst.workload": d.destination?.name,
     "dst.namespace": d.destination?.namespace,
@@ -144,11 +164,15 @@ async function openHbone(
   connId: string,
   srcIp: string,
 ): Promise<Duplex> {
-  let source;
+  let source: Awaited<ReturnType<ProxyContext["certs"]["get"]>>;
   try {
     source = await ctx.certs.get(spiffe(d.source.identity));
   } catch (e) {
-    throw new ZtunnelError(ZtunnelErrorCode.Certificate, `no certificate for ${d.source.identity}: ${(e as Error).message}`, { cause: e });
+    throw new ZtunnelError(
+      ZtunnelErrorCode.Certificate,
+      `no certificate for ${d.source.identity}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const stream = await ctx.pool.connect({
     source,
@@ -198,5 +222,10 @@ async function openDirect(
 /** A peer closing or resetting its side is how TCP connections end, not a proxy error. */
 export function isBenignClose(e: Error): boolean {
   const code = (e as NodeJS.ErrnoException).code;
-  return code === "ECONNRESET" || code === "EPIPE" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ERR_HTTP2_STREAM_CANCEL";
+  return (
+    code === "ECONNRESET" ||
+    code === "EPIPE" ||
+    code === "ERR_STREAM_PREMATURE_CLOSE" ||
+    code === "ERR_HTTP2_STREAM_CANCEL"
+  );
 }

@@ -30,26 +30,40 @@ export const SocksReply = {
 } as const;
 export type SocksReply = (typeof SocksReply)[keyof typeof SocksReply];
 
-export type SocksTarget = { readonly kind: "ip"; readonly ip: string; readonly port: number } | { readonly kind: "domain"; readonly domain: string; readonly port: number };
+export type SocksTarget =
+  | { readonly kind: "ip"; readonly ip: string; readonly port: number }
+  | { readonly kind: "domain"; readonly domain: string; readonly port: number };
 
-export type Parse<T> = { readonly state: "more" } | { readonly state: "done"; readonly value: T; readonly used: number } | { readonly state: "error"; readonly reply: SocksReply | undefined; readonly reason: string };
+export type Parse<T> =
+  | { readonly state: "more" }
+  | { readonly state: "done"; readonly value: T; readonly used: number }
+  | { readonly state: "error"; readonly reply: SocksReply | undefined; readonly reason: string };
 
 const MORE = { state: "more" } as const;
 
 export function parseGreeting(buf: Uint8Array): Parse<{ methods: number[] }> {
   if (buf.length < 2) return MORE;
-  if (buf[0] !== SOCKS_VERSION) return { state: "error", reply: undefined, reason: `not SOCKS5 (version byte ${buf[0]})` };
+  if (buf[0] !== SOCKS_VERSION)
+    return { state: "error", reply: undefined, reason: `not SOCKS5 (version byte ${buf[0]})` };
   const n = buf[1]!;
-  if (n === 0) return { state: "error", reply: undefined, reason: "greeting offers no authentication method" };
+  if (n === 0)
+    return { state: "error", reply: undefined, reason: "greeting offers no authentication method" };
   if (buf.length < 2 + n) return MORE;
   return { state: "done", value: { methods: [...buf.subarray(2, 2 + n)] }, used: 2 + n };
 }
 
 export function parseRequest(buf: Uint8Array): Parse<SocksTarget> {
   if (buf.length < 5) return MORE;
-  if (buf[0] !== SOCKS_VERSION) return { state: "error", reply: SocksReply.GeneralFailure, reason: `request version byte ${buf[0]}` };
-  if (buf[1] !== CMD_CONNECT) return { state: "error", reply: SocksReply.CommandNotSupported, reason: `command ${buf[1]} (only CONNECT is supported)` };
-  if (buf[2] !== 0) return { state: "error", reply: SocksReply.GeneralFailure, reason: "reserved byte is not zero" };
+  if (buf[0] !== SOCKS_VERSION)
+    return { state: "error", reply: SocksReply.GeneralFailure, reason: `request version byte ${buf[0]}` };
+  if (buf[1] !== CMD_CONNECT)
+    return {
+      state: "error",
+      reply: SocksReply.CommandNotSupported,
+      reason: `command ${buf[1]} (only CONNECT is supported)`,
+    };
+  if (buf[2] !== 0)
+    return { state: "error", reply: SocksReply.GeneralFailure, reason: "reserved byte is not zero" };
   const atyp = buf[3];
   let addrEnd: number;
   switch (atyp) {
@@ -81,7 +95,12 @@ export function parseRequest(buf: Uint8Array): Parse<SocksTarget> {
     return { state: "done", value: { kind: "ip", ip: canonicalIp(groups.join(":")), port }, used };
   }
   const domain = Buffer.from(buf.subarray(5, addrEnd)).toString("latin1");
-  if (!/^[A-Za-z0-9.-]+$/.test(domain)) return { state: "error", reply: SocksReply.HostUnreachable, reason: `domain ${JSON.stringify(domain)} is not a host name` };
+  if (!/^[A-Za-z0-9.-]+$/.test(domain))
+    return {
+      state: "error",
+      reply: SocksReply.HostUnreachable,
+      reason: `domain ${JSON.stringify(domain)} is not a host name`,
+    };
   return { state: "done", value: { kind: "domain", domain: domain.toLowerCase(), port }, used };
 }
 
@@ -110,7 +129,10 @@ export interface Socks5Handshake {
  * (bytes the client sent after it are put back with `unshift`); rejects with `ZT_ERR_SOCKS5` after
  * answering the client where the protocol allows it.
  */
-export function socks5Handshake(socket: Socket, limits: Socks5Limits = DEFAULT_SOCKS5_LIMITS): Promise<Socks5Handshake> {
+export function socks5Handshake(
+  socket: Socket,
+  limits: Socks5Limits = DEFAULT_SOCKS5_LIMITS,
+): Promise<Socks5Handshake> {
   return new Promise((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
     let phase: "greeting" | "request" = "greeting";
@@ -121,18 +143,36 @@ export function socks5Handshake(socket: Socket, limits: Socks5Limits = DEFAULT_S
         socket.write(reply);
         socket.destroySoon();
       } else socket.destroy();
-      reject(new ZtunnelError(ZtunnelErrorCode.Socks5, `SOCKS5 handshake from ${socket.remoteAddress ?? "?"} failed: ${reason}`));
+      reject(
+        new ZtunnelError(
+          ZtunnelErrorCode.Socks5,
+          `SOCKS5 handshake from ${socket.remoteAddress ?? "?"} failed: ${reason}`,
+        ),
+      );
     };
-    const timer = setTimeout(() => fail(`no complete request within ${limits.timeoutMs} ms`, undefined), limits.timeoutMs);
+    const timer = setTimeout(
+      () => fail(`no complete request within ${limits.timeoutMs} ms`, undefined),
+      limits.timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      if (buf.length > limits.maxBytes) return fail(`handshake larger than ${limits.maxBytes} bytes`, undefined);
+      if (buf.length > limits.maxBytes) {
+        fail(`handshake larger than ${limits.maxBytes} bytes`, undefined);
+        return;
+      }
       if (phase === "greeting") {
         const g = parseGreeting(buf);
         if (g.state === "more") return;
-        if (g.state === "error") return fail(g.reason, undefined);
+        if (g.state === "error") {
+          fail(g.reason, undefined);
+          return;
+        }
         if (!g.value.methods.includes(NO_AUTH)) {
-          return fail("client requires authentication; ztunnel offers none", Buffer.from([SOCKS_VERSION, NO_ACCEPTABLE_METHOD]));
+          fail(
+            "client requires authentication; ztunnel offers none",
+            Buffer.from([SOCKS_VERSION, NO_ACCEPTABLE_METHOD]),
+          );
+          return;
         }
         socket.write(Buffer.from([SOCKS_VERSION, NO_AUTH]));
         buf = buf.subarray(g.used);
@@ -140,7 +180,10 @@ export function socks5Handshake(socket: Socket, limits: Socks5Limits = DEFAULT_S
       }
       const r = parseRequest(buf);
       if (r.state === "more") return;
-      if (r.state === "error") return fail(r.reason, r.reply === undefined ? undefined : encodeReply(r.reply));
+      if (r.state === "error") {
+        fail(r.reason, r.reply === undefined ? undefined : encodeReply(r.reply));
+        return;
+      }
       cleanup();
       socket.pause();
       const rest = buf.subarray(r.used);

@@ -4,8 +4,7 @@
  * `decide-inbound.ts`) read it; only xDS updates write it. `version` changes on every write, so
  * caches keyed on it (compiled policies) stay correct.
  */
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { StringValueSchema } from "@bufbuild/protobuf/wkt";
+import { anyUnpack, StringValueSchema } from "@bufbuild/protobuf/wkt";
 import {
   type Authorization,
   Action as AuthzAction,
@@ -27,16 +26,21 @@ export const DEFAULT_TRUST_DOMAIN = "cluster.local";
 export const HBONE_PORT = 15008;
 /**
  * ambit's extension on `Workload.extensions` marking a workload in `monitor` dataplane mode
- * (namespace label `istio.io/dataplane-mode: monitor`): config is a `google.protobuf.StringValue`
- * holding "monitor" (or "ambient"). Istio has no monitor mode, so this rides in an extension.
+ * (namespace label `istio.io/dataplane-mode: monitor`); the control plane sends it with no config.
+ * Istio has no monitor mode, so it rides in an extension, which Istio's ztunnel ignores.
  */
-export const DATAPLANE_MODE_EXTENSION = "ambit.io/dataplane-mode";
+export const MONITOR_EXTENSION = "ambit.dev/dataplane-mode-monitor";
 
 export type DataplaneMode = "ambient" | "monitor";
 
 export type GatewayRef =
   | { readonly kind: "address"; readonly ip: string; readonly port: number }
-  | { readonly kind: "hostname"; readonly namespace: string; readonly hostname: string; readonly port: number };
+  | {
+      readonly kind: "hostname";
+      readonly namespace: string;
+      readonly hostname: string;
+      readonly port: number;
+    };
 
 export interface ServicePort {
   readonly servicePort: number;
@@ -113,7 +117,8 @@ function gatewayRef(g: GatewayAddress | undefined, name: string, path: string): 
     }
     case "hostname": {
       const h = g.destination.value;
-      if (!DNS_LABELISH.test(h.hostname)) throw bad(name, `${path}.hostname.hostname`, `"${h.hostname}" is not a hostname`);
+      if (!DNS_LABELISH.test(h.hostname))
+        throw bad(name, `${path}.hostname.hostname`, `"${h.hostname}" is not a hostname`);
       return { kind: "hostname", namespace: h.namespace, hostname: h.hostname, port };
     }
     default:
@@ -121,40 +126,46 @@ function gatewayRef(g: GatewayAddress | undefined, name: string, path: string): 
   }
 }
 
-function portList(ports: readonly { servicePort: number; targetPort: number }[], name: string, path: string): ServicePort[] {
+function portList(
+  ports: readonly { servicePort: number; targetPort: number }[],
+  name: string,
+  path: string,
+): ServicePort[] {
   return ports.map((p, i) => {
-    if (p.servicePort < 1 || p.servicePort > 65535) throw bad(name, `${path}[${i}].service_port`, `${p.servicePort} is not a port`);
+    if (p.servicePort < 1 || p.servicePort > 65535)
+      throw bad(name, `${path}[${i}].service_port`, `${p.servicePort} is not a port`);
     if (p.targetPort > 65535) throw bad(name, `${path}[${i}].target_port`, `${p.targetPort} is not a port`);
     return { servicePort: p.servicePort, targetPort: p.targetPort };
   });
 }
 
-function modeOf(w: Workload, name: string): DataplaneMode {
-  const ext = w.extensions.find((e) => e.name === DATAPLANE_MODE_EXTENSION);
-  if (ext === undefined) return "ambient";
-  const value = ext.config === undefined ? undefined : anyUnpack(ext.config, StringValueSchema)?.value;
-  if (value === "monitor" || value === "ambient") return value;
-  throw bad(name, `workload.extensions[${DATAPLANE_MODE_EXTENSION}]`, `expected StringValue "ambient" or "monitor", got ${JSON.stringify(value)}`);
+function modeOf(w: Workload): DataplaneMode {
+  return w.extensions.some((e) => e.name === MONITOR_EXTENSION) ? "monitor" : "ambient";
 }
 
 /** Validates and converts a Workload; throws `ZT_ERR_BAD_RESOURCE` naming the field. */
 export function workloadFromProto(name: string, w: Workload): WorkloadInfo {
   if (w.uid === "") throw bad(name, "workload.uid", "is empty");
   if (name !== w.uid) throw bad(name, "workload.uid", `"${w.uid}" differs from the resource name`);
-  if (!SEGMENT.test(w.namespace)) throw bad(name, "workload.namespace", `"${w.namespace}" is not a namespace name`);
+  if (!SEGMENT.test(w.namespace))
+    throw bad(name, "workload.namespace", `"${w.namespace}" is not a namespace name`);
   if (w.name === "") throw bad(name, "workload.name", "is empty");
   const addresses = w.addresses.map((b, i) => {
     const ip = ipFromBytes(b);
-    if (ip === undefined) throw bad(name, `workload.addresses[${i}]`, `must be 4 or 16 bytes, got ${b.length}`);
+    if (ip === undefined)
+      throw bad(name, `workload.addresses[${i}]`, `must be 4 or 16 bytes, got ${b.length}`);
     return ip;
   });
   const trustDomain = w.trustDomain === "" ? DEFAULT_TRUST_DOMAIN : w.trustDomain;
-  if (!/^[a-z0-9._-]{1,255}$/.test(trustDomain)) throw bad(name, "workload.trust_domain", `"${trustDomain}" is not a trust domain`);
+  if (!/^[a-z0-9._-]{1,255}$/.test(trustDomain))
+    throw bad(name, "workload.trust_domain", `"${trustDomain}" is not a trust domain`);
   const serviceAccount = w.serviceAccount === "" ? "default" : w.serviceAccount;
-  if (!SEGMENT.test(serviceAccount)) throw bad(name, "workload.service_account", `"${serviceAccount}" is not a service account name`);
+  if (!SEGMENT.test(serviceAccount))
+    throw bad(name, "workload.service_account", `"${serviceAccount}" is not a service account name`);
   const services = new Map<string, ServicePort[]>();
   for (const [key, list] of Object.entries(w.services)) {
-    if (!key.includes("/")) throw bad(name, `workload.services["${key}"]`, 'key must be "namespace/hostname"');
+    if (!key.includes("/"))
+      throw bad(name, `workload.services["${key}"]`, 'key must be "namespace/hostname"');
     services.set(key, portList(list.ports, name, `workload.services["${key}"].ports`));
   }
   return Object.freeze({
@@ -171,7 +182,7 @@ export function workloadFromProto(name: string, w: Workload): WorkloadInfo {
     canonicalRevision: w.canonicalRevision,
     clusterId: w.clusterId,
     tunnel: w.tunnelProtocol === TunnelProtocol.HBONE ? "hbone" : "none",
-    mode: modeOf(w, name),
+    mode: modeOf(w),
     waypoint: gatewayRef(w.waypoint, name, "workload.waypoint"),
     services,
     authorizationPolicies: [...w.authorizationPolicies],
@@ -180,8 +191,10 @@ export function workloadFromProto(name: string, w: Workload): WorkloadInfo {
 }
 
 export function serviceFromProto(name: string, s: Service): ServiceInfo {
-  if (!SEGMENT.test(s.namespace)) throw bad(name, "service.namespace", `"${s.namespace}" is not a namespace name`);
-  if (!DNS_LABELISH.test(s.hostname)) throw bad(name, "service.hostname", `"${s.hostname}" is not a hostname`);
+  if (!SEGMENT.test(s.namespace))
+    throw bad(name, "service.namespace", `"${s.namespace}" is not a namespace name`);
+  if (!DNS_LABELISH.test(s.hostname))
+    throw bad(name, "service.hostname", `"${s.hostname}" is not a hostname`);
   const key = `${s.namespace}/${s.hostname}`;
   if (name !== key) throw bad(name, "service", `resource name must be "${key}"`);
   const vips = s.addresses.map((a, i) => {
@@ -203,12 +216,14 @@ export function serviceFromProto(name: string, s: Service): ServiceInfo {
 
 /** Checks an Authorization's shape; the L4 matcher (`authz.ts`) relies on what is checked here. */
 export function policyFromProto(name: string, a: Authorization): PolicyInfo {
-  if (!SEGMENT.test(a.namespace)) throw bad(name, "authorization.namespace", `"${a.namespace}" is not a namespace name`);
+  if (!SEGMENT.test(a.namespace))
+    throw bad(name, "authorization.namespace", `"${a.namespace}" is not a namespace name`);
   if (a.name === "") throw bad(name, "authorization.name", "is empty");
-  if (name !== `${a.namespace}/${a.name}`) throw bad(name, "authorization", `resource name must be "${a.namespace}/${a.name}"`);
-  a.rules.forEach((r, ri) =>
-    r.clauses.forEach((c, ci) =>
-      c.matches.forEach((m, mi) => {
+  if (name !== `${a.namespace}/${a.name}`)
+    throw bad(name, "authorization", `resource name must be "${a.namespace}/${a.name}"`);
+  for (const [ri, r] of a.rules.entries()) {
+    for (const [ci, c] of r.clauses.entries()) {
+      for (const [mi, m] of c.matches.entries()) {
         const path = `authorization.rules[${ri}].clauses[${ci}].matches[${mi}]`;
         for (const [field, list] of [
           ["source_ips", m.sourceIps],
@@ -216,27 +231,33 @@ export function policyFromProto(name: string, a: Authorization): PolicyInfo {
           ["destination_ips", m.destinationIps],
           ["not_destination_ips", m.notDestinationIps],
         ] as const) {
-          list.forEach((cidr, k) => {
+          for (const [k, cidr] of list.entries()) {
             const bits = cidr.address.length * 8;
-            if (bits !== 32 && bits !== 128) throw bad(name, `${path}.${field}[${k}].address`, "must be 4 or 16 bytes");
-            if (cidr.length > bits) throw bad(name, `${path}.${field}[${k}].length`, `${cidr.length} exceeds ${bits}`);
-          });
+            if (bits !== 32 && bits !== 128)
+              throw bad(name, `${path}.${field}[${k}].address`, "must be 4 or 16 bytes");
+            if (cidr.length > bits)
+              throw bad(name, `${path}.${field}[${k}].length`, `${cidr.length} exceeds ${bits}`);
+          }
         }
         for (const [field, list] of [
           ["destination_ports", m.destinationPorts],
           ["not_destination_ports", m.notDestinationPorts],
         ] as const) {
-          list.forEach((p, k) => {
+          for (const [k, p] of list.entries()) {
             if (p < 1 || p > 65535) throw bad(name, `${path}.${field}[${k}]`, `${p} is not a port`);
-          });
+          }
         }
-      }),
-    ),
-  );
+      }
+    }
+  }
   const scope =
     a.scope === AuthzScope.GLOBAL ? "global" : a.scope === AuthzScope.NAMESPACE ? "namespace" : "workload";
   if (a.action !== AuthzAction.ALLOW && a.action !== AuthzAction.DENY) {
-    throw bad(name, "authorization.action", `unknown action ${a.action}; ztunnel enforces ALLOW and DENY only`);
+    throw bad(
+      name,
+      "authorization.action",
+      `unknown action ${a.action}; ztunnel enforces ALLOW and DENY only`,
+    );
   }
   return Object.freeze({
     key: name,
@@ -248,7 +269,9 @@ export function policyFromProto(name: string, a: Authorization): PolicyInfo {
   });
 }
 
-export type AddressEntry = { kind: "workload"; workload: WorkloadInfo } | { kind: "service"; service: ServiceInfo };
+export type AddressEntry =
+  | { kind: "workload"; workload: WorkloadInfo }
+  | { kind: "service"; service: ServiceInfo };
 
 export function addressFromProto(name: string, a: Address): AddressEntry {
   switch (a.type.case) {

@@ -3,7 +3,6 @@
  * readable arguments instead of protobuf boilerplate. Not used on the data path.
  */
 import { create } from "@bufbuild/protobuf";
-import { anyPack, StringValueSchema } from "@bufbuild/protobuf/wkt";
 import {
   Action,
   type Authorization,
@@ -21,13 +20,13 @@ import {
   NetworkAddressSchema,
   PortListSchema,
   PortSchema,
+  ServiceSchema,
   TunnelProtocol,
   WorkloadSchema,
   WorkloadStatus,
-  ServiceSchema,
 } from "../xds/gen/istio/workload/workload_pb.js";
 import { ipToBytes } from "./addresses.js";
-import { DATAPLANE_MODE_EXTENSION } from "./state.js";
+import { MONITOR_EXTENSION } from "./state.js";
 
 export interface WorkloadSpec {
   uid: string;
@@ -73,17 +72,17 @@ export function workloadAddress(spec: WorkloadSpec): Address {
   }
   if (spec.waypointIp !== undefined) {
     w.waypoint = create(GatewayAddressSchema, {
-      destination: { case: "address", value: create(NetworkAddressSchema, { address: ipToBytes(spec.waypointIp) }) },
+      destination: {
+        case: "address",
+        value: create(NetworkAddressSchema, { address: ipToBytes(spec.waypointIp) }),
+      },
       hboneMtlsPort: 15008,
     });
   }
-  if (spec.mode !== undefined) {
-    w.extensions.push(
-      create(ExtensionSchema, {
-        name: DATAPLANE_MODE_EXTENSION,
-        config: anyPack(StringValueSchema, create(StringValueSchema, { value: spec.mode })),
-      }),
-    );
+  if (spec.mode === "monitor") {
+    // The control plane sends monitor workloads without a tunnel, marked by the extension.
+    w.tunnelProtocol = TunnelProtocol.NONE;
+    w.extensions.push(create(ExtensionSchema, { name: MONITOR_EXTENSION }));
   }
   return create(AddressSchema, { type: { case: "workload", value: w } });
 }
@@ -110,7 +109,10 @@ export function serviceAddress(spec: ServiceSpec): Address {
   });
   if (spec.waypointIp !== undefined) {
     s.waypoint = create(GatewayAddressSchema, {
-      destination: { case: "address", value: create(NetworkAddressSchema, { address: ipToBytes(spec.waypointIp) }) },
+      destination: {
+        case: "address",
+        value: create(NetworkAddressSchema, { address: ipToBytes(spec.waypointIp) }),
+      },
       hboneMtlsPort: 15008,
     });
   }
@@ -131,8 +133,10 @@ export interface MatchSpec {
 
 function sm(pattern: string): StringMatch {
   if (pattern === "*") return create(StringMatchSchema, { matchType: { case: "presence", value: {} } });
-  if (pattern.endsWith("*")) return create(StringMatchSchema, { matchType: { case: "prefix", value: pattern.slice(0, -1) } });
-  if (pattern.startsWith("*")) return create(StringMatchSchema, { matchType: { case: "suffix", value: pattern.slice(1) } });
+  if (pattern.endsWith("*"))
+    return create(StringMatchSchema, { matchType: { case: "prefix", value: pattern.slice(0, -1) } });
+  if (pattern.startsWith("*"))
+    return create(StringMatchSchema, { matchType: { case: "suffix", value: pattern.slice(1) } });
   return create(StringMatchSchema, { matchType: { case: "exact", value: pattern } });
 }
 
@@ -153,7 +157,12 @@ export function authorization(spec: PolicySpec): Authorization {
   return create(AuthorizationSchema, {
     name: spec.name,
     namespace: spec.namespace ?? "default",
-    scope: spec.scope === "global" ? Scope.GLOBAL : spec.scope === "namespace" ? Scope.NAMESPACE : Scope.WORKLOAD_SELECTOR,
+    scope:
+      spec.scope === "global"
+        ? Scope.GLOBAL
+        : spec.scope === "namespace"
+          ? Scope.NAMESPACE
+          : Scope.WORKLOAD_SELECTOR,
     action: spec.action === "deny" ? Action.DENY : Action.ALLOW,
     rules: spec.rules.map((clauses) => ({
       clauses: clauses.map((matches) => ({
@@ -174,7 +183,10 @@ export function authorization(spec: PolicySpec): Authorization {
 }
 
 /** istiod's conversion of a STRICT PeerAuthentication: deny connections without a peer identity. */
-export function strictPeerAuthentication(namespace: string, scope: "namespace" | "global" = "namespace"): Authorization {
+export function strictPeerAuthentication(
+  namespace: string,
+  scope: "namespace" | "global" = "namespace",
+): Authorization {
   return authorization({
     name: "converted_peer_authentication_default",
     namespace,

@@ -4,10 +4,10 @@
  * last good config) instead of being half-applied.
  */
 import type { Message } from "@bufbuild/protobuf";
-import { defineResourceType, type XdsResourceType } from "../xds/resource-types.js";
 import type { XdsChange } from "../xds/client.js";
 import { type Authorization, AuthorizationSchema } from "../xds/gen/istio/security/authorization_pb.js";
 import { type Address, AddressSchema } from "../xds/gen/istio/workload/workload_pb.js";
+import { defineResourceType, type XdsResourceType } from "../xds/resource-types.js";
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from "../xds/type-urls.js";
 import { validateAddress, validateAuthorization } from "../xds/validate.js";
 import { addressFromProto, policyFromProto, type ZtunnelState } from "./state.js";
@@ -28,17 +28,20 @@ export const ZTUNNEL_ADDRESS_TYPE: XdsResourceType = defineResourceType(
 
 export const ZTUNNEL_AUTHORIZATION_TYPE: XdsResourceType = defineResourceType(
   AuthorizationSchema,
-  (a: Authorization, name: string) => validateAuthorization(a, name) ?? firstError(() => policyFromProto(name, a)),
+  (a: Authorization, name: string) =>
+    validateAuthorization(a, name) ?? firstError(() => policyFromProto(name, a)),
 );
 
 /** Applies one accepted xDS response. Resources were validated by the client already. */
 export function applyChange(state: ZtunnelState, change: XdsChange): void {
   if (change.typeUrl === ADDRESS_TYPE_URL) {
     for (const name of change.removed) state.removeAddress(name);
-    for (const [name, message] of change.upserted) state.upsertAddress(name, addressFromProto(name, message as Message as Address));
+    for (const [name, message] of change.upserted)
+      state.upsertAddress(name, addressFromProto(name, message as Message as Address));
   } else if (change.typeUrl === AUTHORIZATION_TYPE_URL) {
     for (const name of change.removed) state.removePolicy(name);
-    for (const [name, message] of change.upserted) state.upsertPolicy(policyFromProto(name, message as Message as Authorization));
+    for (const [name, message] of change.upserted)
+      state.upsertPolicy(policyFromProto(name, message as Message as Authorization));
   }
 }
 

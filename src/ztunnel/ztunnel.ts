@@ -19,10 +19,18 @@ import { XdsClient } from "../xds/client.js";
 import { canonicalIp } from "./addresses.js";
 import { adminHandler, metricsHandler, type Readiness, readinessHandler } from "./admin.js";
 import { L4Authorizer } from "./authz.js";
-import { LISTENER_ROLES, LISTENERS, type ListenerName, type OriginalDestination, type ZtunnelConfig, type ZtunnelOptions, ztunnelConfig } from "./config.js";
+import {
+  LISTENER_ROLES,
+  LISTENERS,
+  type ListenerName,
+  type OriginalDestination,
+  type ZtunnelConfig,
+  type ZtunnelOptions,
+  ztunnelConfig,
+} from "./config.js";
 import { type ProxyContext, spiffe } from "./context.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
-import { handlePlaintextInbound, handoffToHbone, HboneInbound } from "./inbound.js";
+import { HboneInbound, handlePlaintextInbound, handoffToHbone } from "./inbound.js";
 import { closeServer, listenOn } from "./listeners.js";
 import { handleOutbound } from "./outbound.js";
 import { socks5Handshake } from "./socks5.js";
@@ -37,17 +45,37 @@ export interface ZtunnelRuntime {
   readonly metrics?: MeshMetrics;
 }
 
-type Lifecycle = { state: "starting" } | { state: "running"; since: number } | { state: "closing" } | { state: "closed" };
+type Lifecycle =
+  | { state: "starting" }
+  | { state: "running"; since: number }
+  | { state: "closing" }
+  | { state: "closed" };
 
 function defaultUpstream(timeoutMs: number) {
   return (target: { host: string; port: number }): Promise<Duplex> =>
     new Promise((resolve, reject) => {
-      const s = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true, timeout: timeoutMs });
-      const fail = (e: Error): void => {
+      const s = net.connect({
+        host: target.host,
+        port: target.port,
+        allowHalfOpen: true,
+        noDelay: true,
+        timeout: timeoutMs,
+      });
+      const fail = (e: NodeJS.ErrnoException): void => {
         s.destroy();
-        reject(e);
+        reject(
+          new ZtunnelError(ZtunnelErrorCode.Upstream, `cannot connect to ${target.host}:${target.port}: ${e.code ?? e.message}`, {
+            cause: e,
+          }),
+        );
       };
-      s.once("timeout", () => fail(Object.assign(new Error(`connect to ${target.host}:${target.port} timed out`), { code: "ETIMEDOUT" })));
+      s.once("timeout", () =>
+        fail(
+          Object.assign(new Error(`connect to ${target.host}:${target.port} timed out`), {
+            code: "ETIMEDOUT",
+          }),
+        ),
+      );
       s.once("error", fail);
       s.once("connect", () => {
         s.removeListener("error", fail);
@@ -68,6 +96,20 @@ async function platformOriginalDst(): Promise<ZtunnelConfig["originalDst"]> {
   } catch {
     return undefined;
   }
+}
+
+const seenPoolStats = new WeakMap<HbonePool, { hits: number; misses: number; handshakeErrors: number }>();
+
+/** The pool counts for itself; scrapes turn its totals into the registry's counters. */
+function syncPoolMetrics(pool: HbonePool, metrics: MeshMetrics): void {
+  const now = pool.stats;
+  const seen = seenPoolStats.get(pool) ?? { hits: 0, misses: 0, handshakeErrors: 0 };
+  if (now.poolHits > seen.hits) metrics.poolHits.inc(now.poolHits - seen.hits);
+  if (now.poolMisses > seen.misses) metrics.poolMisses.inc(now.poolMisses - seen.misses);
+  if (now.handshakeErrors > seen.handshakeErrors) {
+    metrics.handshakeErrors.inc({ direction: "outbound", reason: "HBONE_ERR_HANDSHAKE" }, now.handshakeErrors - seen.handshakeErrors);
+  }
+  seenPoolStats.set(pool, { hits: now.poolHits, misses: now.poolMisses, handshakeErrors: now.handshakeErrors });
 }
 
 export class Ztunnel {
@@ -120,8 +162,19 @@ export class Ztunnel {
     const logger = runtime.logger ?? createLogger({ name: "ztunnel", base: { node: config.node } });
     const metrics = runtime.metrics ?? createMeshMetrics({ defaultLabels: {} });
     const state = new ZtunnelState({ node: config.node });
-    const grpcCa = config.caClient === undefined ? new GrpcCaClient({ address: config.control.address, tls: config.control.tls, ...(config.control.token !== undefined ? { token: config.control.token } : {}) }) : undefined;
-    const certs = new CertStore({ ca: config.caClient ?? grpcCa!, ttlSeconds: config.certificateTtlSeconds, rootsPem: config.meshRootsPem });
+    const grpcCa =
+      config.caClient === undefined
+        ? new GrpcCaClient({
+            address: config.control.address,
+            tls: config.control.tls,
+            ...(config.control.token !== undefined ? { token: config.control.token } : {}),
+          })
+        : undefined;
+    const certs = new CertStore({
+      ca: config.caClient ?? grpcCa!,
+      ttlSeconds: config.certificateTtlSeconds,
+      rootsPem: config.meshRootsPem,
+    });
     const pool = new HbonePool(config.hboneConnector !== undefined ? { connect: config.hboneConnector } : {});
     const originalDst = config.originalDst ?? (await platformOriginalDst());
     const ctx: ProxyContext = {
@@ -153,11 +206,13 @@ export class Ztunnel {
       outbound: () => captureServer(ctx, "outbound"),
       inboundPlaintext: () => captureServer(ctx, "inboundPlaintext"),
       inbound: () => {
-        const s = net.createServer({ allowHalfOpen: true, noDelay: true }, (raw) => handoffToHbone(ctx, hbone, raw));
+        const s = net.createServer({ allowHalfOpen: true, noDelay: true }, (raw) =>
+          handoffToHbone(ctx, hbone, raw),
+        );
         return s;
       },
       socks5: () => socksServer(ctx),
-      metrics: () => http.createServer(metricsHandler(metrics)),
+      metrics: () => http.createServer(metricsHandler(metrics, () => syncPoolMetrics(pool, metrics))),
       readiness: () => http.createServer(readinessHandler(readiness)),
       admin: () =>
         http.createServer(
@@ -169,7 +224,8 @@ export class Ztunnel {
             metrics,
             readiness,
             xds: () => ({ state: xds.state }),
-            listeners: () => Object.fromEntries(Object.entries(addresses).map(([k, a]) => [k, `${a.address}:${a.port}`])),
+            listeners: () =>
+              Object.fromEntries(Object.entries(addresses).map(([k, a]) => [k, `${a.address}:${a.port}`])),
           }),
         ),
     };
@@ -198,11 +254,27 @@ export class Ztunnel {
       throw e;
     }
 
-    ztunnel = new Ztunnel({ config, ctx, servers, hbone, hboneInbound, xds, addresses, caClose: grpcCa ? () => grpcCa.close() : undefined });
+    ztunnel = new Ztunnel({
+      config,
+      ctx,
+      servers,
+      hbone,
+      hboneInbound,
+      xds,
+      addresses,
+      caClose: grpcCa ? () => grpcCa.close() : undefined,
+    });
     ztunnel.#wire();
     xds.start();
     ztunnel.#lifecycle = { state: "running", since: Date.now() };
-    logger.info({ listeners: Object.fromEntries(Object.entries(addresses).map(([k, a]) => [k, `${a.address}:${a.port}`])) }, "ztunnel started");
+    logger.info(
+      {
+        listeners: Object.fromEntries(
+          Object.entries(addresses).map(([k, a]) => [k, `${a.address}:${a.port}`]),
+        ),
+      },
+      "ztunnel started",
+    );
     return ztunnel;
   }
 
@@ -212,12 +284,19 @@ export class Ztunnel {
       applyChange(state, change);
       metrics.xdsUpdates.inc({ type: change.typeUrl, result: "ack" });
       metrics.xdsLastUpdate.set({ type: change.typeUrl }, Date.now() / 1000);
-      trace.trace("xds change", () => ({ type: change.typeUrl, upserted: [...change.upserted.keys()], removed: change.removed }));
+      trace.trace("xds change", () => ({
+        type: change.typeUrl,
+        upserted: [...change.upserted.keys()],
+        removed: change.removed,
+      }));
       if (this.#synced) this.#warmCertificates();
     });
     xds.on("nack", (e) => {
       metrics.xdsUpdates.inc({ type: e.typeUrl, result: "nack" });
-      logger.warn({ typeUrl: e.typeUrl, nonce: e.nonce }, `xDS update rejected, keeping the last good config: ${e.message}`);
+      logger.warn(
+        { typeUrl: e.typeUrl, nonce: e.nonce },
+        `xDS update rejected, keeping the last good config: ${e.message}`,
+      );
     });
     xds.on("connected", () => {
       metrics.xdsConnected.set(1);
@@ -234,14 +313,19 @@ export class Ztunnel {
       },
       () => {},
     );
-    this.certs.on("issued", (id, cred) => metrics.certExpiry.set({ identity: id.toString() }, cred.notAfter.getTime() / 1000));
+    this.certs.on("issued", (id, cred) =>
+      metrics.certExpiry.set({ identity: id.toString() }, cred.notAfter.getTime() / 1000),
+    );
     this.certs.on("rotated", (id, cred) => {
       metrics.certExpiry.set({ identity: id.toString() }, cred.notAfter.getTime() / 1000);
       metrics.certRotations.inc({ result: "ok" });
     });
     this.certs.on("renewal-failed", (id, e) => {
       metrics.certRotations.inc({ result: "error" });
-      logger.warn({ identity: id.toString() }, `certificate renewal failed, keeping the current one: ${e.message}`);
+      logger.warn(
+        { identity: id.toString() },
+        `certificate renewal failed, keeping the current one: ${e.message}`,
+      );
     });
   }
 
@@ -253,12 +337,16 @@ export class Ztunnel {
         .filter((w) => w.tunnel === "hbone")
         .map((w) => w.identity),
     );
-    const run = Promise.allSettled([...identities].map((id) => this.certs.get(spiffe(id)))).then((results) => {
-      const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-      for (const f of failed) this.logger.warn(`certificate fetch failed: ${String((f.reason as Error)?.message ?? f.reason)}`);
-      if (failed.length === 0) this.#certsReady = true;
-      else if (this.#lifecycle.state === "running") setTimeout(() => this.#warmCertificates(), 1000).unref();
-    });
+    const run = Promise.allSettled([...identities].map((id) => this.certs.get(spiffe(id)))).then(
+      (results) => {
+        const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+        for (const f of failed)
+          this.logger.warn(`certificate fetch failed: ${String((f.reason as Error)?.message ?? f.reason)}`);
+        if (failed.length === 0) this.#certsReady = true;
+        else if (this.#lifecycle.state === "running")
+          setTimeout(() => this.#warmCertificates(), 1000).unref();
+      },
+    );
     this.#warming = run;
   }
 
@@ -276,7 +364,10 @@ export class Ztunnel {
     const deadline = Date.now() + timeoutMs;
     while (!this.readiness().ready) {
       if (Date.now() > deadline) {
-        throw new ZtunnelError(ZtunnelErrorCode.Config, `not ready after ${timeoutMs} ms: waiting for ${JSON.stringify(this.readiness())}`);
+        throw new ZtunnelError(
+          ZtunnelErrorCode.Config,
+          `not ready after ${timeoutMs} ms: waiting for ${JSON.stringify(this.readiness())}`,
+        );
       }
       await (this.#warming ?? Promise.resolve());
       await new Promise((r) => setTimeout(r, 10));
@@ -297,12 +388,22 @@ export class Ztunnel {
   }
 }
 
-function originalDestination(ctx: ProxyContext, socket: net.Socket, listener: "outbound" | "inboundPlaintext"): OriginalDestination {
-  const dst = ctx.config.originalDst?.(socket, listener) ?? { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
+function originalDestination(
+  ctx: ProxyContext,
+  socket: net.Socket,
+  listener: "outbound" | "inboundPlaintext",
+): OriginalDestination {
+  const dst = ctx.config.originalDst?.(socket, listener) ?? {
+    address: socket.localAddress ?? "",
+    port: socket.localPort ?? 0,
+  };
   const address = canonicalIp(dst.address);
   // Without a redirect the "original" destination is the listener itself: proxying would loop.
   if (address === canonicalIp(socket.localAddress ?? "") && dst.port === socket.localPort) {
-    throw new ZtunnelError(ZtunnelErrorCode.OriginalDst, `connection to ${address}:${dst.port} reached the capture port directly; nothing to proxy`);
+    throw new ZtunnelError(
+      ZtunnelErrorCode.OriginalDst,
+      `connection to ${address}:${dst.port} reached the capture port directly; nothing to proxy`,
+    );
   }
   return { address, port: dst.port };
 }
@@ -316,7 +417,10 @@ function captureServer(ctx: ProxyContext, listener: "outbound" | "inboundPlainte
     try {
       dst = originalDestination(ctx, socket, listener);
     } catch (e) {
-      ctx.metrics.connectionErrors.inc({ direction: listener === "outbound" ? "outbound" : "inbound", reason: ZtunnelErrorCode.OriginalDst });
+      ctx.metrics.connectionErrors.inc({
+        direction: listener === "outbound" ? "outbound" : "inbound",
+        reason: ZtunnelErrorCode.OriginalDst,
+      });
       ctx.logger.debug({ remote: socket.remoteAddress }, (e as Error).message);
       socket.destroy();
       return;
@@ -337,30 +441,39 @@ function socksServer(ctx: ProxyContext): net.Server {
     socket.on("error", () => {});
     ctx.live.add(socket);
     socket.once("close", () => ctx.live.delete(socket));
-    socks5Handshake(socket, ctx.config.socks5Limits).then(
-      async (hs) => {
-        let ip: string;
-        if (hs.target.kind === "ip") ip = hs.target.ip;
-        else {
-          // Names resolve only to mesh services (ztunnel has no general DNS on this path).
-          const svc = [...ctx.state.services()].find((s) => s.hostname === (hs.target as { domain: string }).domain);
-          const vip = svc?.vips[0];
-          if (vip === undefined) {
-            hs.reply(0x04);
-            ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: ZtunnelErrorCode.NoRoute });
-            return;
+    socks5Handshake(socket, ctx.config.socks5Limits)
+      .then(
+        async (hs) => {
+          let ip: string;
+          if (hs.target.kind === "ip") ip = hs.target.ip;
+          else {
+            // Names resolve only to mesh services (ztunnel has no general DNS on this path).
+            const svc = [...ctx.state.services()].find(
+              (s) => s.hostname === (hs.target as { domain: string }).domain,
+            );
+            const vip = svc?.vips[0];
+            if (vip === undefined) {
+              hs.reply(0x04);
+              ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: ZtunnelErrorCode.NoRoute });
+              return;
+            }
+            ip = vip;
           }
-          ip = vip;
-        }
-        await handleOutbound(ctx, { entry: "socks5", client: socket, dst: { ip, port: hs.target.port }, reply: (c) => hs.reply(c) });
-      },
-      (e: unknown) => {
-        ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: ZtunnelErrorCode.Socks5 });
-        ctx.logger.debug({ remote: socket.remoteAddress }, (e as Error).message);
-      },
-    ).catch((e: unknown) => {
-      ctx.logger.error({ err: e }, "SOCKS5 handler failed");
-      socket.destroy();
-    });
+          await handleOutbound(ctx, {
+            entry: "socks5",
+            client: socket,
+            dst: { ip, port: hs.target.port },
+            reply: (c) => hs.reply(c),
+          });
+        },
+        (e: unknown) => {
+          ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: ZtunnelErrorCode.Socks5 });
+          ctx.logger.debug({ remote: socket.remoteAddress }, (e as Error).message);
+        },
+      )
+      .catch((e: unknown) => {
+        ctx.logger.error({ err: e }, "SOCKS5 handler failed");
+        socket.destroy();
+      });
   });
 }

@@ -32,16 +32,34 @@ function checkResult(text: string): void {
 test("arbitrary YAML-ish text never throws", () => {
   const alphabet = fc.constantFrom(..."ab:-[]{}&*!|>'\"#, \n\t0123456789.%@`?".split(""));
   fc.assert(
-    fc.property(fc.array(alphabet, { maxLength: 300 }).map((a) => a.join("")), (text) => {
-      checkResult(`apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: ${text}`);
-      checkResult(text);
-    }),
+    fc.property(
+      fc.array(alphabet, { maxLength: 300 }).map((a) => a.join("")),
+      (text) => {
+        checkResult(`apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: ${text}`);
+        checkResult(text);
+      },
+    ),
     { numRuns: 150, seed: 42 },
   );
 });
 
 test("single-character mutations of the example never throw", () => {
-  const significant = fc.constantFrom(":", "-", " ", "\n", "[", "{", "&a", "*a", "'", '"', "#", "\t", "0", "");
+  const significant = fc.constantFrom(
+    ":",
+    "-",
+    " ",
+    "\n",
+    "[",
+    "{",
+    "&a",
+    "*a",
+    "'",
+    '"',
+    "#",
+    "\t",
+    "0",
+    "",
+  );
   fc.assert(
     fc.property(fc.nat({ max: SEED.length - 1 }), fc.nat({ max: 3 }), significant, (at, del, insert) => {
       checkResult(SEED.slice(0, at) + insert + SEED.slice(at + del));

@@ -244,6 +244,29 @@ spec:
     assert.ok(errs.length >= 1);
   });
 
+  test("aliases resolve to the closest earlier anchor; a forward alias is an error", () => {
+    const redefined = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: &l {app: old}
+spec:
+  selector:
+    matchLabels: &l {app: web}
+  template:
+    metadata:
+      labels: *l
+    spec: {containers: [{name: c}]}
+`;
+    // Resolving to the first &l ({app: old}) would break the selector/template check.
+    assert.deepEqual(errorsOf(redefined), []);
+    const forward =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: *l}\nspec: {containers: [{name: c, env: &l []}]}\n";
+    assert.deepEqual(errorsOf(forward), [
+      { code: "CFG_ERR_FORMAT", path: "metadata.labels", ...positionOf(forward, "*l") },
+    ]);
+  });
+
   test("many documents, each small, stay within limits", () => {
     const text = Array.from({ length: 500 }, (_, i) => SA(`sa-${i}`)).join("---\n");
     const r = parseDocuments(text, "many.yaml");

@@ -15,7 +15,12 @@ const cli = join(root, "dist/src/cli/main.js");
 const example = join(root, "examples/payment-system");
 
 function run(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, input: input ?? "", encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    cwd: root,
+    input: input ?? "",
+    encoding: "utf8",
+    timeout: 30_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -50,7 +55,9 @@ function file(name: string, text: string): string {
   return p;
 }
 
-describe("ambit authz check with examples/payment-system", { skip: existsSync(example) ? false : "example missing" }, () => {
+describe("ambit authz check with examples/payment-system", {
+  skip: existsSync(example) ? false : "example missing",
+}, () => {
   test("payment-service may SELECT at the waypoint", () => {
     const r = run(["authz", "check", "-f", example, "--request", dbRequest(PAYMENT, "SELECT"), "-o", "json"]);
     assert.equal(r.code, 0, r.stderr);
@@ -69,7 +76,15 @@ describe("ambit authz check with examples/payment-system", { skip: existsSync(ex
     assert.equal(d["policy"], null);
     assert.equal(d["rule"], null);
     assert.equal(d["reasonCode"], "no-allow-matched");
-    const strict = run(["authz", "check", "-f", example, "--request", dbRequest(PAYMENT, "DELETE"), "--exit-code"]);
+    const strict = run([
+      "authz",
+      "check",
+      "-f",
+      example,
+      "--request",
+      dbRequest(PAYMENT, "DELETE"),
+      "--exit-code",
+    ]);
     assert.equal(strict.code, 1);
     assert.match(strict.stdout, /^DENY /);
   });
@@ -93,7 +108,10 @@ describe("ambit authz check with examples/payment-system", { skip: existsSync(ex
     const p = file("req.json", dbRequest(PAYMENT, "UPDATE"));
     const fromFile = run(["authz", "check", "-f", example, "--request", p, "-o", "json"]);
     assert.equal((JSON.parse(fromFile.stdout) as { decision: string }).decision, "allow");
-    const fromStdin = run(["authz", "check", "-f", example, "--request", "-", "-o", "json"], dbRequest(PAYMENT, "INSERT"));
+    const fromStdin = run(
+      ["authz", "check", "-f", example, "--request", "-", "-o", "json"],
+      dbRequest(PAYMENT, "INSERT"),
+    );
     assert.equal((JSON.parse(fromStdin.stdout) as { decision: string }).decision, "deny");
   });
 });
@@ -133,7 +151,9 @@ describe("ambit authz check: warnings, PeerAuthentication, input errors", () => 
       r.stdout,
       /rule 0 of payment-system\/payment-db-access uses methods, which ztunnel cannot enforce: this ALLOW rule will never match at ztunnel; attach it to a waypoint with targetRefs/,
     );
-    const j = JSON.parse(run(["authz", "check", "-f", p, "--request", ztRequest(PAYMENT), "-o", "json"]).stdout) as {
+    const j = JSON.parse(
+      run(["authz", "check", "-f", p, "--request", ztRequest(PAYMENT), "-o", "json"]).stdout,
+    ) as {
       warnings: string[];
     };
     assert.equal(j.warnings.length, 1);
@@ -158,7 +178,14 @@ spec:
     assert.equal(d["decision"], "deny");
     assert.equal(d["policy"], "istio-system/default");
     assert.equal(d["reasonCode"], "mtls-strict");
-    assert.equal((JSON.parse(run(["authz", "check", "-f", p, "--request", ztRequest(PAYMENT), "-o", "json"]).stdout) as { decision: string }).decision, "allow");
+    assert.equal(
+      (
+        JSON.parse(
+          run(["authz", "check", "-f", p, "--request", ztRequest(PAYMENT), "-o", "json"]).stdout,
+        ) as { decision: string }
+      ).decision,
+      "allow",
+    );
   });
 
   test("a CUSTOM policy is an input error (exit 2, POL_ERR_CUSTOM_UNSUPPORTED)", () => {
@@ -186,7 +213,11 @@ spec:
 
   test("a malformed request is an input error naming the field (exit 2)", () => {
     const p = file("empty.yaml", selectorWithMethods);
-    const bad = JSON.stringify({ enforcement: "ztunnel", source: { principal: null, ip: "nope" }, destination: {} });
+    const bad = JSON.stringify({
+      enforcement: "ztunnel",
+      source: { principal: null, ip: "nope" },
+      destination: {},
+    });
     const r = run(["authz", "check", "-f", p, "--request", bad]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /source\.ip/);
@@ -197,7 +228,10 @@ spec:
   });
 
   test("invalid manifests are an input error (exit 2) and nothing is evaluated", () => {
-    const p = file("broken.yaml", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: [\n");
+    const p = file(
+      "broken.yaml",
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: [\n",
+    );
     const r = run(["authz", "check", "-f", p, "--request", ztRequest(PAYMENT), "-o", "json"]);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, "");

@@ -25,7 +25,12 @@ export function ap(
 }
 
 export function pa(namespace: string, name: string, spec: PeerAuthenticationSpec): PeerAuthentication {
-  return { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name, namespace }, spec };
+  return {
+    apiVersion: "security.istio.io/v1",
+    kind: "PeerAuthentication",
+    metadata: { name, namespace },
+    spec,
+  };
 }
 
 export const SLEEP = "cluster.local/ns/foo/sa/sleep";
@@ -102,13 +107,17 @@ export const DOC = {
   AP_RULE: "https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule",
   AP_SOURCE: "https://istio.io/latest/docs/reference/config/security/authorization-policy/#Source",
   AP_OPERATION: "https://istio.io/latest/docs/reference/config/security/authorization-policy/#Operation",
-  AP_SELECTOR: "https://istio.io/latest/docs/reference/config/security/authorization-policy/#AuthorizationPolicy (selector)",
-  AP_TARGETREFS: "https://istio.io/latest/docs/reference/config/security/authorization-policy/#AuthorizationPolicy (targetRefs)",
+  AP_SELECTOR:
+    "https://istio.io/latest/docs/reference/config/security/authorization-policy/#AuthorizationPolicy (selector)",
+  AP_TARGETREFS:
+    "https://istio.io/latest/docs/reference/config/security/authorization-policy/#AuthorizationPolicy (targetRefs)",
   COND: "https://istio.io/latest/docs/reference/config/security/conditions/",
   CONCEPT: "https://istio.io/latest/docs/concepts/security/#authorization",
-  CONCEPT_AUTHN_ID: "https://istio.io/latest/docs/concepts/security/#authenticated-and-unauthenticated-identity",
+  CONCEPT_AUTHN_ID:
+    "https://istio.io/latest/docs/concepts/security/#authenticated-and-unauthenticated-identity",
   CONCEPT_EXCLUSION: "https://istio.io/latest/docs/concepts/security/#exclusion-matching",
-  CONCEPT_ALLOW_NOTHING: "https://istio.io/latest/docs/concepts/security/#allow-nothing-deny-all-and-allow-all-policy",
+  CONCEPT_ALLOW_NOTHING:
+    "https://istio.io/latest/docs/concepts/security/#allow-nothing-deny-all-and-allow-all-policy",
   L4: "https://istio.io/latest/docs/ambient/usage/l4-policy/",
   L4_ATTACH: "https://istio.io/latest/docs/ambient/usage/l4-policy/#authorization-policy-attachment",
   L4_ATTRS: "https://istio.io/latest/docs/ambient/usage/l4-policy/#allowed-policy-attributes",

@@ -34,14 +34,23 @@ const httpbinExample = ap("foo", "httpbin", {
   action: "ALLOW",
   rules: [
     {
-      from: [{ source: { principals: ["cluster.local/ns/default/sa/sleep"] } }, { source: { namespaces: ["test"] } }],
-      to: [{ operation: { methods: ["GET"], paths: ["/info*"] } }, { operation: { methods: ["POST"], paths: ["/data"] } }],
+      from: [
+        { source: { principals: ["cluster.local/ns/default/sa/sleep"] } },
+        { source: { namespaces: ["test"] } },
+      ],
+      to: [
+        { operation: { methods: ["GET"], paths: ["/info*"] } },
+        { operation: { methods: ["POST"], paths: ["/data"] } },
+      ],
       when: [{ key: "request.auth.claims[iss]", values: ["https://accounts.google.com"] }],
     },
   ],
   targetRefs: [{ kind: "Service", group: "", name: "httpbin" }],
 });
-const google = { principal: "https://accounts.google.com/alice", claims: { iss: "https://accounts.google.com" } };
+const google = {
+  principal: "https://accounts.google.com/alice",
+  claims: { iss: "https://accounts.google.com" },
+};
 
 const sourceAnd = ap("foo", "source-and", {
   rules: [
@@ -61,7 +70,9 @@ const sourceAnd = ap("foo", "source-and", {
 
 const operationAnd = ap("foo", "operation-and", {
   targetRefs: [{ kind: "Service", group: "", name: "httpbin" }],
-  rules: [{ to: [{ operation: { hosts: ["*.example.com"], methods: ["GET", "HEAD"], notPaths: ["/admin*"] } }] }],
+  rules: [
+    { to: [{ operation: { hosts: ["*.example.com"], methods: ["GET", "HEAD"], notPaths: ["/admin*"] } }] },
+  ],
 });
 
 const svcTarget = [{ kind: "Service", group: "", name: "httpbin" }];
@@ -90,7 +101,9 @@ const rows: Row[] = [
   {
     name: "a DENY that does not match and no ALLOW policy: allowed",
     cite: `${DOC.AP} (rules 2-3)`,
-    resources: [ap("foo", "deny-dev", { action: "DENY", rules: [{ from: [{ source: { namespaces: ["dev"] } }] }] })],
+    resources: [
+      ap("foo", "deny-dev", { action: "DENY", rules: [{ from: [{ source: { namespaces: ["dev"] } }] }] }),
+    ],
     request: zt(),
     expect: { decision: "allow", policy: null, reasonCode: "no-policy" },
   },
@@ -104,7 +117,11 @@ const rows: Row[] = [
   {
     name: "ALLOW policies apply but none matches: denied",
     cite: `${DOC.AP} (rule 5: deny the request)`,
-    resources: [ap("foo", "allow-other", { rules: [{ from: [{ source: { principals: ["cluster.local/ns/foo/sa/other"] } }] }] })],
+    resources: [
+      ap("foo", "allow-other", {
+        rules: [{ from: [{ source: { principals: ["cluster.local/ns/foo/sa/other"] } }] }],
+      }),
+    ],
     request: zt(),
     expect: { decision: "deny", policy: null, rule: null, reasonCode: "no-allow-matched" },
   },
@@ -189,7 +206,11 @@ const rows: Row[] = [
     name: "AUDIT never changes the decision and is reported",
     cite: `${DOC.AP} (AUDIT policies do not affect whether requests are allowed or denied)`,
     resources: [
-      ap("foo", "audit-get", { action: "AUDIT", targetRefs: svcTarget, rules: [{ to: [{ operation: { methods: ["GET"] } }] }] }),
+      ap("foo", "audit-get", {
+        action: "AUDIT",
+        targetRefs: svcTarget,
+        rules: [{ to: [{ operation: { methods: ["GET"] } }] }],
+      }),
     ],
     request: wp(),
     expect: { decision: "allow", reasonCode: "no-policy", audit: ["foo/audit-get"] },
@@ -214,7 +235,12 @@ const rows: Row[] = [
     name: "reference example: POST /info is not one of the operations",
     cite: `${DOC.AP} (first example: httpbin)`,
     resources: [httpbinExample],
-    request: wp({ principal: "cluster.local/ns/default/sa/sleep", method: "POST", path: "/info", auth: google }),
+    request: wp({
+      principal: "cluster.local/ns/default/sa/sleep",
+      method: "POST",
+      path: "/info",
+      auth: google,
+    }),
     expect: { decision: "deny" },
   },
   {
@@ -252,7 +278,9 @@ const rows: Row[] = [
     cite: DOC.AP_SOURCE,
     resources: [
       ap("foo", "p-and-ns", {
-        rules: [{ from: [{ source: { principals: ["cluster.local/ns/prod/sa/admin"], namespaces: ["test"] } }] }],
+        rules: [
+          { from: [{ source: { principals: ["cluster.local/ns/prod/sa/admin"], namespaces: ["test"] } }] },
+        ],
       }),
     ],
     request: zt({ principal: "cluster.local/ns/prod/sa/admin" }),
@@ -345,14 +373,24 @@ const rows: Row[] = [
   {
     name: "DENY notPrincipals [*] denies plaintext sources",
     cite: DOC.CONCEPT_EXCLUSION,
-    resources: [ap("foo", "require-mtls", { action: "DENY", rules: [{ from: [{ source: { notPrincipals: ["*"] } }] }] })],
+    resources: [
+      ap("foo", "require-mtls", {
+        action: "DENY",
+        rules: [{ from: [{ source: { notPrincipals: ["*"] } }] }],
+      }),
+    ],
     request: zt({ principal: null }),
     expect: { decision: "deny", policy: "foo/require-mtls" },
   },
   {
     name: "DENY notPrincipals [*] lets authenticated sources through",
     cite: DOC.CONCEPT_EXCLUSION,
-    resources: [ap("foo", "require-mtls", { action: "DENY", rules: [{ from: [{ source: { notPrincipals: ["*"] } }] }] })],
+    resources: [
+      ap("foo", "require-mtls", {
+        action: "DENY",
+        rules: [{ from: [{ source: { notPrincipals: ["*"] } }] }],
+      }),
+    ],
     request: zt(),
     expect: { decision: "allow" },
   },
@@ -367,7 +405,11 @@ const rows: Row[] = [
     name: "DENY notRequestPrincipals [*] denies requests without a JWT",
     cite: `${DOC.JWT} (requestPrincipals / notRequestPrincipals ["*"])`,
     resources: [
-      ap("foo", "require-jwt", { action: "DENY", targetRefs: svcTarget, rules: [{ from: [{ source: { notRequestPrincipals: ["*"] } }] }] }),
+      ap("foo", "require-jwt", {
+        action: "DENY",
+        targetRefs: svcTarget,
+        rules: [{ from: [{ source: { notRequestPrincipals: ["*"] } }] }],
+      }),
     ],
     request: wp(),
     expect: { decision: "deny", policy: "foo/require-jwt" },
@@ -376,7 +418,11 @@ const rows: Row[] = [
     name: "DENY notRequestPrincipals [*] lets requests with a JWT through",
     cite: DOC.JWT,
     resources: [
-      ap("foo", "require-jwt", { action: "DENY", targetRefs: svcTarget, rules: [{ from: [{ source: { notRequestPrincipals: ["*"] } }] }] }),
+      ap("foo", "require-jwt", {
+        action: "DENY",
+        targetRefs: svcTarget,
+        rules: [{ from: [{ source: { notRequestPrincipals: ["*"] } }] }],
+      }),
     ],
     request: wp({ auth: { principal: "issuer.example.com/alice" } }),
     expect: { decision: "allow" },
@@ -421,7 +467,10 @@ const rows: Row[] = [
     cite: `${DOC.AP} (rules: a match occurs when at least one rule matches)`,
     resources: [
       ap("foo", "two-rules", {
-        rules: [{ from: [{ source: { namespaces: ["dev"] } }] }, { from: [{ source: { namespaces: ["foo"] } }] }],
+        rules: [
+          { from: [{ source: { namespaces: ["dev"] } }] },
+          { from: [{ source: { namespaces: ["foo"] } }] },
+        ],
       }),
     ],
     request: zt(),
@@ -482,7 +531,11 @@ const rows: Row[] = [
   {
     name: "when source.principal",
     cite: `${DOC.COND} (source.principal)`,
-    resources: [ap("foo", "c", { rules: [{ when: [{ key: "source.principal", values: ["cluster.local/ns/foo/*"] }] }] })],
+    resources: [
+      ap("foo", "c", {
+        rules: [{ when: [{ key: "source.principal", values: ["cluster.local/ns/foo/*"] }] }],
+      }),
+    ],
     request: zt(),
     expect: { decision: "allow" },
   },
@@ -497,7 +550,10 @@ const rows: Row[] = [
     name: "when request.headers[User-Agent]: header names are case-insensitive, values use prefix match",
     cite: `${DOC.COND} (request.headers[User-Agent] values ["Mozilla/*"])`,
     resources: [
-      ap("foo", "ua", { targetRefs: svcTarget, rules: [{ when: [{ key: "request.headers[User-Agent]", values: ["Mozilla/*"] }] }] }),
+      ap("foo", "ua", {
+        targetRefs: svcTarget,
+        rules: [{ when: [{ key: "request.headers[User-Agent]", values: ["Mozilla/*"] }] }],
+      }),
     ],
     request: wp({ headers: { "user-agent": "Mozilla/5.0" } }),
     expect: { decision: "allow" },
@@ -506,7 +562,10 @@ const rows: Row[] = [
     name: "when request.headers notValues: an absent header is not excluded",
     cite: `${DOC.COND} + ${DOC.CONCEPT_EXCLUSION}`,
     resources: [
-      ap("foo", "no-curl", { targetRefs: svcTarget, rules: [{ when: [{ key: "request.headers[User-Agent]", notValues: ["curl/*"] }] }] }),
+      ap("foo", "no-curl", {
+        targetRefs: svcTarget,
+        rules: [{ when: [{ key: "request.headers[User-Agent]", notValues: ["curl/*"] }] }],
+      }),
     ],
     request: wp(),
     expect: { decision: "allow" },
@@ -515,7 +574,10 @@ const rows: Row[] = [
     name: "when request.auth.audiences",
     cite: `${DOC.COND} (request.auth.audiences)`,
     resources: [
-      ap("foo", "aud", { targetRefs: svcTarget, rules: [{ when: [{ key: "request.auth.audiences", values: ["my-svc.com"] }] }] }),
+      ap("foo", "aud", {
+        targetRefs: svcTarget,
+        rules: [{ when: [{ key: "request.auth.audiences", values: ["my-svc.com"] }] }],
+      }),
     ],
     request: wp({ auth: { principal: "a/b", audiences: ["other", "my-svc.com"] } }),
     expect: { decision: "allow" },
@@ -523,7 +585,12 @@ const rows: Row[] = [
   {
     name: "when connection.sni at the waypoint",
     cite: `${DOC.COND} (connection.sni: HTTP and TCP)`,
-    resources: [ap("foo", "sni", { targetRefs: svcTarget, rules: [{ when: [{ key: "connection.sni", values: ["*.example.com"] }] }] })],
+    resources: [
+      ap("foo", "sni", {
+        targetRefs: svcTarget,
+        rules: [{ when: [{ key: "connection.sni", values: ["*.example.com"] }] }],
+      }),
+    ],
     request: wp({ sni: "www.example.com", tcp: true }),
     expect: { decision: "allow" },
   },
@@ -539,12 +606,20 @@ const rows: Row[] = [
       }),
     ],
     request: zt(),
-    expect: { decision: "deny", reasonCode: "no-allow-matched", warning: "uses methods, which ztunnel cannot enforce" },
+    expect: {
+      decision: "deny",
+      reasonCode: "no-allow-matched",
+      warning: "uses methods, which ztunnel cannot enforce",
+    },
   },
   {
     name: "ztunnel: an ALLOW rule with only L4 fields is enforced",
     cite: `${DOC.L4_ATTRS} (principals, namespaces, ipBlocks, ports are L4)`,
-    resources: [ap("foo", "allow-port", { rules: [{ from: [{ source: { principals: [SLEEP] } }], to: [{ operation: { ports: ["8080"] } }] }] })],
+    resources: [
+      ap("foo", "allow-port", {
+        rules: [{ from: [{ source: { principals: [SLEEP] } }], to: [{ operation: { ports: ["8080"] } }] }],
+      }),
+    ],
     request: zt(),
     expect: { decision: "allow", policy: "foo/allow-port" },
   },
@@ -562,21 +637,33 @@ const rows: Row[] = [
   {
     name: "ztunnel: a DENY rule with only methods denies all traffic",
     cite: `${DOC.AP} ("For a DENY rule, missing attributes are treated as matches") + ${DOC.TCP}`,
-    resources: [ap("foo", "deny-post", { action: "DENY", rules: [{ to: [{ operation: { methods: ["POST"] } }] }] })],
+    resources: [
+      ap("foo", "deny-post", { action: "DENY", rules: [{ to: [{ operation: { methods: ["POST"] } }] }] }),
+    ],
     request: zt(),
     expect: { decision: "deny", policy: "foo/deny-post", warning: "denies more than written" },
   },
   {
     name: "ztunnel: DENY methods+ports denies TCP on that port",
     cite: `${DOC.AP} (DENY POST on port 8080: "all TCP traffic on port 8080 would be denied")`,
-    resources: [ap("foo", "deny-post-8080", { action: "DENY", rules: [{ to: [{ operation: { methods: ["POST"], ports: ["8080"] } }] }] })],
+    resources: [
+      ap("foo", "deny-post-8080", {
+        action: "DENY",
+        rules: [{ to: [{ operation: { methods: ["POST"], ports: ["8080"] } }] }],
+      }),
+    ],
     request: zt({ port: 8080 }),
     expect: { decision: "deny", policy: "foo/deny-post-8080" },
   },
   {
     name: "ztunnel: DENY methods+ports leaves other ports alone",
     cite: DOC.AP,
-    resources: [ap("foo", "deny-post-8080", { action: "DENY", rules: [{ to: [{ operation: { methods: ["POST"], ports: ["8080"] } }] }] })],
+    resources: [
+      ap("foo", "deny-post-8080", {
+        action: "DENY",
+        rules: [{ to: [{ operation: { methods: ["POST"], ports: ["8080"] } }] }],
+      }),
+    ],
     request: zt({ port: 9000 }),
     expect: { decision: "allow" },
   },
@@ -586,7 +673,12 @@ const rows: Row[] = [
     resources: [
       ap("foo", "deny-hdr", {
         action: "DENY",
-        rules: [{ from: [{ source: { namespaces: ["foo"] } }], when: [{ key: "request.headers[x-debug]", values: ["1"] }] }],
+        rules: [
+          {
+            from: [{ source: { namespaces: ["foo"] } }],
+            when: [{ key: "request.headers[x-debug]", values: ["1"] }],
+          },
+        ],
       }),
     ],
     request: zt(),
@@ -646,32 +738,38 @@ const rows: Row[] = [
   {
     name: "a Gateway targetRef (the waypoint) applies to everything through it",
     cite: `${DOC.AP_TARGETREFS} (kind Gateway, group gateway.networking.k8s.io, same namespace)`,
-    resources: [ap("foo", "wp-deny-delete", {
-      action: "DENY",
-      targetRefs: [{ kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" }],
-      rules: [{ to: [{ operation: { methods: ["DELETE"] } }] }],
-    })],
+    resources: [
+      ap("foo", "wp-deny-delete", {
+        action: "DENY",
+        targetRefs: [{ kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" }],
+        rules: [{ to: [{ operation: { methods: ["DELETE"] } }] }],
+      }),
+    ],
     request: wp({ service: "ratings", method: "DELETE" }),
     expect: { decision: "deny", policy: "foo/wp-deny-delete", rule: 0 },
   },
   {
     name: "GatewayClass istio-waypoint from the root namespace applies at every waypoint",
     cite: `${DOC.AP_TARGETREFS} (kind GatewayClass in the root namespace)`,
-    resources: [ap("istio-system", "all-waypoints", {
-      action: "DENY",
-      targetRefs: [{ kind: "GatewayClass", group: "gateway.networking.k8s.io", name: "istio-waypoint" }],
-      rules: [{ to: [{ operation: { paths: ["/admin*"] } }] }],
-    })],
+    resources: [
+      ap("istio-system", "all-waypoints", {
+        action: "DENY",
+        targetRefs: [{ kind: "GatewayClass", group: "gateway.networking.k8s.io", name: "istio-waypoint" }],
+        rules: [{ to: [{ operation: { paths: ["/admin*"] } }] }],
+      }),
+    ],
     request: wp({ namespace: "bar", waypoint: "bar-waypoint", path: "/admin/x" }),
     expect: { decision: "deny", policy: "istio-system/all-waypoints" },
   },
   {
     name: "a ServiceEntry targetRef applies at the waypoint for that ServiceEntry",
     cite: `${DOC.AP_TARGETREFS} (kind ServiceEntry, group networking.istio.io)`,
-    resources: [ap("foo", "egress", {
-      targetRefs: [{ kind: "ServiceEntry", group: "networking.istio.io", name: "httpbin-ext" }],
-      rules: [{ to: [{ operation: { methods: ["GET"] } }] }],
-    })],
+    resources: [
+      ap("foo", "egress", {
+        targetRefs: [{ kind: "ServiceEntry", group: "networking.istio.io", name: "httpbin-ext" }],
+        rules: [{ to: [{ operation: { methods: ["GET"] } }] }],
+      }),
+    ],
     request: wp({ service: "httpbin-ext", serviceKind: "ServiceEntry", method: "POST" }),
     expect: { decision: "deny" },
   },
@@ -709,7 +807,12 @@ const rows: Row[] = [
     name: "dry-run ALLOW that does not match: would deny, allowed now",
     cite: DOC.DRY_RUN,
     resources: [
-      ap("foo", "dry-allow", { rules: [{ from: [{ source: { namespaces: ["dev"] } }] }] }, { "istio.io/dry-run": "true" }),
+      ap(
+        "foo",
+        "dry-allow",
+        { rules: [{ from: [{ source: { namespaces: ["dev"] } }] }] },
+        { "istio.io/dry-run": "true" },
+      ),
     ],
     request: zt(),
     expect: { decision: "allow", reasonCode: "no-policy", dryRunDecision: "deny" },
@@ -726,7 +829,10 @@ const rows: Row[] = [
   {
     name: "mesh STRICT, namespace PERMISSIVE: plaintext accepted",
     cite: `${DOC.PA} (namespace-wide policy overrides the mesh-wide one)`,
-    resources: [pa("istio-system", "default", { mtls: { mode: "STRICT" } }), pa("foo", "default", { mtls: { mode: "PERMISSIVE" } })],
+    resources: [
+      pa("istio-system", "default", { mtls: { mode: "STRICT" } }),
+      pa("foo", "default", { mtls: { mode: "PERMISSIVE" } }),
+    ],
     request: zt({ principal: null }),
     expect: { decision: "allow" },
   },
@@ -779,7 +885,10 @@ const rows: Row[] = [
   {
     name: "DISABLE is treated as non-strict in ambient mode: plaintext accepted",
     cite: `${DOC.L4_PEERAUTH} (DISABLE is not possible with ztunnel) + ${DOC.ISTIOD_AMBIENT}`,
-    resources: [pa("istio-system", "default", { mtls: { mode: "STRICT" } }), pa("foo", "default", { mtls: { mode: "DISABLE" } })],
+    resources: [
+      pa("istio-system", "default", { mtls: { mode: "STRICT" } }),
+      pa("foo", "default", { mtls: { mode: "DISABLE" } }),
+    ],
     request: zt({ principal: null }),
     expect: { decision: "allow" },
   },
@@ -802,7 +911,14 @@ const rows: Row[] = [
   {
     name: "MySQL: methods [SELECT] allows a SELECT statement at the waypoint",
     cite: `${DOC.AMBIT_MYSQL} + ${DOC.AP_OPERATION}`,
-    resources: [wpAllow("db-read", [{ from: [{ source: { principals: [SLEEP] } }], to: [{ operation: { methods: ["SELECT"], ports: ["3306"] } }] }])],
+    resources: [
+      wpAllow("db-read", [
+        {
+          from: [{ source: { principals: [SLEEP] } }],
+          to: [{ operation: { methods: ["SELECT"], ports: ["3306"] } }],
+        },
+      ]),
+    ],
     request: wp({ port: 3306, method: "SELECT", path: "", host: "" }),
     expect: { decision: "allow", policy: "foo/db-read" },
   },
@@ -861,7 +977,11 @@ const errorRows: ErrorRow[] = [
   {
     name: "CUSTOM action is rejected",
     cite: `${DOC.AP} (CUSTOM delegates to an extension provider; ambit has none)`,
-    resource: ap("foo", "ext-authz", { action: "CUSTOM", provider: { name: "my-custom-authz" }, rules: [{}] }),
+    resource: ap("foo", "ext-authz", {
+      action: "CUSTOM",
+      provider: { name: "my-custom-authz" },
+      rules: [{}],
+    }),
     code: "POL_ERR_CUSTOM_UNSUPPORTED",
     path: "spec.action",
   },
@@ -903,14 +1023,19 @@ const errorRows: ErrorRow[] = [
   {
     name: "an unsupported targetRef kind is rejected",
     cite: DOC.AP_TARGETREFS,
-    resource: ap("foo", "route", { targetRefs: [{ kind: "HTTPRoute", group: "gateway.networking.k8s.io", name: "r" }] }),
+    resource: ap("foo", "route", {
+      targetRefs: [{ kind: "HTTPRoute", group: "gateway.networking.k8s.io", name: "r" }],
+    }),
     code: "POL_ERR_INVALID_POLICY",
     path: "spec.targetRefs[0]",
   },
   {
     name: "portLevelMtls without a selector is rejected",
     cite: `${DOC.PA} (portLevelMtls only applies with a workload selector)`,
-    resource: pa("foo", "ports", { mtls: { mode: "STRICT" }, portLevelMtls: { "8080": { mode: "DISABLE" } } }),
+    resource: pa("foo", "ports", {
+      mtls: { mode: "STRICT" },
+      portLevelMtls: { "8080": { mode: "DISABLE" } },
+    }),
     code: "POL_ERR_INVALID_POLICY",
     path: "spec.portLevelMtls",
   },
@@ -923,7 +1048,11 @@ describe("authorization conformance: rejected policies", () => {
       assert.equal(errors.length, 1, errors.map((e) => e.message).join("\n"));
       assert.equal(errors[0]?.code, row.code);
       assert.equal(errors[0]?.path, row.path);
-      assert.equal(set.policies.length + set.peerAuthentications.length, 0, "a rejected policy must not be in the set");
+      assert.equal(
+        set.policies.length + set.peerAuthentications.length,
+        0,
+        "a rejected policy must not be in the set",
+      );
     });
   }
 });

@@ -36,12 +36,25 @@ spec:
 `;
     const r = await admin(h, "POST", "/v1/apply", { sources: [{ filename: "demo.yaml", yaml: bad }] });
     assert.equal(r.status, 422);
-    const body = r.body as { code: string; errors: { code: string; file: string; line: number; path: string }[] };
+    const body = r.body as {
+      code: string;
+      errors: { code: string; file: string; line: number; path: string }[];
+    };
     assert.equal(body.code, "CP_ERR_INVALID_CONFIG");
     assert.equal(body.errors.length, 1);
     assert.deepEqual(
-      { code: body.errors[0]?.code, file: body.errors[0]?.file, line: body.errors[0]?.line, path: body.errors[0]?.path },
-      { code: "CFG_ERR_PORT", file: "demo.yaml", line: bad.split("\n").indexOf("  - port: 70000") + 1, path: "spec.ports[0].port" },
+      {
+        code: body.errors[0]?.code,
+        file: body.errors[0]?.file,
+        line: body.errors[0]?.line,
+        path: body.errors[0]?.path,
+      },
+      {
+        code: "CFG_ERR_PORT",
+        file: "demo.yaml",
+        line: bad.split("\n").indexOf("  - port: 70000") + 1,
+        path: "spec.ports[0].port",
+      },
     );
     assert.equal((await admin(h, "GET", "/v1/resources/svc?allNamespaces=true")).status, 200);
     assert.deepEqual(h.cp.state.list("Service", undefined), []);
@@ -54,10 +67,18 @@ spec:
     const actions = (first.body as { results: { kind: string; name: string; action: string }[] }).results;
     assert.deepEqual(
       actions.map((a) => `${a.kind}/${a.name} ${a.action}`),
-      ["Namespace/shop created", "Node/node1 created", "Node/node2 created", "Deployment/web created", "Service/web created"],
+      [
+        "Namespace/shop created",
+        "Node/node1 created",
+        "Node/node2 created",
+        "Deployment/web created",
+        "Service/web created",
+      ],
     );
     const again = await admin(h, "POST", "/v1/apply", { filename: "demo.yaml", yaml: DEMO });
-    assert.ok((again.body as { results: { action: string }[] }).results.every((a) => a.action === "unchanged"));
+    assert.ok(
+      (again.body as { results: { action: string }[] }).results.every((a) => a.action === "unchanged"),
+    );
     const changed = await admin(h, "POST", "/v1/apply", {
       filename: "demo.yaml",
       yaml: DEMO.replace("replicas: 2", "replicas: 3"),
@@ -70,7 +91,10 @@ spec:
     );
     const pods = await admin(h, "GET", "/v1/registry/nodes/node1/pods");
     assert.deepEqual(
-      (pods.body as { items: { name: string; runtime: { command: string[] } }[] }).items.map((p) => [p.name, p.runtime.command]),
+      (pods.body as { items: { name: string; runtime: { command: string[] } }[] }).items.map((p) => [
+        p.name,
+        p.runtime.command,
+      ]),
       [
         ["web-0", ["python3", "-m", "http.server", "8080"]],
         ["web-2", ["python3", "-m", "http.server", "8080"]],
@@ -94,7 +118,11 @@ spec:
     const add = await admin(h, "POST", "/v1/label", { kind: "ns", name: "shop", set: { team: "a" } });
     assert.equal(add.status, 200);
     assert.equal((add.body as { changed: boolean }).changed, true);
-    const conflict = await admin(h, "POST", "/v1/label", { kind: "Namespace", name: "shop", set: { team: "b" } });
+    const conflict = await admin(h, "POST", "/v1/label", {
+      kind: "Namespace",
+      name: "shop",
+      set: { team: "b" },
+    });
     assert.equal(conflict.status, 409);
     assert.equal((conflict.body as { code: string }).code, "CP_ERR_LABEL_CONFLICT");
     const same = await admin(h, "POST", "/v1/label", { kind: "Namespace", name: "shop", set: { team: "a" } });
@@ -107,7 +135,10 @@ spec:
     });
     assert.equal(over.status, 200);
     assert.equal(h.cp.state.get("Namespace", undefined, "shop")?.metadata.labels?.["team"], "b");
-    assert.ok(h.cp.state.registry.workloads.every((w) => w.enrollment === "none"), "un-enrolled live");
+    assert.ok(
+      h.cp.state.registry.workloads.every((w) => w.enrollment === "none"),
+      "un-enrolled live",
+    );
     const rm = await admin(h, "POST", "/v1/label", {
       kind: "Namespace",
       name: "shop",
@@ -119,21 +150,35 @@ spec:
     assert.deepEqual(h.cp.state.get("Namespace", undefined, "shop")?.metadata.labels, {
       "istio.io/dataplane-mode": "ambient",
     });
-    const generated = await admin(h, "POST", "/v1/label", { kind: "po", name: "web-0", namespace: "shop", set: { a: "b" } });
+    const generated = await admin(h, "POST", "/v1/label", {
+      kind: "po",
+      name: "web-0",
+      namespace: "shop",
+      set: { a: "b" },
+    });
     assert.equal(generated.status, 404);
   });
 
   test("delete by kind/name and by manifest; status lists store, CA and registry", async () => {
     const byName = await admin(h, "DELETE", "/v1/resources/deploy/web?namespace=shop");
-    assert.deepEqual((byName.body as { results: { action: string }[] }).results.map((r) => r.action), ["deleted"]);
+    assert.deepEqual(
+      (byName.body as { results: { action: string }[] }).results.map((r) => r.action),
+      ["deleted"],
+    );
     assert.equal(h.cp.state.registry.workloads.length, 0);
     const st = await admin(h, "GET", "/v1/status");
-    const status = st.body as { store: { resources: number }; ca: { trustDomain: string }; registry: { services: number } };
+    const status = st.body as {
+      store: { resources: number };
+      ca: { trustDomain: string };
+      registry: { services: number };
+    };
     assert.equal(status.store.resources, 4);
     assert.equal(status.ca.trustDomain, "cluster.local");
     const byManifest = await admin(h, "POST", "/v1/delete", { filename: "demo.yaml", yaml: DEMO });
     assert.deepEqual(
-      (byManifest.body as { results: { name: string; action: string }[] }).results.map((r) => `${r.name} ${r.action}`),
+      (byManifest.body as { results: { name: string; action: string }[] }).results.map(
+        (r) => `${r.name} ${r.action}`,
+      ),
       ["shop deleted", "node1 deleted", "node2 deleted", "web not found", "web deleted"],
     );
     assert.equal(h.cp.state.list("Service", undefined).length, 0);
@@ -159,11 +204,14 @@ test("start-up fails with CP_ERR_BIND naming the port when the admin address is 
   await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
   const port = (blocker.address() as { port: number }).port;
   try {
-    await assert.rejects(startControl({ adminAddress: `127.0.0.1:${port}` }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, "CP_ERR_BIND");
-      assert.ok(e.message.includes(String(port)));
-      return true;
-    });
+    await assert.rejects(
+      startControl({ adminAddress: `127.0.0.1:${port}` }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, "CP_ERR_BIND");
+        assert.ok(e.message.includes(String(port)));
+        return true;
+      },
+    );
   } finally {
     blocker.close();
   }

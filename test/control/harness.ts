@@ -75,7 +75,11 @@ export function admin(
 }
 
 /** Resolves when `predicate` holds, checking after each event of `subscribe`; rejects after `ms`. */
-export function until(subscribe: (notify: () => void) => () => void, predicate: () => boolean, ms = 10_000): Promise<void> {
+export function until(
+  subscribe: (notify: () => void) => () => void,
+  predicate: () => boolean,
+  ms = 10_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     if (predicate()) {
       resolve();

@@ -16,7 +16,9 @@ const svc = (name: string, port: number): StoredResource => ({
   spec: { ports: [{ port }] },
 });
 
-async function withStore(f: (s: FileStore, dir: string, events: StoreEvent[]) => Promise<void>): Promise<void> {
+async function withStore(
+  f: (s: FileStore, dir: string, events: StoreEvent[]) => Promise<void>,
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "ambit-store-"));
   const s = await FileStore.open({ dir, parse: parseDocuments, log: silentLogger(), debounceMs: 20 });
   const events: StoreEvent[] = [];
@@ -36,7 +38,9 @@ test("store: round trip through files, reopened from disk; files 0600, directori
     const file = join(dir, "resources", "Service", "shop", "web.yaml");
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     assert.equal((await stat(join(dir, "resources", "Service"))).mode & 0o777, 0o700);
-    assert.ok((await readFile(join(dir, "resources", "Namespace", "shop.yaml"), "utf8")).includes("kind: Namespace"));
+    assert.ok(
+      (await readFile(join(dir, "resources", "Namespace", "shop.yaml"), "utf8")).includes("kind: Namespace"),
+    );
     assert.deepEqual(
       (await readdir(join(dir, "resources", "Service", "shop"))).filter((n) => n.startsWith(".")),
       [],
@@ -65,7 +69,9 @@ test("store: a hand edit is picked up; an invalid one is reported and the last g
       (n) => s.subscribe(n),
       () => JSON.stringify(s.get("Service/shop/web")?.spec).includes("8080"),
     );
-    assert.ok(events.some((e) => e.type === "changed" && e.origin === "disk" && e.keys.includes("Service/shop/web")));
+    assert.ok(
+      events.some((e) => e.type === "changed" && e.origin === "disk" && e.keys.includes("Service/shop/web")),
+    );
 
     await writeFile(file, text.replace("port: 80", "port: 99999"));
     await until(

@@ -3,13 +3,13 @@
  * the destination's HBONE server, data intact, and each hop sees the right identity.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { createDoubleHbonePool } from "../../src/hbone/double.js";
 import type { ConnectRequest } from "../../src/hbone/server.js";
 import { HboneServer } from "../../src/hbone/server.js";
 import { SpiffeId } from "../../src/identity/spiffe.js";
 import { CLIENT_ID, dialUpstream, roundTrip, SERVER_ID, sha256, startHarness } from "./fixtures.js";
-import { randomBytes } from "node:crypto";
 
 describe("double HBONE", () => {
   test("CONNECT inside CONNECT through a gateway reaches the remote workload intact", async () => {

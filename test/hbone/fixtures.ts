@@ -7,8 +7,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import { createTestPki, type TestPki } from "../../src/identity/testing.js";
-import { SpiffeId } from "../../src/identity/spiffe.js";
+import type { HboneError } from "../../src/hbone/errors.js";
 import { HbonePool, type HbonePoolOptions } from "../../src/hbone/pool.js";
 import {
   type ConnectDecision,
@@ -17,8 +16,9 @@ import {
   HboneServer,
   type HboneServerOptions,
 } from "../../src/hbone/server.js";
-import type { HboneError } from "../../src/hbone/errors.js";
 import type { WorkloadCredential } from "../../src/hbone/tls.js";
+import { SpiffeId } from "../../src/identity/spiffe.js";
+import { createTestPki, type TestPki } from "../../src/identity/testing.js";
 
 export const CLIENT_ID = SpiffeId.of("shop", "frontend");
 export const SERVER_ID = SpiffeId.of("shop", "payments");
@@ -57,7 +57,11 @@ export interface Harness {
   requests: ConnectRequest[];
   records: ConnectRecord[];
   rejections: HboneError[];
-  connect(extra?: { authority?: string; expected?: SpiffeId[]; source?: WorkloadCredential }): Promise<Duplex>;
+  connect(extra?: {
+    authority?: string;
+    expected?: SpiffeId[];
+    source?: WorkloadCredential;
+  }): Promise<Duplex>;
   close(): Promise<void>;
 }
 
@@ -167,7 +171,11 @@ export class FakeTimers {
     for (;;) {
       let next: [object, { at: number; seq: number; cb: () => void }] | undefined;
       for (const e of this.#pending) {
-        if (e[1].at <= until && (next === undefined || e[1].at < next[1].at || (e[1].at === next[1].at && e[1].seq < next[1].seq))) next = e;
+        if (
+          e[1].at <= until &&
+          (next === undefined || e[1].at < next[1].at || (e[1].at === next[1].at && e[1].seq < next[1].seq))
+        )
+          next = e;
       }
       if (next === undefined) break;
       this.#pending.delete(next[0]);

@@ -7,7 +7,7 @@ import { once } from "node:events";
 import http2 from "node:http2";
 import { describe, test } from "node:test";
 import tls from "node:tls";
-import { HboneErrorCode, isHboneError, type HboneError } from "../../src/hbone/errors.js";
+import { type HboneError, HboneErrorCode, isHboneError } from "../../src/hbone/errors.js";
 import { HbonePool } from "../../src/hbone/pool.js";
 import { HboneServer } from "../../src/hbone/server.js";
 import { SpiffeId } from "../../src/identity/spiffe.js";
@@ -51,7 +51,10 @@ describe("HBONE identity", () => {
       });
       await roundTrip(await pool.connect(params("127.0.0.1", a.port, ledger.identity)), Buffer.from("l"));
       await roundTrip(await pool.connect(params("127.0.0.2", b.port, audit.identity)), Buffer.from("a"));
-      assert.deepEqual(seen, [`127.0.0.1=${ledger.identity.toString()}`, `127.0.0.2=${audit.identity.toString()}`]);
+      assert.deepEqual(seen, [
+        `127.0.0.1=${ledger.identity.toString()}`,
+        `127.0.0.2=${audit.identity.toString()}`,
+      ]);
       // Expecting ledger at audit's address fails: the client sees audit's SAN.
       await assert.rejects(
         pool.connect(params("127.0.0.2", b.port, ledger.identity)),

@@ -172,7 +172,9 @@ describe("HBONE pool", () => {
   test("connect without an expected identity is refused before any socket opens", async () => {
     const h = await startHarness();
     try {
-      await assert.rejects(h.connect({ expected: [] }), (e: unknown) => isHboneError(e, HboneErrorCode.CONFIG));
+      await assert.rejects(h.connect({ expected: [] }), (e: unknown) =>
+        isHboneError(e, HboneErrorCode.CONFIG),
+      );
       assert.equal(h.server.stats.connections, 0);
     } finally {
       await h.close();

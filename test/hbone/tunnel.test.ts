@@ -11,7 +11,15 @@ import { after, before, describe, test } from "node:test";
 import tls from "node:tls";
 import { HboneErrorCode, isHboneError } from "../../src/hbone/errors.js";
 import { buildBaggage, buildForwarded, parseBaggage, parseForwarded } from "../../src/hbone/headers.js";
-import { CLIENT_ID, dialUpstream, type Harness, roundTrip, SERVER_ID, sha256, startHarness } from "./fixtures.js";
+import {
+  CLIENT_ID,
+  dialUpstream,
+  type Harness,
+  roundTrip,
+  SERVER_ID,
+  sha256,
+  startHarness,
+} from "./fixtures.js";
 
 describe("HBONE tunnel", () => {
   let h: Harness;
@@ -45,7 +53,13 @@ describe("HBONE tunnel", () => {
 
   test("the server reads the peer identity from the certificate and sees the request headers", async () => {
     const before = h.requests.length;
-    const baggage = buildBaggage({ cluster: "c1", namespace: "shop", workloadName: "frontend", serviceName: "frontend", serviceVersion: "v1" });
+    const baggage = buildBaggage({
+      cluster: "c1",
+      namespace: "shop",
+      workloadName: "frontend",
+      serviceName: "frontend",
+      serviceVersion: "v1",
+    });
     const stream = await h.pool.connect({
       source: h.clientCred,
       dstAddress: { host: "127.0.0.1", port: h.port },
@@ -107,7 +121,14 @@ describe("HBONE tunnel", () => {
   });
 
   test("malformed :authority → 400", async () => {
-    for (const authority of ["no-port", "127.0.0.1:0", "127.0.0.1:99999", "[zz]:80", "-bad-.example:80", "host:80x"]) {
+    for (const authority of [
+      "no-port",
+      "127.0.0.1:0",
+      "127.0.0.1:99999",
+      "[zz]:80",
+      "-bad-.example:80",
+      "host:80x",
+    ]) {
       await assert.rejects(h.connect({ authority }), (e: unknown) => {
         assert.ok(isHboneError(e, HboneErrorCode.CONNECT_REFUSED), String(e));
         assert.equal(e.status, 400, authority);

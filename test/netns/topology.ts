@@ -115,37 +115,37 @@ export async function createTopology(options: TestTopologyOptions = {}): Promise
   };
 }
 
-function ownerAlive(runPrefix: string): boolean {
+/** "dead" when the run recorded an owner that no longer runs; "alive"; or "unknown" (not ours). */
+function ownerState(runPrefix: string): "alive" | "dead" | "unknown" {
   let pid: number;
   try {
     pid = Number(readFileSync(`${OWNERS_DIR}/${runPrefix}`, "utf8"));
   } catch {
-    return false;
+    return "unknown";
   }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!Number.isInteger(pid) || pid <= 0) return "dead";
   try {
     process.kill(pid, 0);
-    return true;
+    return "alive";
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    return (e as NodeJS.ErrnoException).code === "EPERM" ? "alive" : "dead";
   }
 }
 
 /**
  * Deletes the namespaces of dead test runs whose prefix starts with `prefix` (default: every test
- * run's). A run whose owning process is alive is left alone. Returns the deleted netns names.
+ * run's). Only runs that recorded an owner (createTopology does, before creating anything) and
+ * whose owner process is gone are touched: a run in progress, or a namespace someone else named
+ * alike, is left alone. /run is a tmpfs, so records and namespaces vanish together on reboot.
+ * Returns the deleted netns names.
  */
 export async function sweepStale(prefix: string = TEST_PREFIX_FAMILY): Promise<string[]> {
   const ip = new IpTool();
   const runOf = (ns: string): string => ns.slice(0, ns.indexOf("-"));
   const stale = (await ip.listNetns()).filter(
-    (ns) =>
-      ns.startsWith(prefix) &&
-      ns.includes("-") &&
-      runOf(ns).startsWith(TEST_PREFIX_FAMILY) &&
-      !ownerAlive(runOf(ns)),
+    (ns) => ns.startsWith(prefix) && ns.includes("-") && ownerState(runOf(ns)) === "dead",
   );
-  for (const ns of stale) await ip.deleteNetns(ns);
+  await ip.deleteNetnsMany(stale);
   let owners: string[] = [];
   try {
     owners = readdirSync(OWNERS_DIR);
@@ -153,7 +153,7 @@ export async function sweepStale(prefix: string = TEST_PREFIX_FAMILY): Promise<s
     // Nothing recorded yet.
   }
   for (const run of owners) {
-    if (run.startsWith(prefix) && !ownerAlive(run)) rmSync(`${OWNERS_DIR}/${run}`, { force: true });
+    if (run.startsWith(prefix) && ownerState(run) === "dead") rmSync(`${OWNERS_DIR}/${run}`, { force: true });
   }
   return stale;
 }

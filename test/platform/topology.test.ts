@@ -3,7 +3,9 @@ import { closeSync } from "node:fs";
 import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createListenSocket, currentNetns, inNetns } from "../../src/platform/native.js";
-import { listNetns, netnsPath } from "../../src/platform/netns.js";
+import { IpTool, listNetns, netnsPath } from "../../src/platform/netns.js";
+import { addPod, removePod } from "../../src/platform/topology.js";
+import { planPodOn } from "../../src/platform/topology-plan.js";
 import { listenIn, request } from "../netns/tcp.js";
 import { createTopology, sweepStale, type TestTopology } from "../netns/topology.js";
 
@@ -77,6 +79,25 @@ describe("netns topology (2 nodes × 2 pods)", { skip: notRoot }, () => {
       `const s=require('net').connect(7100,'${b.ip}');let d='';s.on('data',(c)=>d+=c);s.on('end',()=>console.log(d));`,
     ]);
     assert.equal(client.stdout.trim(), `served by ${b.ip}`);
+  });
+
+  test("a pod added to a running node is reachable; removing it removes its veth and route", async (t) => {
+    const node1 = topo.node("node1");
+    const late = planPodOn(topo.prefix, node1, "node1-late", 9);
+    await addPod(node1, late);
+    t.after(() => removePod(late));
+    assert.equal(late.ip, "10.244.1.11");
+    const echo = await listenIn(late.netns, 7300, (s) => `late ${s.remoteAddress}`);
+    t.after(() => echo.close());
+    const from = topo.pod("node2-pod1");
+    assert.equal(await request(from.netns, late.ip, 7300, ""), `late ${from.ip}`);
+    await echo.close();
+    await removePod(late);
+    assert.ok(!(await listNetns()).includes(late.netns));
+    const ip = new IpTool();
+    assert.ok(!(await ip.listLinks(node1.netns)).includes(late.hostVeth));
+    const routes = await ip.in(node1.netns, ["route", "show"]);
+    assert.doesNotMatch(routes.stdout, /10\.244\.1\.11/);
   });
 
   test("inNetns opens a listener inside a pod's netns and switches the thread back", async (t) => {

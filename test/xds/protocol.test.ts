@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { Client, Metadata, status } from "@grpc/grpc-js";
-import { channelCredentials } from "../../src/xds/credentials.js";
-import { DELTA_ADS_PATH, deserializeDeltaResponse } from "../../src/xds/grpc-definitions.js";
 import { createTestPki } from "../../src/identity/testing.js";
+import { channelCredentials } from "../../src/xds/credentials.js";
 import type { DeltaDiscoveryResponse } from "../../src/xds/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { ADDRESS_TYPE_URL } from "../../src/xds/type-urls.js";
+import { DELTA_ADS_PATH, deserializeDeltaResponse } from "../../src/xds/grpc-definitions.js";
+import { BadRequestSchema } from "../../src/xds/gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../src/xds/gen/google/rpc/status_pb.js";
+import { ADDRESS_TYPE_URL, BAD_REQUEST_TYPE_URL } from "../../src/xds/type-urls.js";
 import { CONTROL_PLANE_ID, type Fixture, startFixture, until, workload } from "./fixture.js";
 import { RawAdsStream } from "./raw-ads.js";
 
@@ -108,6 +112,33 @@ describe("delta xDS protocol rules (raw stream)", () => {
     assert.equal(st?.nack?.nonce, r.nonce);
     assert.deepEqual(st?.nack?.names, ["default/a"]);
     assert.equal(st?.lastAcked, undefined);
+    // A plain NACK (no BadRequest detail naming resources, as Envoy sends) makes the server resend nothing.
+    assert.equal(s.pending, 0);
+  });
+
+  test("a NACK naming some resources (google.rpc.BadRequest) makes the server resend the others at once", async () => {
+    const s = open("node8");
+    s.send({ typeUrl: ADDRESS_TYPE_URL, resourceNamesSubscribe: ["default/a", "default/b"] });
+    const r = await s.next();
+    assert.deepEqual(names(r), ["default/a", "default/b"]);
+    const bad = create(BadRequestSchema, { fieldViolations: [{ field: "default/a", description: "nope" }] });
+    s.send({
+      typeUrl: ADDRESS_TYPE_URL,
+      responseNonce: r.nonce,
+      errorDetail: create(StatusSchema, {
+        code: 3,
+        message: "nope",
+        details: [create(AnySchema, { typeUrl: BAD_REQUEST_TYPE_URL, value: toBinary(BadRequestSchema, bad) })],
+      }),
+    });
+    const resent = await s.next();
+    assert.deepEqual(names(resent), ["default/b"]);
+    s.send({ typeUrl: ADDRESS_TYPE_URL, responseNonce: resent.nonce });
+    await until(
+      () => fx.server.status().find((c) => c.caller.id === "node8")?.types[0]?.lastAcked?.nonce === resent.nonce,
+      "the ACK",
+    );
+    assert.deepEqual(fx.server.status().find((c) => c.caller.id === "node8")?.types[0]?.nack?.names, ["default/a"]);
   });
 
   test("a request without type_url ends the stream with INVALID_ARGUMENT", async () => {
@@ -145,11 +176,16 @@ describe("delta xDS protocol rules (raw stream)", () => {
       const md = new Metadata();
       md.set("authorization", "Bearer node9");
       const call = raw.makeBidiStreamRequest(DELTA_ADS_PATH, (b: Buffer) => b, deserializeDeltaResponse, md);
-      const code = new Promise<number>((resolve) => call.on("error", (e: Error & { code: number }) => resolve(e.code)));
+      const code = new Promise<number>((resolve) =>
+        call.on("error", (e: Error & { code: number }) => resolve(e.code)),
+      );
       // A length-delimited field whose varint length runs past the end of the message.
       call.write(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]));
       assert.equal(await code, status.INTERNAL);
-      await until(() => !fx.server.status().some((c) => c.caller.id === "node9"), "the broken stream to be forgotten");
+      await until(
+        () => !fx.server.status().some((c) => c.caller.id === "node9"),
+        "the broken stream to be forgotten",
+      );
       const s = open("node9");
       s.send({ typeUrl: ADDRESS_TYPE_URL });
       assert.equal((await s.next()).typeUrl, ADDRESS_TYPE_URL);

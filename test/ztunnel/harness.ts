@@ -94,7 +94,10 @@ export class ControlPlane {
   }
 
   setPolicies(policies: PolicySpec[]): void {
-    this.server.setResources(AUTHORIZATION_TYPE_URL, new Map(policies.map((p) => [policyKey(p), { resource: authorization(p) }])));
+    this.server.setResources(
+      AUTHORIZATION_TYPE_URL,
+      new Map(policies.map((p) => [policyKey(p), { resource: authorization(p) }])),
+    );
   }
 
   async close(): Promise<void> {
@@ -107,7 +110,9 @@ export interface TestZtunnel {
   readonly logs: MemoryLogDestination;
   readonly host: string;
   socks(): { host: string; port: number };
-  port(name: "outbound" | "inboundPlaintext" | "inbound" | "socks5" | "metrics" | "readiness" | "admin"): number;
+  port(
+    name: "outbound" | "inboundPlaintext" | "inbound" | "socks5" | "metrics" | "readiness" | "admin",
+  ): number;
   accessRecords(): Record<string, unknown>[];
 }
 
@@ -141,7 +146,8 @@ export async function startZtunnel(
       hboneConnector: (d) =>
         new Promise((resolve, reject) => {
           const port = nodePorts.get(cp.nodeOf(d.host) ?? "");
-          if (port === undefined) return reject(Object.assign(new Error(`no ztunnel for ${d.host}`), { code: "EHOSTUNREACH" }));
+          if (port === undefined)
+            return reject(Object.assign(new Error(`no ztunnel for ${d.host}`), { code: "EHOSTUNREACH" }));
           const s = net.connect({ host: d.host, port, noDelay: true });
           s.once("connect", () => {
             s.removeListener("error", reject);
@@ -151,7 +157,10 @@ export async function startZtunnel(
         }),
       ...extra,
     },
-    { logger: createLogger({ name: `ztunnel-${node}`, level: "info", destination: logs }), metrics: createMeshMetrics() },
+    {
+      logger: createLogger({ name: `ztunnel-${node}`, level: "info", destination: logs }),
+      metrics: createMeshMetrics(),
+    },
   );
   const hbonePort = zt.addresses.inbound?.port;
   if (hbonePort !== undefined) nodePorts.set(node, hbonePort);
@@ -166,7 +175,9 @@ export async function startZtunnel(
 }
 
 /** A "pod": echoes every byte; when the client half-closes, writes a trailer and closes its side. */
-export async function startEcho(host: string): Promise<{ server: net.Server; port: number; close(): Promise<void> }> {
+export async function startEcho(
+  host: string,
+): Promise<{ server: net.Server; port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     sockets.add(s);
@@ -227,7 +238,11 @@ export interface SocksResult {
   readonly reply: number;
 }
 
-export async function socksConnect(proxy: { host: string; port: number }, localAddress: string, dst: { host: string; port: number }): Promise<SocksResult> {
+export async function socksConnect(
+  proxy: { host: string; port: number },
+  localAddress: string,
+  dst: { host: string; port: number },
+): Promise<SocksResult> {
   const socket = net.connect({ host: proxy.host, port: proxy.port, localAddress, allowHalfOpen: true });
   socket.on("error", () => {});
   await new Promise<void>((resolve, reject) => {
@@ -238,7 +253,9 @@ export async function socksConnect(proxy: { host: string; port: number }, localA
   const method = await readN(socket, 2);
   if (method[1] !== 0) return { socket, reply: 0xff };
   const isV4 = net.isIPv4(dst.host);
-  const addr = isV4 ? Buffer.from(dst.host.split(".").map(Number)) : Buffer.concat([Buffer.from([dst.host.length]), Buffer.from(dst.host)]);
+  const addr = isV4
+    ? Buffer.from(dst.host.split(".").map(Number))
+    : Buffer.concat([Buffer.from([dst.host.length]), Buffer.from(dst.host)]);
   const port = Buffer.alloc(2);
   port.writeUInt16BE(dst.port);
   socket.write(Buffer.concat([Buffer.from([5, 1, 0, isV4 ? 1 : 3]), addr, port]));
@@ -266,13 +283,22 @@ export function closed(socket: net.Socket): Promise<void> {
   });
 }
 
-export async function httpGet(host: string, port: number, path: string, method = "GET"): Promise<{ status: number; body: string }> {
+export async function httpGet(
+  host: string,
+  port: number,
+  path: string,
+  method = "GET",
+): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://${host}:${port}${path}`, { method });
   return { status: res.status, body: await res.text() };
 }
 
 /** Polls until `predicate` holds; a hang guard, not a timing assertion. */
-export async function until(predicate: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 10_000,
+): Promise<void> {
   const started = Date.now();
   while (!(await predicate())) {
     if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
@@ -283,7 +309,8 @@ export async function until(predicate: () => boolean | Promise<boolean>, what: s
 export function metricLine(text: string, name: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split("\n")) {
     if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(" ").at(-1));
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.split(" ").at(-1));
   }
   return undefined;
 }

@@ -10,8 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import { HbonePool } from "../../src/hbone/pool.js";
 import { SpiffeId } from "../../src/identity/spiffe.js";
 import { AddressSchema, WorkloadSchema } from "../../src/xds/gen/istio/workload/workload_pb.js";
-import type { PolicySpec } from "../../src/ztunnel/testing.js";
-import type { WorkloadSpec } from "../../src/ztunnel/testing.js";
+import type { PolicySpec, WorkloadSpec } from "../../src/ztunnel/testing.js";
 import {
   ControlPlane,
   closed,
@@ -35,7 +34,14 @@ const ID = (sa: string): string => `spiffe://cluster.local/ns/default/sa/${sa}`;
 const WORKLOADS: WorkloadSpec[] = [
   { uid: "client", name: "client", ip: CLIENT_IP, node: "node-a", serviceAccount: "client", app: "client" },
   { uid: "intruder", name: "intruder", ip: INTRUDER_IP, node: "node-a", serviceAccount: "intruder" },
-  { uid: "watcher", name: "watcher", ip: MONITOR_IP, node: "node-a", serviceAccount: "watcher", mode: "monitor" },
+  {
+    uid: "watcher",
+    name: "watcher",
+    ip: MONITOR_IP,
+    node: "node-a",
+    serviceAccount: "watcher",
+    mode: "monitor",
+  },
   {
     uid: "server",
     name: "server",
@@ -50,7 +56,10 @@ const WORKLOADS: WorkloadSpec[] = [
 ];
 
 // `server` accepts only the client's and watcher's service accounts (selector policy, listed on the workload).
-const ONLY_CLIENT: PolicySpec = { name: "only-client", rules: [[[{ principals: ["cluster.local/ns/default/sa/client", "cluster.local/ns/default/sa/watcher"] }]]] };
+const ONLY_CLIENT: PolicySpec = {
+  name: "only-client",
+  rules: [[[{ principals: ["cluster.local/ns/default/sa/client", "cluster.local/ns/default/sa/watcher"] }]]],
+};
 
 let cp: ControlPlane;
 let a: TestZtunnel;
@@ -62,7 +71,9 @@ const captureTargets = new Map<string, { address: string; port: number }>();
 before(async () => {
   cp = await ControlPlane.start();
   echo = await startEcho(SERVER_IP);
-  cp.setWorkloads(WORKLOADS, [{ hostname: "echo.default.svc.cluster.local", vip: "10.96.0.10", ports: [[80, echo.port]] }]);
+  cp.setWorkloads(WORKLOADS, [
+    { hostname: "echo.default.svc.cluster.local", vip: "10.96.0.10", ports: [[80, echo.port]] },
+  ]);
   cp.setPolicies([ONLY_CLIENT]);
   // Capture without netns: the test says where each source's connection was going.
   const originalDst = (socket: net.Socket) => {
@@ -81,7 +92,11 @@ after(async () => {
   await cp?.close();
 });
 
-async function roundTrip(from: string, dst = { host: SERVER_IP, port: 0 }, size = 64 * 1024): Promise<{ sent: Buffer; got: Buffer; reply: number }> {
+async function roundTrip(
+  from: string,
+  dst = { host: SERVER_IP, port: 0 },
+  size = 64 * 1024,
+): Promise<{ sent: Buffer; got: Buffer; reply: number }> {
   const target = { host: dst.host, port: dst.port === 0 ? echo.port : dst.port };
   const { socket, reply } = await socksConnect(a.socks(), from, target);
   const sent = randomBytes(size);
@@ -105,16 +120,47 @@ test("SOCKS5 → A → HBONE → B → pod: bytes intact both ways, half-close p
 
 test("metrics: both reporters, Istio labels, mutual_tls", async () => {
   await roundTrip(CLIENT_IP, undefined, 1000);
-  await until(async () => (await a.zt.metrics.registry.metrics()).includes("istio_tcp_connections_closed_total{"), "closed metric");
+  await until(
+    async () => (await a.zt.metrics.registry.metrics()).includes("istio_tcp_connections_closed_total{"),
+    "closed metric",
+  );
   const src = await a.zt.metrics.registry.metrics();
-  const common = { source_workload: "client", source_principal: ID("client"), destination_workload: "server", connection_security_policy: "mutual_tls" };
-  assert.ok((metricLine(src, "istio_tcp_connections_opened_total", { reporter: "source", ...common }) ?? 0) >= 1, src);
-  assert.ok((metricLine(src, "istio_tcp_connections_closed_total", { reporter: "source", ...common, destination_principal: ID("server") }) ?? 0) >= 1);
-  assert.ok((metricLine(src, "istio_tcp_received_bytes_total", { reporter: "source", ...common }) ?? 0) >= 1000);
+  const common = {
+    source_workload: "client",
+    source_principal: ID("client"),
+    destination_workload: "server",
+    connection_security_policy: "mutual_tls",
+  };
+  assert.ok(
+    (metricLine(src, "istio_tcp_connections_opened_total", { reporter: "source", ...common }) ?? 0) >= 1,
+    src,
+  );
+  assert.ok(
+    (metricLine(src, "istio_tcp_connections_closed_total", {
+      reporter: "source",
+      ...common,
+      destination_principal: ID("server"),
+    }) ?? 0) >= 1,
+  );
+  assert.ok(
+    (metricLine(src, "istio_tcp_received_bytes_total", { reporter: "source", ...common }) ?? 0) >= 1000,
+  );
   assert.ok((metricLine(src, "istio_tcp_sent_bytes_total", { reporter: "source", ...common }) ?? 0) >= 1010);
-  await until(async () => metricLine(await b.zt.metrics.registry.metrics(), "istio_tcp_connections_closed_total", { reporter: "destination" }) !== undefined, "B closed metric");
+  await until(
+    async () =>
+      metricLine(await b.zt.metrics.registry.metrics(), "istio_tcp_connections_closed_total", {
+        reporter: "destination",
+      }) !== undefined,
+    "B closed metric",
+  );
   const dst = await b.zt.metrics.registry.metrics();
-  const labels = { reporter: "destination", ...common, destination_app: "echo", destination_version: "v2", request_protocol: "tcp" };
+  const labels = {
+    reporter: "destination",
+    ...common,
+    destination_app: "echo",
+    destination_version: "v2",
+    request_protocol: "tcp",
+  };
   assert.ok((metricLine(dst, "istio_tcp_connections_opened_total", labels) ?? 0) >= 1, dst);
   assert.ok((metricLine(dst, "istio_tcp_received_bytes_total", labels) ?? 0) >= 1000);
   // Served over :15020 too.
@@ -165,11 +211,25 @@ test("another service account is refused by the inbound side (403 → SOCKS5 'no
   assert.equal(rec["authz"], "deny");
   assert.match(String(rec["reason"]), /no ALLOW policy matched/);
   const m = await b.zt.metrics.registry.metrics();
-  assert.ok((metricLine(m, "istio_tcp_connections_closed_total", { reporter: "destination", source_principal: ID("intruder"), response_flags: "DENY" }) ?? 0) >= 1);
+  assert.ok(
+    (metricLine(m, "istio_tcp_connections_closed_total", {
+      reporter: "destination",
+      source_principal: ID("intruder"),
+      response_flags: "DENY",
+    }) ?? 0) >= 1,
+  );
 });
 
 test("an L4 DENY policy pushed over xDS blocks new connections; removing it restores them", async () => {
-  cp.setPolicies([ONLY_CLIENT, { name: "deny-client", scope: "namespace", action: "deny", rules: [[[{ principals: ["cluster.local/ns/default/sa/client"] }]]] }]);
+  cp.setPolicies([
+    ONLY_CLIENT,
+    {
+      name: "deny-client",
+      scope: "namespace",
+      action: "deny",
+      rules: [[[{ principals: ["cluster.local/ns/default/sa/client"] }]]],
+    },
+  ]);
   await until(() => [...b.zt.state.policies()].some((p) => p.name === "deny-client"), "policy at B");
   assert.equal((await roundTrip(CLIENT_IP)).reply, 2);
   cp.setPolicies([ONLY_CLIENT]);
@@ -190,14 +250,24 @@ test("open relay attempts get 403: CONNECT to a non-local target, a node address
   try {
     for (const authority of [`${CLIENT_IP}:80`, `127.0.0.3:${b.port("admin")}`, `127.0.0.1:22`]) {
       await assert.rejects(
-        pool.connect({ source, dstAddress: { host: SERVER_IP, port: 15008 }, expectedIdentities: [SpiffeId.parse(ID("server"))], authority }),
+        pool.connect({
+          source,
+          dstAddress: { host: SERVER_IP, port: 15008 },
+          expectedIdentities: [SpiffeId.parse(ID("server"))],
+          authority,
+        }),
         (e: { status?: number }) => e.status === 403,
         authority,
       );
     }
     // A non-local workload address as the dialled address: nobody owns it here, the connection is dropped.
     await assert.rejects(
-      pool.connect({ source, dstAddress: { host: CLIENT_IP, port: 15008 }, expectedIdentities: [SpiffeId.parse(ID("client"))], authority: `${CLIENT_IP}:80` }),
+      pool.connect({
+        source,
+        dstAddress: { host: CLIENT_IP, port: 15008 },
+        expectedIdentities: [SpiffeId.parse(ID("client"))],
+        authority: `${CLIENT_IP}:80`,
+      }),
     );
   } finally {
     await pool.close(0);
@@ -226,7 +296,12 @@ test("garbage on the HBONE, SOCKS5 and capture ports is dropped without harming 
 
 test("captured traffic on 15001 takes the same path (original destination injected)", async () => {
   captureTargets.set(CLIENT_IP, { address: SERVER_IP, port: echo.port });
-  const s = net.connect({ host: a.host, port: a.port("outbound"), localAddress: CLIENT_IP, allowHalfOpen: true });
+  const s = net.connect({
+    host: a.host,
+    port: a.port("outbound"),
+    localAddress: CLIENT_IP,
+    allowHalfOpen: true,
+  });
   s.on("error", () => {});
   const got = await exchange(s, Buffer.from("captured"));
   assert.equal(got.toString(), "captured<EOF SEEN>");
@@ -234,7 +309,15 @@ test("captured traffic on 15001 takes the same path (original destination inject
 });
 
 test("monitor mode: passes through unchanged, but records a would-deny decision", async () => {
-  cp.setPolicies([ONLY_CLIENT, { name: "deny-watcher", scope: "namespace", action: "deny", rules: [[[{ principals: ["cluster.local/ns/default/sa/watcher"] }]]] }]);
+  cp.setPolicies([
+    ONLY_CLIENT,
+    {
+      name: "deny-watcher",
+      scope: "namespace",
+      action: "deny",
+      rules: [[[{ principals: ["cluster.local/ns/default/sa/watcher"] }]]],
+    },
+  ]);
   await until(() => [...a.zt.state.policies()].some((p) => p.name === "deny-watcher"), "policy at A");
   const before = b.accessRecords().length;
   const { reply, got } = await roundTrip(MONITOR_IP, undefined, 5);
@@ -254,14 +337,38 @@ test("inbound plaintext (15006): PERMISSIVE accepts, STRICT closes", async () =>
   captureTargets.set("127.0.0.50", { address: SERVER_IP, port: echo.port });
   cp.setPolicies([]);
   await until(() => [...b.zt.state.policies()].length === 0, "no policies at B");
-  const s1 = net.connect({ host: b.host, port: b.port("inboundPlaintext"), localAddress: "127.0.0.50", allowHalfOpen: true });
+  const s1 = net.connect({
+    host: b.host,
+    port: b.port("inboundPlaintext"),
+    localAddress: "127.0.0.50",
+    allowHalfOpen: true,
+  });
   s1.on("error", () => {});
   assert.equal((await exchange(s1, Buffer.from("plain"))).toString(), "plain<EOF SEEN>");
   const m = await b.zt.metrics.registry.metrics();
-  assert.ok((metricLine(m, "istio_tcp_connections_opened_total", { reporter: "destination", connection_security_policy: "none", destination_workload: "server" }) ?? 0) >= 1);
-  cp.setPolicies([ONLY_CLIENT, { name: "converted_peer_authentication_default", scope: "namespace", action: "deny", rules: [[[{ requireNoPrincipal: true }]]] }]);
+  assert.ok(
+    (metricLine(m, "istio_tcp_connections_opened_total", {
+      reporter: "destination",
+      connection_security_policy: "none",
+      destination_workload: "server",
+    }) ?? 0) >= 1,
+  );
+  cp.setPolicies([
+    ONLY_CLIENT,
+    {
+      name: "converted_peer_authentication_default",
+      scope: "namespace",
+      action: "deny",
+      rules: [[[{ requireNoPrincipal: true }]]],
+    },
+  ]);
   await until(() => [...b.zt.state.policies()].length === 2, "STRICT at B");
-  const s2 = net.connect({ host: b.host, port: b.port("inboundPlaintext"), localAddress: "127.0.0.50", allowHalfOpen: true });
+  const s2 = net.connect({
+    host: b.host,
+    port: b.port("inboundPlaintext"),
+    localAddress: "127.0.0.50",
+    allowHalfOpen: true,
+  });
   s2.on("error", () => {});
   const got = await exchange(s2, Buffer.from("plain")).catch(() => Buffer.alloc(0));
   assert.equal(got.length, 0);
@@ -275,7 +382,11 @@ test("admin: /healthz/ready, /config_dump without private keys, /certs, /logging
   assert.equal(ready.status, 200);
   const dump = await httpGet(a.host, a.port("admin"), "/config_dump");
   assert.equal(dump.status, 200);
-  const body = JSON.parse(dump.body) as { workloads: { uid: string }[]; policies: { key: string }[]; certificates: { identity: string }[] };
+  const body = JSON.parse(dump.body) as {
+    workloads: { uid: string }[];
+    policies: { key: string }[];
+    certificates: { identity: string }[];
+  };
   assert.ok(body.workloads.some((w) => w.uid === "server"));
   assert.ok(body.policies.some((p) => p.key === "default/only-client"));
   assert.ok(body.certificates.some((c) => c.identity === ID("client")));
@@ -292,10 +403,24 @@ test("admin: /healthz/ready, /config_dump without private keys, /certs, /logging
 test("a malformed workload is NACKed and the last good state stays", async () => {
   const version = a.zt.state.version;
   const bad = create(AddressSchema, {
-    type: { case: "workload", value: create(WorkloadSchema, { uid: "broken", name: "broken", namespace: "default", addresses: [new Uint8Array([1, 2, 3])], node: "node-a" }) },
+    type: {
+      case: "workload",
+      value: create(WorkloadSchema, {
+        uid: "broken",
+        name: "broken",
+        namespace: "default",
+        addresses: [new Uint8Array([1, 2, 3])],
+        node: "node-a",
+      }),
+    },
   });
   cp.putAddress("broken", bad);
-  await until(async () => (metricLine(await a.zt.metrics.registry.metrics(), "ambit_xds_updates_total", { result: "nack" }) ?? 0) >= 1, "NACK");
+  await until(
+    async () =>
+      (metricLine(await a.zt.metrics.registry.metrics(), "ambit_xds_updates_total", { result: "nack" }) ??
+        0) >= 1,
+    "NACK",
+  );
   assert.equal(a.zt.state.workloadByUid("broken"), undefined);
   assert.equal(a.zt.state.version, version);
   assert.equal((await roundTrip(CLIENT_IP)).reply, 0);
@@ -307,7 +432,10 @@ test("control plane gone: existing and new connections keep working from the las
   assert.equal(reply, 0);
   socket.write("before ");
   await cp.close();
-  await until(() => a.zt.xds.state.state !== "connected" && b.zt.xds.state.state !== "connected", "xDS disconnected");
+  await until(
+    () => a.zt.xds.state.state !== "connected" && b.zt.xds.state.state !== "connected",
+    "xDS disconnected",
+  );
   const fresh = await roundTrip(CLIENT_IP, undefined, 2048);
   assert.equal(fresh.reply, 0);
   assert.ok(fresh.got.subarray(0, 2048).equals(fresh.sent));

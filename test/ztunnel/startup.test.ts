@@ -16,9 +16,20 @@ test("a taken port fails start-up with ZT_ERR_BIND naming the port", async () =>
         control: { address: "127.0.0.1:1", tls: { rootsPem: "" } },
         bindAddress: "127.0.0.4",
         socks5Address: "127.0.0.4",
-        ports: { outbound: 0, inboundPlaintext: 0, inbound: 0, socks5: port, metrics: 0, readiness: 0, admin: 0 },
+        ports: {
+          outbound: 0,
+          inboundPlaintext: 0,
+          inbound: 0,
+          socks5: port,
+          metrics: 0,
+          readiness: 0,
+          admin: 0,
+        },
       }),
-      (e: { code?: string; message?: string }) => e.code === ZtunnelErrorCode.Bind && (e.message ?? "").includes(String(port)) && (e.message ?? "").includes("SOCKS5"),
+      (e: { code?: string; message?: string }) =>
+        e.code === ZtunnelErrorCode.Bind &&
+        (e.message ?? "").includes(String(port)) &&
+        (e.message ?? "").includes("SOCKS5"),
     );
   } finally {
     await new Promise<void>((r) => blocker.close(() => r()));
@@ -26,9 +37,16 @@ test("a taken port fails start-up with ZT_ERR_BIND naming the port", async () =>
 });
 
 test("bad options fail with ZT_ERR_CONFIG before anything is bound", async () => {
-  await assert.rejects(Ztunnel.start({ node: "Bad Name", control: { address: "x:1", tls: { rootsPem: "" } } }), { code: ZtunnelErrorCode.Config });
   await assert.rejects(
-    Ztunnel.start({ node: "n", control: { address: "x:1", tls: { rootsPem: "" } }, adminAddress: "10.0.0.1" }),
+    Ztunnel.start({ node: "Bad Name", control: { address: "x:1", tls: { rootsPem: "" } } }),
+    { code: ZtunnelErrorCode.Config },
+  );
+  await assert.rejects(
+    Ztunnel.start({
+      node: "n",
+      control: { address: "x:1", tls: { rootsPem: "" } },
+      adminAddress: "10.0.0.1",
+    }),
     { code: ZtunnelErrorCode.Config },
   );
 });

@@ -5,7 +5,14 @@
 import type { Command } from "commander";
 import { formatConfigError } from "../../api/config-error.js";
 import type { ApplyResult } from "../../control/mesh-state.js";
-import { AdminClient, AdminInvalidConfigError, adminOptionsOf, objectName, readSources, repeatable } from "../admin-client.js";
+import {
+  AdminClient,
+  AdminInvalidConfigError,
+  adminOptionsOf,
+  objectName,
+  readSources,
+  repeatable,
+} from "../admin-client.js";
 
 interface ApplyFlags {
   filename: string[];

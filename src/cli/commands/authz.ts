@@ -69,18 +69,26 @@ async function runCheck(flags: CheckFlags): Promise<number> {
     request = parseAuthzRequest(await readRequest(flags.request));
   } catch (e) {
     if (isAmbitError(e)) return fail(`${e.message} [${e.code}]`);
-    return fail(`cannot read the request: ${e instanceof Error ? e.message : String(e)} [POL_ERR_BAD_REQUEST]`);
+    return fail(
+      `cannot read the request: ${e instanceof Error ? e.message : String(e)} [POL_ERR_BAD_REQUEST]`,
+    );
   }
 
   const loaded = await loadSources(flags.filename, { stdin: process.stdin });
   if (loaded.errors.length > 0) {
     for (const e of loaded.errors) process.stderr.write(`${formatConfigError(e)} [${e.code}]\n`);
-    return fail(`invalid manifests (${loaded.errors.length} error${loaded.errors.length === 1 ? "" : "s"}); nothing was evaluated`);
+    return fail(
+      `invalid manifests (${loaded.errors.length} error${loaded.errors.length === 1 ? "" : "s"}); nothing was evaluated`,
+    );
   }
-  const compiled = compilePolicies(loaded.resources, { rootNamespace: flags.rootNamespace ?? "istio-system" });
+  const compiled = compilePolicies(loaded.resources, {
+    rootNamespace: flags.rootNamespace ?? "istio-system",
+  });
   if (compiled.errors.length > 0) {
     for (const e of compiled.errors) process.stderr.write(`${formatPolicyError(e)}\n`);
-    return fail(`invalid policies (${compiled.errors.length} error${compiled.errors.length === 1 ? "" : "s"}); nothing was evaluated`);
+    return fail(
+      `invalid policies (${compiled.errors.length} error${compiled.errors.length === 1 ? "" : "s"}); nothing was evaluated`,
+    );
   }
 
   let waypointNote: string | null = null;
@@ -136,17 +144,24 @@ async function readStdin(): Promise<string> {
  * Which waypoint handles the request, as Istio decides it: the Service's `istio.io/use-waypoint`
  * label, else its Namespace's (istio.io/latest/docs/ambient/usage/waypoint/#configure-a-pod-to-use-a-waypoint).
  */
-function findWaypoint(resources: readonly Resource[], request: AuthzRequest): { name: string; from: string } | null {
+function findWaypoint(
+  resources: readonly Resource[],
+  request: AuthzRequest,
+): { name: string; from: string } | null {
   const ns = request.destination.namespace;
   const svc = request.destination.service;
   if (svc) {
-    const s = resources.find((r) => r.kind === "Service" && r.metadata.name === svc && (r.metadata.namespace ?? "default") === ns);
+    const s = resources.find(
+      (r) => r.kind === "Service" && r.metadata.name === svc && (r.metadata.namespace ?? "default") === ns,
+    );
     const label = s?.metadata.labels?.[USE_WAYPOINT_LABEL];
-    if (label !== undefined && label !== "none") return { name: label, from: `Service ${ns}/${svc} label ${USE_WAYPOINT_LABEL}` };
+    if (label !== undefined && label !== "none")
+      return { name: label, from: `Service ${ns}/${svc} label ${USE_WAYPOINT_LABEL}` };
   }
   const n = resources.find((r) => r.kind === "Namespace" && r.metadata.name === ns);
   const label = n?.metadata.labels?.[USE_WAYPOINT_LABEL];
-  if (label !== undefined && label !== "none") return { name: label, from: `Namespace ${ns} label ${USE_WAYPOINT_LABEL}` };
+  if (label !== undefined && label !== "none")
+    return { name: label, from: `Namespace ${ns} label ${USE_WAYPOINT_LABEL}` };
   return null;
 }
 
@@ -175,7 +190,12 @@ export function renderJson(d: Decision, policyWarnings: readonly PolicyWarning[]
   return `${JSON.stringify(body, null, 2)}\n`;
 }
 
-export function renderText(d: Decision, request: AuthzRequest, waypointNote: string | null, policyCount: number): string {
+export function renderText(
+  d: Decision,
+  request: AuthzRequest,
+  waypointNote: string | null,
+  policyCount: number,
+): string {
   const src = request.source.principal ?? `plaintext ${request.source.ip}`;
   const dst = `${request.destination.namespace}/${request.destination.service ?? request.destination.ip}:${request.destination.port}`;
   const what = request.http ? ` ${request.http.method} ${request.http.path}` : "";
@@ -187,7 +207,9 @@ export function renderText(d: Decision, request: AuthzRequest, waypointNote: str
   if (waypointNote !== null) lines.push(`  ${waypointNote}`);
   lines.push(`  ${policyCount} policy object${policyCount === 1 ? "" : "s"} loaded`);
   for (const r of d.dryRun ?? []) {
-    lines.push(`  dry-run: ${r.action} ${r.policy} ${r.matched ? `matched (rule ${r.rule})` : "did not match"}`);
+    lines.push(
+      `  dry-run: ${r.action} ${r.policy} ${r.matched ? `matched (rule ${r.rule})` : "did not match"}`,
+    );
   }
   if (d.dryRunDecision !== undefined) lines.push(`  with dry-run policies enforced: ${d.dryRunDecision}`);
   for (const a of d.audit ?? []) lines.push(`  audit: ${a.policy} (rule ${a.rule})`);

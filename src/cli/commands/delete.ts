@@ -7,7 +7,13 @@ import { formatConfigError } from "../../api/config-error.js";
 import { ControlError, ControlErrorCode } from "../../control/errors.js";
 import { lookupKind } from "../../control/kinds.js";
 import type { DeleteResult } from "../../control/mesh-state.js";
-import { AdminClient, AdminInvalidConfigError, adminOptionsOf, readSources, repeatable } from "../admin-client.js";
+import {
+  AdminClient,
+  AdminInvalidConfigError,
+  adminOptionsOf,
+  readSources,
+  repeatable,
+} from "../admin-client.js";
 
 interface DeleteFlags {
   filename?: string[];
@@ -49,10 +55,17 @@ export function register(program: Command): void {
         }
       } else {
         if (!kind || names.length === 0) {
-          throw new ControlError(ControlErrorCode.BAD_REQUEST, "name what to delete: -f <file> or <kind> <name>");
+          throw new ControlError(
+            ControlErrorCode.BAD_REQUEST,
+            "name what to delete: -f <file> or <kind> <name>",
+          );
         }
         const info = lookupKind(kind);
-        if (!info) throw new ControlError(ControlErrorCode.BAD_REQUEST, `the server doesn't have a resource type "${kind}"`);
+        if (!info)
+          throw new ControlError(
+            ControlErrorCode.BAD_REQUEST,
+            `the server doesn't have a resource type "${kind}"`,
+          );
         for (const name of names) {
           const q = info.namespaced ? `?namespace=${encodeURIComponent(flags.namespace ?? "default")}` : "";
           const r = await client.delete<{ results: DeleteResult[] }>(
@@ -64,7 +77,9 @@ export function register(program: Command): void {
       for (const r of results) {
         if (r.action === "deleted") process.stdout.write(`${r.kind.toLowerCase()} "${r.name}" deleted\n`);
         else {
-          process.stderr.write(`Error from server (NotFound): ${r.kind.toLowerCase()} "${r.name}" not found\n`);
+          process.stderr.write(
+            `Error from server (NotFound): ${r.kind.toLowerCase()} "${r.name}" not found\n`,
+          );
           process.exitCode = 1;
         }
       }

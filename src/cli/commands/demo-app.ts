@@ -9,6 +9,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import type { Command } from "commander";
+import { join } from "node:path";
+import { demoDbEnv } from "../../local/cluster-config.js";
+import { runDemoMariadb } from "../../local/demo-mariadb.js";
 
 /** The `demo-app` command, created on first use, so several command files can add subcommands. */
 export function demoAppCommand(program: Command): Command {
@@ -190,5 +193,20 @@ export function register(program: Command): void {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
       if (flags.count !== undefined && failures > 0) process.exitCode = 1;
+    });
+
+  demo
+    .command("mariadb")
+    .description("a real MariaDB server with the demo database `payments` and user `payment` (demo password)")
+    .option("--port <port>", "port to listen on", parsePort, 3306)
+    .option("--datadir <dir>", "data directory (default $AMBIT_HOME/mariadb/<namespace>.<pod>)")
+    .action(async (flags: { port: number; datadir?: string }) => {
+      const env = demoDbEnv();
+      process.exitCode = await runDemoMariadb({
+        port: flags.port,
+        dataDir: flags.datadir ?? join(env.dataRoot, env.podKey),
+        password: env.password,
+        write: (line) => process.stdout.write(`${line}\n`),
+      });
     });
 }

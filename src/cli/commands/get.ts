@@ -24,7 +24,9 @@ const WORKLOAD_NAMES = new Set(["workloads", "workload", "wl"]);
 export function register(program: Command): void {
   program
     .command("get")
-    .description("list resources: ns, no, svc, deploy, po, sa, ap, pa, vs, dr, gw, httproute, se, we, workloads …")
+    .description(
+      "list resources: ns, no, svc, deploy, po, sa, ap, pa, vs, dr, gw, httproute, se, we, workloads …",
+    )
     .argument("<kind>", "resource type (case-insensitive; plural and short names work)")
     .argument("[name]", "one object")
     .option("-n, --namespace <ns>", "namespace (default: default)")
@@ -35,7 +37,10 @@ export function register(program: Command): void {
     .action(async (kindArg: string, name: string | undefined, flags: GetFlags) => {
       const format = flags.output ?? "table";
       if (!["table", "wide", "json", "yaml"].includes(format)) {
-        throw new ControlError(ControlErrorCode.BAD_REQUEST, `unknown output format ${JSON.stringify(format)} (yaml, json or wide)`);
+        throw new ControlError(
+          ControlErrorCode.BAD_REQUEST,
+          `unknown output format ${JSON.stringify(format)} (yaml, json or wide)`,
+        );
       }
       const client = await AdminClient.connect(adminOptionsOf(flags));
       const ns = flags.allNamespaces ? undefined : (flags.namespace ?? "default");
@@ -43,35 +48,52 @@ export function register(program: Command): void {
       const isWorkloads = WORKLOAD_NAMES.has(kindArg.toLowerCase());
       const info = isWorkloads ? undefined : lookupKind(kindArg);
       if (!isWorkloads && !info) {
-        throw new ControlError(ControlErrorCode.BAD_REQUEST, `the server doesn't have a resource type "${kindArg}"`);
+        throw new ControlError(
+          ControlErrorCode.BAD_REQUEST,
+          `the server doesn't have a resource type "${kindArg}"`,
+        );
       }
 
       if (isWorkloads || info?.kind === "Pod") {
         let items = (await client.get<{ items: WorkloadInfo[] }>(`/v1/registry/workloads${nsQuery}`)).items;
         if (!isWorkloads) items = items.filter((w) => w.kind === "Pod");
         if (name !== undefined) items = items.filter((w) => w.name === name);
-        if (name !== undefined && items.length === 0) return notFound(isWorkloads ? "workloads" : "pods", name);
+        if (name !== undefined && items.length === 0)
+          return notFound(isWorkloads ? "workloads" : "pods", name);
         return print(items, format, flags, name !== undefined, () =>
-          isWorkloads ? workloadTable(items, ns === undefined, format === "wide") : podTable(items, ns === undefined, format === "wide"),
+          isWorkloads
+            ? workloadTable(items, ns === undefined, format === "wide")
+            : podTable(items, ns === undefined, format === "wide"),
         );
       }
       const kind = info as KindInfo;
       const q = kind.namespaced ? nsQuery : "";
       if (name !== undefined) {
         try {
-          const r = await client.get<StoredResource>(`/v1/resources/${kind.kind}/${encodeURIComponent(name)}${q}`);
-          return print([r], format, flags, true, () => resourceTable(kind, [r], [], false, format === "wide"));
+          const r = await client.get<StoredResource>(
+            `/v1/resources/${kind.kind}/${encodeURIComponent(name)}${q}`,
+          );
+          return print([r], format, flags, true, () =>
+            resourceTable(kind, [r], [], false, format === "wide"),
+          );
         } catch (e) {
-          if (e instanceof ControlError && e.code === ControlErrorCode.NOT_FOUND) return notFound(kind.plural, name);
+          if (e instanceof ControlError && e.code === ControlErrorCode.NOT_FOUND)
+            return notFound(kind.plural, name);
           throw e;
         }
       }
       const listQuery = kind.namespaced && ns === undefined ? "?allNamespaces=true" : q;
-      const { items } = await client.get<{ items: StoredResource[] }>(`/v1/resources/${kind.kind}${listQuery}`);
+      const { items } = await client.get<{ items: StoredResource[] }>(
+        `/v1/resources/${kind.kind}${listQuery}`,
+      );
       const services =
-        kind.kind === "Service" ? (await client.get<{ items: ServiceInfo[] }>(`/v1/registry/services${nsQuery}`)).items : [];
+        kind.kind === "Service"
+          ? (await client.get<{ items: ServiceInfo[] }>(`/v1/registry/services${nsQuery}`)).items
+          : [];
       if (items.length === 0 && format === "table") {
-        process.stderr.write(`No resources found${ns !== undefined && kind.namespaced ? ` in ${ns} namespace` : ""}.\n`);
+        process.stderr.write(
+          `No resources found${ns !== undefined && kind.namespaced ? ` in ${ns} namespace` : ""}.\n`,
+        );
         return;
       }
       return print(items, format, flags, false, () =>
@@ -85,12 +107,20 @@ function notFound(plural: string, name: string): void {
   process.exitCode = 1;
 }
 
-function print(items: readonly unknown[], format: string, _flags: GetFlags, single: boolean, tableOf: () => string): void {
+function print(
+  items: readonly unknown[],
+  format: string,
+  _flags: GetFlags,
+  single: boolean,
+  tableOf: () => string,
+): void {
   if (format === "json") {
     const body = single ? items[0] : { apiVersion: "v1", kind: "List", items };
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   } else if (format === "yaml") {
-    process.stdout.write(stringify(single ? items[0] : { apiVersion: "v1", kind: "List", items }, { lineWidth: 0 }));
+    process.stdout.write(
+      stringify(single ? items[0] : { apiVersion: "v1", kind: "List", items }, { lineWidth: 0 }),
+    );
   } else {
     process.stdout.write(tableOf());
   }
@@ -106,7 +136,13 @@ function podTable(items: readonly WorkloadInfo[], allNs: boolean, wide: boolean)
   return table(
     header,
     items.map((w) => {
-      const row = withNs(allNs, w.namespace, [w.name, w.phase, w.ip ?? "<none>", w.node ?? "<none>", w.enrollment]);
+      const row = withNs(allNs, w.namespace, [
+        w.name,
+        w.phase,
+        w.ip ?? "<none>",
+        w.node ?? "<none>",
+        w.enrollment,
+      ]);
       if (wide) {
         row.push(
           w.serviceAccount,
@@ -132,7 +168,8 @@ function workloadTable(items: readonly WorkloadInfo[], allNs: boolean, wide: boo
         w.waypoint ? w.waypoint.name : "None",
         w.enrollment === "ambient" || w.isWaypoint ? "HBONE" : "TCP",
       ]);
-      if (wide) row.push(`${w.namespace}/sa/${w.serviceAccount}`, Object.keys(w.services).join(",") || "<none>");
+      if (wide)
+        row.push(`${w.namespace}/sa/${w.serviceAccount}`, Object.keys(w.services).join(",") || "<none>");
       return row;
     }),
   );
@@ -171,7 +208,9 @@ function resourceTable(
       return table(
         header,
         items.map((r) => {
-          const s = services.find((x) => x.kind === "Service" && x.name === r.metadata.name && x.namespace === r.metadata.namespace);
+          const s = services.find(
+            (x) => x.kind === "Service" && x.name === r.metadata.name && x.namespace === r.metadata.namespace,
+          );
           return withNs(allNs, r.metadata.namespace, [
             r.metadata.name,
             s?.vip ?? "None",
@@ -185,17 +224,24 @@ function resourceTable(
     case "Deployment":
       return table(
         withNs(allNs, "NAMESPACE", ["NAME", "REPLICAS"]),
-        items.map((r) => withNs(allNs, r.metadata.namespace, [r.metadata.name, String(spec(r)["replicas"] ?? 1)])),
+        items.map((r) =>
+          withNs(allNs, r.metadata.namespace, [r.metadata.name, String(spec(r)["replicas"] ?? 1)]),
+        ),
       );
     case "AuthorizationPolicy":
       return table(
         withNs(allNs, "NAMESPACE", ["NAME", "ACTION", "SELECTOR"]),
         items.map((r) => {
-          const sel = (spec(r)["selector"] as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
+          const sel = (spec(r)["selector"] as { matchLabels?: Record<string, string> } | undefined)
+            ?.matchLabels;
           return withNs(allNs, r.metadata.namespace, [
             r.metadata.name,
             String(spec(r)["action"] ?? "ALLOW"),
-            sel ? Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",") : "<namespace>",
+            sel
+              ? Object.entries(sel)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(",")
+              : "<namespace>",
           ]);
         }),
       );
@@ -204,7 +250,12 @@ function resourceTable(
         withNs(allNs, "NAMESPACE", wide ? ["NAME", "LABELS"] : ["NAME"]),
         items.map((r) => {
           const row = withNs(allNs && kind.namespaced, r.metadata.namespace, [r.metadata.name]);
-          if (wide) row.push(Object.entries(labels(r)).map(([k, v]) => `${k}=${v}`).join(",") || "<none>");
+          if (wide)
+            row.push(
+              Object.entries(labels(r))
+                .map(([k, v]) => `${k}=${v}`)
+                .join(",") || "<none>",
+            );
           return row;
         }),
       );

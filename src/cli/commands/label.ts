@@ -27,14 +27,22 @@ export function register(program: Command): void {
     .option("--server <host:port>", "admin API TCP address instead of the home's unix socket")
     .action(async (kind: string, name: string, labels: string[], flags: LabelFlags) => {
       const info = lookupKind(kind);
-      if (!info) throw new ControlError(ControlErrorCode.BAD_REQUEST, `the server doesn't have a resource type "${kind}"`);
+      if (!info)
+        throw new ControlError(
+          ControlErrorCode.BAD_REQUEST,
+          `the server doesn't have a resource type "${kind}"`,
+        );
       const set: Record<string, string> = {};
       const remove: string[] = [];
       for (const l of labels) {
         const eq = l.indexOf("=");
         if (eq > 0) set[l.slice(0, eq)] = l.slice(eq + 1);
         else if (l.endsWith("-") && l.length > 1) remove.push(l.slice(0, -1));
-        else throw new ControlError(ControlErrorCode.BAD_REQUEST, `${JSON.stringify(l)} is neither key=value nor key-`);
+        else
+          throw new ControlError(
+            ControlErrorCode.BAD_REQUEST,
+            `${JSON.stringify(l)} is neither key=value nor key-`,
+          );
       }
       const client = await AdminClient.connect(adminOptionsOf(flags));
       const r = await client.post<{ changed: boolean }>("/v1/label", {

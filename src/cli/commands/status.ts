@@ -20,17 +20,30 @@ interface TypeStatusView {
 }
 
 interface StatusView {
-  controlPlane: { xdsAddress: string; adminSocket: string; trustDomain: string; registryVersion: number; startedAt: string };
+  controlPlane: {
+    xdsAddress: string;
+    adminSocket: string;
+    trustDomain: string;
+    registryVersion: number;
+    startedAt: string;
+  };
   ca: { rootNotAfter: string; certTtlSeconds: number; issued: number; denied: number };
   store: { kind: string; location: string; resources: number; invalidFiles: string[] };
-  registry: { nodes: number; workloads: number; services: number; problems: { object: string; message: string }[] };
+  registry: {
+    nodes: number;
+    workloads: number;
+    services: number;
+    problems: { object: string; message: string }[];
+  };
   xds: { clients: { caller: { id: string }; node: string | null; peer: string; types: TypeStatusView[] }[] };
 }
 
 export function register(program: Command): void {
   program
     .command("status")
-    .description("control plane health: CA, store, registry, connected ztunnels/waypoints with ACK/NACK state")
+    .description(
+      "control plane health: CA, store, registry, connected ztunnels/waypoints with ACK/NACK state",
+    )
     .option("-o, --output <format>", "json prints the raw status document")
     .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
     .option("--server <host:port>", "admin API TCP address instead of the home's unix socket")
@@ -69,6 +82,8 @@ export function register(program: Command): void {
           ]);
         }
       }
-      process.stdout.write(table(["CLIENT", "NODE-ID", "PEER", "TYPE", "RESOURCES", "SENT", "ACKED", "STATE"], rows));
+      process.stdout.write(
+        table(["CLIENT", "NODE-ID", "PEER", "TYPE", "RESOURCES", "SENT", "ACKED", "STATE"], rows),
+      );
     });
 }

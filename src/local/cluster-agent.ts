@@ -1,0 +1,361 @@
+/**
+ * The local cluster's node agent (one process for every node of the cluster, started detached by
+ * `ambit up`): a small kubelet + CNI agent. It keeps one ztunnel per node running inside the
+ * node's netns, watches the control plane's registry (admin API `/v1/watch`) and makes each
+ * scheduled pod real — netns, veth, address, routes, hosts/resolv.conf, capture rules (through
+ * NodeAgent, the CNI-shaped core) and the first container's command, restarted with backoff.
+ *
+ * Static stability: when the control plane goes away the agent keeps every pod and ztunnel as
+ * they are and reconnects with backoff; a new registry snapshot is reconciled when it returns.
+ */
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { AdminClient } from "../cli/admin-client.js";
+import type { Registry } from "../control/registry.js";
+import type { CommandRunner } from "../platform/command.js";
+import { runCommand } from "../platform/command.js";
+import { createLogger, type Logger } from "../telemetry/logger.js";
+import { cliEntry, inheritedPath } from "./cluster-config.js";
+import { AGENT_STATUS_FILE, type ClusterState, type NodeRecord } from "./cluster-plan.js";
+import { writeJsonAtomic } from "./cluster-state.js";
+import { NodeAgent } from "./node-agent.js";
+import type { DnsService } from "./pod-dns.js";
+import { PodNetworks } from "./pod-network.js";
+import { type DesiredPod, desiredPods, diffPods, dnsServices, podArgv } from "./pod-plan.js";
+import { SupervisedProcess } from "./supervised-process.js";
+
+export interface AgentStatus {
+  pid: number;
+  updatedAt: string;
+  registryVersion: number | null;
+  controlPlane: "connected" | "disconnected";
+  ztunnels: Record<string, { pid: number | null; state: string; restarts: number }>;
+  pods: Record<
+    string,
+    {
+      node: string;
+      ip: string;
+      netns: string;
+      enrollment: string;
+      pid: number | null;
+      state: string;
+      restarts: number;
+      command: string[] | null;
+    }
+  >;
+}
+
+interface RunningPod {
+  readonly spec: DesiredPod;
+  readonly process: SupervisedProcess | undefined;
+}
+
+const RESYNC_MS = 5000;
+
+export function logsDir(home: string): string {
+  return join(home, "logs");
+}
+
+export function ztunnelArgv(state: ClusterState, node: NodeRecord): string[] {
+  return [
+    process.execPath,
+    cliEntry(state.repoRoot),
+    "ztunnel",
+    "--node",
+    node.name,
+    "--control",
+    state.control.xdsAddress,
+    "--ca-roots",
+    join(state.home, "ca", "root-cert.pem"),
+    "--token-file",
+    join(state.home, "nodes", `${node.name}.token`),
+  ];
+}
+
+export class ClusterAgent {
+  readonly state: ClusterState;
+  readonly #log: Logger;
+  readonly #run: CommandRunner;
+  readonly #networks = new PodNetworks();
+  readonly #nodeAgents = new Map<string, NodeAgent>();
+  readonly #ztunnels = new Map<string, SupervisedProcess>();
+  readonly #pods = new Map<string, RunningPod>();
+  readonly #abort = new AbortController();
+  #latest: (Registry & { version?: number }) | undefined;
+  #services: DnsService[] = [];
+  #connected = false;
+  #reconciling: Promise<void> | undefined;
+  #dirty = false;
+  #failed = false;
+  #stopping = false;
+  #resync: NodeJS.Timeout | undefined;
+  #watching: Promise<void> = Promise.resolve();
+  #statusTimer: NodeJS.Timeout | undefined;
+
+  private constructor(state: ClusterState, log: Logger, run: CommandRunner) {
+    this.state = state;
+    this.#log = log;
+    this.#run = run;
+  }
+
+  static async start(state: ClusterState, o: { log?: Logger; run?: CommandRunner } = {}): Promise<ClusterAgent> {
+    const log = o.log ?? createLogger({ name: "node-agent", base: { cluster: state.name } });
+    const agent = new ClusterAgent(state, log, o.run ?? runCommand);
+    await agent.#init();
+    return agent;
+  }
+
+  async #init(): Promise<void> {
+    const { state } = this;
+    await mkdir(logsDir(state.home), { recursive: true });
+    await this.#writeShim();
+    for (const node of state.nodes) {
+      this.#nodeAgents.set(
+        node.name,
+        new NodeAgent({
+          netns: node.netns,
+          prefix: state.prefix,
+          podCidrs: [node.podCidr],
+          run: this.#run,
+          log: (msg, fields) => this.#log.info({ node: node.name, ...fields }, msg),
+        }),
+      );
+      this.#ztunnels.set(
+        node.name,
+        new SupervisedProcess({
+          netns: node.netns,
+          argv: ztunnelArgv(state, node),
+          env: { PATH: inheritedPath(), AMBIT_HOME: state.home },
+          logFile: join(logsDir(state.home), `ztunnel.${node.name}.log`),
+          backoffMs: Math.min(state.restartBackoffMs, 200),
+          maxBackoffMs: 2000,
+          onChange: () => this.#statusSoon(),
+        }),
+      );
+    }
+    this.#watching = this.#watchLoop();
+    this.#resync = setInterval(() => {
+      if (this.#failed) this.#kick();
+    }, RESYNC_MS);
+    this.#log.info({ nodes: state.nodes.map((n) => n.name) }, "node agent started");
+  }
+
+  /**
+   * `ambit` for pod commands. It runs the compiled CLI directly rather than `bin/ambit`, whose
+   * rebuild-when-sources-changed check would make every pod (re)start a build in a dev tree.
+   */
+  async #writeShim(): Promise<void> {
+    const dir = join(this.state.home, "bin");
+    await mkdir(dir, { recursive: true });
+    const shim = join(dir, "ambit");
+    await writeFile(
+      shim,
+      `#!/bin/sh\nexec "${process.execPath}" --enable-source-maps "${cliEntry(this.state.repoRoot)}" "$@"\n`,
+    );
+    await chmod(shim, 0o755);
+  }
+
+  async #watchLoop(): Promise<void> {
+    let delay = 200;
+    while (!this.#stopping) {
+      try {
+        const client = await AdminClient.connect({ home: this.state.home });
+        await client.watch((data) => {
+          if (!this.#connected) this.#log.info("watching the control plane's registry");
+          this.#connected = true;
+          delay = 200;
+          this.#latest = data as Registry & { version?: number };
+          this.#kick();
+        }, this.#abort.signal);
+      } catch (e) {
+        if (this.#connected) this.#log.warn({ err: (e as Error).message }, "control plane unreachable; pods keep running");
+      }
+      if (this.#connected) this.#statusSoon();
+      this.#connected = false;
+      if (this.#stopping) break;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+
+  #kick(): void {
+    if (this.#stopping) return;
+    if (this.#reconciling) {
+      this.#dirty = true;
+      return;
+    }
+    this.#reconciling = (async () => {
+      do {
+        this.#dirty = false;
+        const reg = this.#latest;
+        if (reg !== undefined) await this.#reconcile(reg);
+      } while (this.#dirty && !this.#stopping);
+    })()
+      .catch((e: unknown) => this.#log.error({ err: e }, "reconcile failed"))
+      .finally(() => {
+        this.#reconciling = undefined;
+      });
+  }
+
+  async #reconcile(reg: Registry & { version?: number }): Promise<void> {
+    this.#failed = false;
+    const desired = desiredPods(reg, this.state.nodes, this.state.prefix);
+    this.#services = dnsServices(reg);
+    const current = new Map([...this.#pods].map(([id, p]) => [id, p.spec]));
+    const changes = diffPods(current, desired);
+    for (const p of [...changes.remove, ...changes.recreate]) await this.#guard(p, () => this.#removePod(p));
+    for (const p of [...changes.recreate, ...changes.create]) await this.#guard(p, () => this.#createPod(p));
+    for (const p of changes.update) {
+      await this.#guard(p, async () => {
+        await this.#nodeAgent(p).handle({ type: "updated", pod: agentPod(p) });
+        const running = this.#pods.get(p.id);
+        this.#pods.set(p.id, { spec: p, process: running?.process });
+      });
+    }
+    for (const p of this.#pods.values()) {
+      await this.#guard(p.spec, () => this.#networks.writeDns(networkSpec(p.spec), this.#services));
+    }
+    await this.#writeStatus(reg.version ?? null);
+  }
+
+  async #guard(p: DesiredPod, op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
+    } catch (e) {
+      this.#failed = true;
+      this.#log.error({ pod: p.id, err: (e as Error).message }, "pod change failed; retrying at the next resync");
+    }
+  }
+
+  #nodeAgent(p: DesiredPod): NodeAgent {
+    const a = this.#nodeAgents.get(p.node.name);
+    if (a === undefined) throw new Error(`no node agent for ${p.node.name}`);
+    return a;
+  }
+
+  async #createPod(p: DesiredPod): Promise<void> {
+    await this.#networks.create(networkSpec(p), this.#services);
+    // Capture before the process starts, so its very first connection is already in the mesh.
+    await this.#nodeAgent(p).handle({ type: "added", pod: agentPod(p) });
+    const argv = podArgv(p.runtime);
+    let proc: SupervisedProcess | undefined;
+    if (argv !== undefined) {
+      proc = new SupervisedProcess({
+        netns: p.names.netns,
+        argv,
+        env: this.#podEnv(p),
+        logFile: join(logsDir(this.state.home), `${p.namespace}.${p.name}.log`),
+        backoffMs: this.state.restartBackoffMs,
+        onChange: () => this.#statusSoon(),
+      });
+    } else {
+      this.#log.warn(
+        { pod: p.id, runtime: p.runtime?.kind ?? null },
+        p.runtime?.kind === "waypoint"
+          ? "waypoint pod: network made, no waypoint process runs in a local cluster yet"
+          : "pod has no command: network made, nothing to run (the image is not pulled locally)",
+      );
+    }
+    this.#pods.set(p.id, { spec: p, process: proc });
+    this.#log.info({ pod: p.id, node: p.node.name, ip: p.ip, enrollment: p.enrollment, pid: proc?.pid ?? null }, "pod started");
+  }
+
+  async #removePod(p: DesiredPod): Promise<void> {
+    const running = this.#pods.get(p.id);
+    this.#pods.delete(p.id);
+    await running?.process?.stop();
+    await this.#nodeAgent(p).handle({ type: "removed", pod: { key: p.names.captureName, ip: p.ip } });
+    await this.#networks.delete(p.names.netns);
+    this.#log.info({ pod: p.id }, "pod removed");
+  }
+
+  #podEnv(p: DesiredPod): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {
+      PATH: `${join(this.state.home, "bin")}:${join(this.state.repoRoot, "bin")}:${inheritedPath()}`,
+      HOME: "/root",
+      AMBIT_HOME: this.state.home,
+      POD_NAME: p.name,
+      POD_NAMESPACE: p.namespace,
+      POD_IP: p.ip,
+      NODE_NAME: p.node.name,
+      SERVICE_ACCOUNT: p.serviceAccount,
+    };
+    for (const e of p.runtime?.env ?? []) env[e.name] = e.value;
+    return env;
+  }
+
+  #statusSoon(): void {
+    if (this.#statusTimer !== undefined || this.#stopping) return;
+    this.#statusTimer = setTimeout(() => {
+      this.#statusTimer = undefined;
+      this.#writeStatus((this.#latest as { version?: number } | undefined)?.version ?? null).catch(() => {});
+    }, 50);
+  }
+
+  status(registryVersion: number | null): AgentStatus {
+    const ztunnels: AgentStatus["ztunnels"] = {};
+    for (const [node, z] of this.#ztunnels) ztunnels[node] = { pid: z.pid ?? null, state: z.state.state, restarts: z.restarts };
+    const pods: AgentStatus["pods"] = {};
+    for (const [id, p] of this.#pods) {
+      pods[id] = {
+        node: p.spec.node.name,
+        ip: p.spec.ip,
+        netns: p.spec.names.netns,
+        enrollment: p.spec.enrollment,
+        pid: p.process?.pid ?? null,
+        state: p.process?.state.state ?? "no-command",
+        restarts: p.process?.restarts ?? 0,
+        command: podArgv(p.spec.runtime) ?? null,
+      };
+    }
+    return {
+      pid: process.pid,
+      updatedAt: new Date().toISOString(),
+      registryVersion,
+      controlPlane: this.#connected ? "connected" : "disconnected",
+      ztunnels,
+      pods,
+    };
+  }
+
+  async #writeStatus(version: number | null): Promise<void> {
+    await writeJsonAtomic(join(this.state.home, AGENT_STATUS_FILE), this.status(version));
+  }
+
+  /** Stops every pod process and ztunnel (the netns stay: `ambit down` deletes them). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#abort.abort();
+    if (this.#resync !== undefined) clearInterval(this.#resync);
+    if (this.#statusTimer !== undefined) clearTimeout(this.#statusTimer);
+    await this.#reconciling;
+    await Promise.all([...this.#pods.values()].map((p) => p.process?.stop(1000)));
+    await Promise.all([...this.#ztunnels.values()].map((z) => z.stop(1000)));
+    await this.#watching;
+    this.#log.info("node agent stopped");
+  }
+}
+
+function networkSpec(p: DesiredPod) {
+  return {
+    name: p.name,
+    namespace: p.namespace,
+    netns: p.names.netns,
+    ip: p.ip,
+    hostVeth: p.names.hostVeth,
+    node: { netns: p.node.netns, gateway: p.node.gateway },
+  };
+}
+
+function agentPod(p: DesiredPod) {
+  return {
+    key: p.names.captureName,
+    name: p.name,
+    namespace: p.namespace,
+    netns: p.names.netns,
+    ip: p.ip,
+    hostVeth: p.names.hostVeth,
+    labels: p.labels,
+    enrollment: p.enrollment,
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * `ambit up` / `down` / `exec` options → validated, frozen config. The one place the local-cluster
+ * code reads the environment (`$AMBIT_HOME`, `$PATH`).
+ */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LocalError, LocalErrorCode } from "./errors.js";
+
+export interface UpOptions {
+  /** Cluster name; also the prefix of every netns, link, chain and file (2-16 of a-z 0-9, a letter first). */
+  name?: string;
+  nodes?: number;
+  home?: string;
+  /** Manifests to apply once the cluster runs (files, directories). */
+  files?: readonly string[];
+  /** Node (re)start backoff of pod processes, first step (tests shorten it). */
+  restartBackoffMs?: number;
+}
+
+export interface ClusterConfig {
+  readonly name: string;
+  readonly prefix: string;
+  readonly nodes: number;
+  readonly home: string;
+  readonly files: readonly string[];
+  /** The repository (for `dist/src/cli/main.js` and `bin/`). */
+  readonly repoRoot: string;
+  readonly restartBackoffMs: number;
+}
+
+export const DEFAULT_CLUSTER_NAME = "ambit";
+const NAME = /^[a-z][a-z0-9]{1,15}$/;
+
+/** The repository root, found from this compiled file (dist/src/local/… → three levels up). */
+export function repoRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+}
+
+/** `$AMBIT_HOME`, else `./.ambit` (DESIGN §5), as the control plane resolves it. */
+export function resolveLocalHome(flag?: string): string {
+  return resolve(flag ?? process.env["AMBIT_HOME"] ?? ".ambit");
+}
+
+/** The PATH pod processes inherit. */
+export function inheritedPath(): string {
+  return process.env["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+export function checkClusterName(name: string): string {
+  if (!NAME.test(name)) {
+    throw new LocalError(
+      LocalErrorCode.BAD_OPTIONS,
+      `cluster name ${JSON.stringify(name)} must be 2-16 of a-z 0-9 starting with a letter (it prefixes every netns, link and chain), e.g. --name demo1`,
+    );
+  }
+  return name;
+}
+
+export function clusterConfig(o: UpOptions): ClusterConfig {
+  const name = checkClusterName(o.name ?? DEFAULT_CLUSTER_NAME);
+  const nodes = o.nodes ?? 2;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20) {
+    throw new LocalError(LocalErrorCode.BAD_OPTIONS, `--nodes ${nodes} must be a whole number 1-20`);
+  }
+  const backoff = o.restartBackoffMs ?? 500;
+  if (!(backoff > 0)) throw new LocalError(LocalErrorCode.BAD_OPTIONS, `restart backoff ${backoff} must be > 0 ms`);
+  return Object.freeze({
+    name,
+    prefix: name,
+    nodes,
+    home: resolveLocalHome(o.home),
+    files: Object.freeze((o.files ?? []).map((f) => resolve(f))),
+    repoRoot: repoRoot(),
+    restartBackoffMs: backoff,
+  });
+}
+
+export function cliEntry(root: string): string {
+  return join(root, "dist", "src", "cli", "main.js");
+}
+
+/** The caller's environment, for `ambit exec` (kubectl exec keeps the user's terminal settings). */
+export function inheritedEnv(): NodeJS.ProcessEnv {
+  return { ...process.env };
+}
+
+/** `ambit demo-app mariadb` settings from the pod's environment (set by the node agent). */
+export function demoDbEnv(): { password: string; dataRoot: string; podKey: string } {
+  const env = process.env;
+  const pod = env["POD_NAME"] ?? "local";
+  const ns = env["POD_NAMESPACE"] ?? "default";
+  return {
+    // Demo only: documented in docs/local-cluster.md; set DEMO_DB_PASSWORD for anything else.
+    password: env["DEMO_DB_PASSWORD"] ?? "payment-demo",
+    dataRoot: env["AMBIT_HOME"] !== undefined ? join(env["AMBIT_HOME"], "mariadb") : "/tmp/ambit-mariadb",
+    podKey: `${ns}.${pod}`,
+  };
+}
