@@ -238,7 +238,7 @@ function readDocument(node: Node, path: string, ctx: WalkContext, into: Resource
   }
   const kind = kindNode.value;
   if (kind === "List" && path === "") {
-    const items = locate(node, "items", ctx.doc);
+    const items = locate(node, "items");
     if (!isSeq(items) || items === node) {
       report(ctx, C.TYPE, "items", here, "a List needs items (a list of resources)");
       return;

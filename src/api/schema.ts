@@ -203,6 +203,8 @@ export interface NumberOptions {
   /** Code used for out-of-range values; RANGE unless a more precise one (PORT) fits. */
   rangeCode?: string;
   expect?: string;
+  /** A closed set of allowed values (e.g. redirect status codes). */
+  oneOf?: readonly number[];
 }
 
 export function num(opts: NumberOptions = {}): Schema {
@@ -234,6 +236,16 @@ export function num(opts: NumberOptions = {}): Schema {
           return INVALID;
         }
         return typeError(node, path, ctx, at, expect);
+      }
+      if (opts.oneOf !== undefined && !opts.oneOf.includes(v)) {
+        report(
+          ctx,
+          ConfigErrorCode.ENUM,
+          path,
+          offsetOf(node, at),
+          `${v} is not one of ${opts.oneOf.join(", ")}`,
+        );
+        return INVALID;
       }
       if ((opts.min !== undefined && v < opts.min) || (opts.max !== undefined && v > opts.max)) {
         report(
@@ -572,7 +584,7 @@ export function obj(fields: Record<string, Schema>, opts: ObjectOptions = {}): O
       for (const check of opts.checks ?? []) {
         check(out, {
           report: (code, field, message) => {
-            const target = field === "" ? node : locate(node, field, ctx.doc);
+            const target = field === "" ? node : locate(node, field);
             const full =
               field === ""
                 ? path
@@ -612,7 +624,7 @@ export function joinPath(base: string, key: string): string {
 }
 
 /** Finds the node at a relative path (`a.b[2].c`) for positioning; undefined when absent. */
-export function locate(node: YNode, relPath: string, doc: Document): YNode {
+export function locate(node: YNode, relPath: string): YNode {
   let cur: YNode = node;
   const parts = relPath.match(/\["(?:[^"\\]|\\.)*"\]|\[\d+\]|[^.[\]]+/g) ?? [];
   for (const raw of parts) {

@@ -23,7 +23,10 @@ export interface ResourceBase<K extends string = string, S = unknown> {
   kind: K;
   metadata: ObjectMeta;
   spec?: S;
-  /** Not part of the YAML: the document's source position (file, line, column of `kind`). */
+  /**
+   * Not part of the YAML: the document's source position (file, line, column of `kind`). Set by the
+   * loader as a non-enumerable property, so JSON / YAML printing and spreading leave it out.
+   */
   source?: SourcePosition;
 }
 

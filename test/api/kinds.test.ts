@@ -616,6 +616,23 @@ spec:
       { code: "CFG_ERR_MISSING_FIELD", path: "spec.rules[0].backendRefs[0].port", at: "name: reviews" },
     ],
   },
+  {
+    name: "HTTPRoute: redirect status codes are Gateway API's closed set",
+    yaml: `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  hostnames: [Example.com]
+  rules:
+    - filters:
+        - type: RequestRedirect
+          requestRedirect: {scheme: https, statusCode: 304}
+`,
+    errors: [
+      { code: "CFG_ERR_NAME", path: "spec.hostnames[0]", at: "Example.com" },
+      { code: "CFG_ERR_ENUM", path: "spec.rules[0].filters[0].requestRedirect.statusCode", at: "304" },
+    ],
+  },
   // ------------------------------------------------------------------ Namespace, Service, ServiceAccount, Pod, Deployment, Node
   {
     name: "Namespace: dataplane-mode must be ambient, monitor or none",

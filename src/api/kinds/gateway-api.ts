@@ -271,7 +271,7 @@ const filter = (): Schema =>
         hostname: hostname(),
         path: pathModifier(),
         port: portNumber(),
-        statusCode: int({ expect: "one of 301, 302, 303, 307, 308", min: 301, max: 308 }),
+        statusCode: int({ oneOf: [301, 302, 303, 307, 308] }),
       }),
       urlRewrite: obj({ hostname: hostname(), path: pathModifier() }),
       requestMirror: obj(

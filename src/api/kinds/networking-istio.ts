@@ -60,7 +60,7 @@ export const destination = (): Schema =>
   obj(
     {
       host: host(),
-      subset: str({ check: (v) => checkDns1123Label(v.toLowerCase()) }),
+      subset: str({ check: checkDns1123Label }),
       port: obj({ number: portNumber() }),
     },
     { required: ["host"] },

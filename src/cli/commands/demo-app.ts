@@ -8,8 +8,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
-import type { Command } from "commander";
 import { join } from "node:path";
+import type { Command } from "commander";
 import { demoDbEnv } from "../../local/cluster-config.js";
 import { runDemoMariadb } from "../../local/demo-mariadb.js";
 
