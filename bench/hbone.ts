@@ -10,12 +10,13 @@
  * stunnel with its default session resumption).
  *
  * Run: node dist/bench/hbone.js [--mb 1024] [--rtt 3000] [--conns 500] [--rounds 3] [--no-write]
+ *        [--paths direct,hbone,hbone-untuned,hbone-16k-frames,stunnel]   (stunnel is always measured: ratios)
  * Each metric is measured in every round, paths interleaved; the best round per path is kept.
  * Writes bench/results/hbone-<date>.json and appends a row block to bench/README.md.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     rtt: { type: "string", default: "3000" },
     conns: { type: "string", default: "500" },
     rounds: { type: "string", default: "3" },
+    paths: { type: "string", default: "direct,hbone,hbone-untuned,stunnel" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -265,6 +267,34 @@ async function startStunnelPair(
   };
 }
 
+const README = "bench/README.md";
+const SECTION = "## HBONE tunnel (`bench/hbone.ts`)";
+const SECTION_TEXT = `${SECTION}
+
+One connection's path, each proxy in its own thread/process, all on loopback:
+\`direct\` app → target; \`hbone\` app → HBONE client (HbonePool) ⇒ mTLS HTTP/2 CONNECT ⇒ HboneServer → target
+(8 MiB stream / 16 MiB session windows, 1 MiB frames); \`hbone-untuned\` the same with Node's HTTP/2 defaults
+(64 KiB windows, 16 KiB frames); \`stunnel\` app → stunnel4 client ⇒ TLS 1.3 mTLS ⇒ stunnel4 server → target
+(a classic sidecar pair, default session resumption). Throughput: one stream, 1 GiB. rtt: 64-byte echo on an
+open connection. new conn: connect + first echoed byte (HBONE on a pooled session; stunnel a new TLS
+connection). Best of 3 interleaved rounds per path (the machine is shared: see the load column).
+Run \`npx tsc -p . && node dist/bench/hbone.js\`; raw JSON in \`bench/results/hbone-*.json\`.
+
+| date | commit | machine | load (1 min) | path | MB/s | vs stunnel | 64 B rtt p50 / p99 ms | new conn p50 / p99 ms | new conn vs stunnel |
+|---|---|---|---|---|---|---|---|---|---|
+`;
+
+/** Adds rows at the end of this benchmark's table, creating the section if needed; other sections stay as they are. */
+function insertRows(readme: string, rows: string[]): string {
+  let text = readme;
+  if (!text.includes(SECTION)) text = `${text.trimEnd()}\n\n${SECTION_TEXT}`;
+  const start = text.indexOf(SECTION);
+  const next = text.indexOf("\n## ", start + SECTION.length);
+  const end = next === -1 ? text.length : next;
+  const section = text.slice(start, end).trimEnd();
+  return `${text.slice(0, start)}${section}\n${rows.join("\n")}\n${next === -1 ? "" : `\n${text.slice(next + 1)}`}`;
+}
+
 interface PathResult {
   throughputMBps: number;
   rttMs: { p50: number; p99: number };
@@ -341,12 +371,18 @@ async function main(): Promise<void> {
   });
   const tuned = await hbone({});
   const untuned = await hbone(UNTUNED);
-  const paths: Record<string, Dial> = {
+  const smallFrames = await hbone({ maxFrameSize: 16_384 });
+  const all: Record<string, Dial> = {
     direct: tcpDial(targetPort),
     hbone: tuned.dial,
     "hbone-untuned": untuned.dial,
+    // Large windows, default 16 KiB frames: separates the effect of windows from that of frame size.
+    "hbone-16k-frames": smallFrames.dial,
     stunnel: tcpDial(stunnel.port),
   };
+  const wanted = String(args.paths).split(",");
+  if (!wanted.includes("stunnel")) wanted.push("stunnel");
+  const paths = Object.fromEntries(Object.entries(all).filter(([name]) => wanted.includes(name)));
   const results: Record<string, PathResult> = {};
   try {
     for (const name of Object.keys(paths)) {
@@ -368,6 +404,7 @@ async function main(): Promise<void> {
   } finally {
     await tuned.close();
     await untuned.close();
+    await smallFrames.close();
     await stunnel.stop();
     target.close();
     rmSync(dir, { recursive: true, force: true });
@@ -418,28 +455,15 @@ async function main(): Promise<void> {
   mkdirSync("bench/results", { recursive: true });
   const file = join("bench/results", `hbone-${date.replace(/[:]/g, "-").replace(/\..*/, "")}.json`);
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
-  if (!existsSync("bench/README.md")) {
-    writeFileSync(
-      "bench/README.md",
-      "# ambit benchmarks\n\nEach section records machine, commit and date beside its results.\n",
-    );
-  }
-  const lines = [
-    "",
-    `### hbone — ${date} — commit ${commit} — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load ${machine.loadavg1?.toFixed(1)}`,
-    "",
-    "| path | MB/s (1 stream) | vs stunnel | 64 B rtt p50 / p99 ms | new conn p50 / p99 ms | new conn vs stunnel |",
-    "|---|---|---|---|---|---|",
-    ...rows.map(
-      (r) =>
-        `| ${r.path} | ${r["MB/s"]} | ${r["vs stunnel"]} | ${r["rtt p50 ms"]} / ${r["rtt p99 ms"]} | ${r["new conn p50 ms"]} / ${r["new conn p99 ms"]} | ${r["new conn vs stunnel"]} |`,
-    ),
-    "",
-    `Raw: \`${file}\`. Data paths: see "hbone" above.`,
-    "",
-  ];
-  appendFileSync("bench/README.md", lines.join("\n"));
-  console.log(`wrote ${file} and appended to bench/README.md`);
+  const runRows = rows.map(
+    (r) =>
+      `| ${date.slice(0, 16).replace("T", " ")} | ${commit} | ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} | ${machine.loadavg1?.toFixed(1)} | ${r.path} | ${r["MB/s"]} | ${r["vs stunnel"]} | ${r["rtt p50 ms"]} / ${r["rtt p99 ms"]} | ${r["new conn p50 ms"]} / ${r["new conn p99 ms"]} | ${r["new conn vs stunnel"]} |`,
+  );
+  writeFileSync(
+    README,
+    insertRows(existsSync(README) ? readFileSync(README, "utf8") : "# Benchmarks\n", runRows),
+  );
+  console.log(`wrote ${file} and added ${runRows.length} rows to ${README}`);
 }
 
 main().catch((e: unknown) => {

@@ -18,6 +18,8 @@ export async function buildProgram(): Promise<Command> {
     .description("ambit: a sidecarless (ambient) service mesh — ztunnel, HBONE, waypoints, SPIFFE CA")
     .version("0.1.0")
     .showHelpAfterError()
+    // Root options only before a subcommand, so `demo-app http --version v1` reaches the subcommand.
+    .enablePositionalOptions()
     .configureHelp({ sortSubcommands: true });
   const dir = join(dirname(fileURLToPath(import.meta.url)), "commands");
   const files = readdirSync(dir)

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { Message } from "@bufbuild/protobuf";
 import { parseDocuments } from "../api/load.js";
-import { CertificateAuthority } from "../identity/ca.js";
+import { CertificateAuthority, DEFAULT_MIN_TTL_SECONDS } from "../identity/ca.js";
 import { parseCsr } from "../identity/keys.js";
 import { SpiffeId } from "../identity/spiffe.js";
 import { bearerToken } from "../xds/auth.js";
@@ -78,7 +78,10 @@ export class ControlPlane {
     await credentials.load();
     let ca: CertificateAuthority;
     try {
-      ca = CertificateAuthority.loadOrCreate(join(config.home, "ca"), { trustDomain: config.trustDomain });
+      ca = CertificateAuthority.loadOrCreate(join(config.home, "ca"), {
+        trustDomain: config.trustDomain,
+        minTtlSeconds: Math.min(DEFAULT_MIN_TTL_SECONDS, config.certTtlSeconds),
+      });
     } catch (e) {
       throw new ControlError(
         ControlErrorCode.BAD_OPTIONS,
@@ -273,12 +276,11 @@ export class ControlPlane {
         `${caller.id} may not get ${identity.toString()}: ${decision.reason}`,
       );
     }
-    const requested =
-      req.validityDuration > 0 ? Math.floor(req.validityDuration) : this.config.certTtlSeconds;
-    const issued = this.ca.signCsr(req.csr, {
-      identity,
-      ttlSeconds: Math.min(requested, this.config.certTtlSeconds),
-    });
+    // A shorter requested lifetime is honoured down to the CA's floor; a longer one is cut to --cert-ttl.
+    const max = this.config.certTtlSeconds;
+    const requested = req.validityDuration > 0 ? Math.floor(req.validityDuration) : max;
+    const ttlSeconds = Math.min(max, Math.max(requested, Math.min(DEFAULT_MIN_TTL_SECONDS, max)));
+    const issued = this.ca.signCsr(req.csr, { identity, ttlSeconds });
     this.#issued += 1;
     this.#log.info(
       { caller: caller.id, identity: identity.toString(), serial: issued.serial, notAfter: issued.notAfter },

@@ -22,6 +22,8 @@ import { keyOf } from "./kinds.js";
 import type { StoredResource } from "./store.js";
 
 export const DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode";
+/** On a MeshConfig: the enrollment of every namespace without its own dataplane-mode label. */
+export const MESH_DATAPLANE_MODE_LABEL = "ambit.dev/default-dataplane-mode";
 export const USE_WAYPOINT_LABEL = "istio.io/use-waypoint";
 export const USE_WAYPOINT_NAMESPACE_LABEL = "istio.io/use-waypoint-namespace";
 export const WAYPOINT_FOR_LABEL = "istio.io/waypoint-for";
@@ -170,7 +172,15 @@ export function buildRegistry(
   for (const ns of byKind("Namespace") as unknown as Namespace[]) {
     namespaces.set(ns.metadata.name, ns.metadata.labels ?? {});
   }
-  const nsLabels = (ns: string): Record<string, string> => namespaces.get(ns) ?? {};
+  // Mesh-wide default enrollment (`ambit ambient init|upgrade`): the label below on any MeshConfig;
+  // a namespace's or pod's own istio.io/dataplane-mode (including `none`) still wins.
+  const meshDefault = (byKind("MeshConfig") as unknown as { metadata: { labels?: Record<string, string> } }[])
+    .map((m) => m.metadata.labels?.[MESH_DATAPLANE_MODE_LABEL])
+    .find((v) => v === "ambient" || v === "monitor");
+  const nsLabels = (ns: string): Record<string, string> =>
+    meshDefault === undefined
+      ? (namespaces.get(ns) ?? {})
+      : { [DATAPLANE_MODE_LABEL]: meshDefault, ...(namespaces.get(ns) ?? {}) };
   const allocations: Allocations = { nodes: {}, pods: {}, services: {} };
 
   // Nodes and their pod CIDRs: explicit, else the derived one kept from before, else the next free /24.

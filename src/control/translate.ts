@@ -6,8 +6,18 @@
  * resolve destinations), as in Istio.
  */
 import { create } from "@bufbuild/protobuf";
-import type { AuthorizationPolicy } from "../api/types.js";
-import type { Authorization } from "../xds/gen/istio/security/authorization_pb.js";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
+import type { AuthorizationPolicy, MtlsMode, PeerAuthentication } from "../api/types.js";
+import {
+  Action,
+  type Authorization,
+  AuthorizationSchema,
+  ClauseSchema,
+  MatchSchema,
+  RuleSchema,
+  Scope,
+  StringMatchSchema,
+} from "../xds/gen/istio/security/authorization_pb.js";
 import {
   type Address,
   AddressSchema,
@@ -68,13 +78,23 @@ export function translate(
   }
 
   const addresses = new Map<string, Address>();
+  const peerAuth = resources.filter(
+    (r) => r.kind === "PeerAuthentication",
+  ) as unknown as PeerAuthentication[];
+  const strictKey = `${o.rootNamespace}/${STATIC_STRICT_POLICY}`;
+  let anyStrict = false;
   for (const w of registry.workloads) {
     if (!w.ip) continue;
+    const strict = effectiveMtls(peerAuth, w, o.rootNamespace) === "STRICT";
+    anyStrict ||= strict;
     addresses.set(
       w.uid,
-      create(AddressSchema, { type: { case: "workload", value: workloadMessage(w, selectorPolicies, o) } }),
+      create(AddressSchema, {
+        type: { case: "workload", value: workloadMessage(w, selectorPolicies, o, strict ? [strictKey] : []) },
+      }),
     );
   }
+  if (anyStrict) authorizations.set(strictKey, staticStrictPolicy(o.rootNamespace));
   for (const s of registry.services) {
     const name = `${s.namespace}/${s.hostname}`;
     addresses.set(
@@ -106,7 +126,12 @@ export function translate(
   return { addresses, authorizations, warnings };
 }
 
-function workloadMessage(w: WorkloadInfo, policies: readonly AuthorizationPolicy[], o: TranslateOptions) {
+function workloadMessage(
+  w: WorkloadInfo,
+  policies: readonly AuthorizationPolicy[],
+  o: TranslateOptions,
+  extraPolicies: readonly string[],
+) {
   // Selector policies of the workload's namespace and of the root namespace; namespace-wide and
   // global ones are found by ztunnel through their scope, so they are not listed here.
   const attached = policies
@@ -118,6 +143,7 @@ function workloadMessage(w: WorkloadInfo, policies: readonly AuthorizationPolicy
       );
     })
     .map((p) => `${p.metadata.namespace ?? "default"}/${p.metadata.name}`)
+    .concat(extraPolicies)
     .sort();
   return create(WorkloadSchema, {
     uid: w.uid,
@@ -164,4 +190,65 @@ function gatewayAddress(wp: WaypointRef, network: string): GatewayAddress {
         },
     hboneMtlsPort: HBONE_PORT,
   });
+}
+
+/** istiod's name for the one DENY policy that expresses PeerAuthentication STRICT to ztunnel. */
+export const STATIC_STRICT_POLICY = "istio_converted_static_strict";
+
+/** Deny any connection without a peer identity, i.e. anything that did not arrive over mTLS. */
+function staticStrictPolicy(rootNamespace: string): Authorization {
+  return create(AuthorizationSchema, {
+    name: STATIC_STRICT_POLICY,
+    namespace: rootNamespace,
+    scope: Scope.WORKLOAD_SELECTOR,
+    action: Action.DENY,
+    rules: [
+      create(RuleSchema, {
+        clauses: [
+          create(ClauseSchema, {
+            matches: [
+              create(MatchSchema, {
+                notPrincipals: [
+                  create(StringMatchSchema, { matchType: { case: "presence", value: create(EmptySchema) } }),
+                ],
+              }),
+            ],
+          }),
+        ],
+      }),
+    ],
+  });
+}
+
+/**
+ * The workload's effective PeerAuthentication mode, inherited mesh (root namespace, no selector)
+ * → namespace (no selector) → workload (selector); UNSET inherits. Istio picks the oldest policy
+ * at each level; the store keeps no creation time, so the first by name wins. Port-level modes are
+ * not translated yet (docs/control-plane.md).
+ */
+export function effectiveMtls(
+  policies: readonly PeerAuthentication[],
+  w: Pick<WorkloadInfo, "namespace" | "labels">,
+  rootNamespace: string,
+): MtlsMode {
+  const sorted = [...policies].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const hasSelector = (p: PeerAuthentication): boolean =>
+    Object.keys(p.spec?.selector?.matchLabels ?? {}).length > 0;
+  const mesh = sorted.find((p) => p.metadata.namespace === rootNamespace && !hasSelector(p));
+  const ns = sorted.find(
+    (p) => p.metadata.namespace === w.namespace && w.namespace !== rootNamespace && !hasSelector(p),
+  );
+  const wl = sorted.find(
+    (p) =>
+      p.metadata.namespace === w.namespace &&
+      w.namespace !== rootNamespace &&
+      hasSelector(p) &&
+      matches(p.spec?.selector?.matchLabels ?? {}, w.labels),
+  );
+  let mode: MtlsMode = "PERMISSIVE";
+  for (const p of [mesh, ns, wl]) {
+    const m = p?.spec?.mtls?.mode;
+    if (m && m !== "UNSET") mode = m;
+  }
+  return mode;
 }

@@ -17,6 +17,7 @@ import { certificateErrorCode, HboneError, HboneErrorCode, isHboneError } from "
 import { type ConnectHeaders, formatTraceParent, newTraceParent } from "./headers.js";
 import { realTimers, type TimerHandle, type Timers } from "./timers.js";
 import { ALPN_H2, DEFAULT_CIPHER_SUITES, SecureContextCache, type WorkloadCredential } from "./tls.js";
+import { poolChannel, trace } from "./trace.js";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_CONNECTION_WINDOW,
@@ -32,6 +33,7 @@ import {
 } from "./tuning.js";
 
 const { constants } = http2;
+const MAX_TICKETS = 4096;
 
 export interface Destination {
   host: string;
@@ -410,7 +412,15 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       });
       tlsSocket = socket;
       socket.on("error", () => {});
-      socket.on("session", (t: Buffer) => this.#tickets.set(ticketKey, t));
+      socket.on("session", (t: Buffer) => {
+        // One ticket per session key; bounded so a churn of destinations cannot grow it forever.
+        this.#tickets.delete(ticketKey);
+        this.#tickets.set(ticketKey, t);
+        if (this.#tickets.size > MAX_TICKETS) {
+          const oldest = this.#tickets.keys().next().value;
+          if (oldest !== undefined) this.#tickets.delete(oldest);
+        }
+      });
       await Promise.race([
         new Promise<void>((resolve, reject) => {
           socket.once("secureConnect", () => resolve());
@@ -465,10 +475,12 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       session.setLocalWindowSize(c.connectionWindowSize);
       if (p.state.state === "connecting") p.state = { state: "ready", since: Date.now() };
       this.#stats.sessionsOpened += 1;
+      trace(poolChannel, () => ({ event: "session-open", key: p.key, maxStreams: p.maxStreams }));
       this.emit("session-open", { key: p.key });
       this.#schedulePing(p);
     } catch (e) {
       this.#stats.handshakeErrors += 1;
+      trace(poolChannel, () => ({ event: "handshake-error", key: p.key, code: (e as HboneError).code }));
       tlsSocket?.destroy();
       raw?.destroy();
       p.session?.destroy();
@@ -546,6 +558,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
   #drain(p: PooledSession, reason: SessionCloseReason): void {
     if (p.state.state === "closed" || p.state.state === "draining") return;
     p.state = { state: "draining", since: Date.now(), reason };
+    trace(poolChannel, () => ({ event: "session-draining", key: p.key, reason, streams: p.streams }));
     if (p.streams === 0) void this.#closeSession(p, reason, 0);
   }
 
@@ -565,6 +578,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
     }
     if (wasOpen) {
       this.#stats.sessionsClosed += 1;
+      trace(poolChannel, () => ({ event: "session-close", key: p.key, reason }));
       this.emit("session-close", { key: p.key, reason });
     }
   }

@@ -25,6 +25,7 @@ import {
   verifyPeer,
   type WorkloadCredential,
 } from "./tls.js";
+import { serverChannel, trace } from "./trace.js";
 import {
   DEFAULT_CONNECTION_WINDOW,
   DEFAULT_DRAIN_TIMEOUT_MS,
@@ -350,6 +351,7 @@ export class HboneServer {
 
   #reject(error: HboneError, remote: string | undefined): void {
     this.#stats.rejected[error.code] = (this.#stats.rejected[error.code] ?? 0) + 1;
+    trace(serverChannel, () => ({ event: "rejected", code: error.code, remote, message: error.message }));
     this.#config.onRejected?.(error, remote);
   }
 
@@ -464,6 +466,11 @@ export class HboneServer {
     };
     this.#sessions.set(session, st);
     this.#stats.sessionsAccepted += 1;
+    trace(serverChannel, () => ({
+      event: "session-accepted",
+      peer: st.peer.toString(),
+      local: st.localIdentity.toString(),
+    }));
     this.#stats.sessionsActive += 1;
     session.setLocalWindowSize(this.#config.connectionWindowSize);
     this.#armIdle(session, st);

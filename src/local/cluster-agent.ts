@@ -98,7 +98,10 @@ export class ClusterAgent {
     this.#run = run;
   }
 
-  static async start(state: ClusterState, o: { log?: Logger; run?: CommandRunner } = {}): Promise<ClusterAgent> {
+  static async start(
+    state: ClusterState,
+    o: { log?: Logger; run?: CommandRunner } = {},
+  ): Promise<ClusterAgent> {
     const log = o.log ?? createLogger({ name: "node-agent", base: { cluster: state.name } });
     const agent = new ClusterAgent(state, log, o.run ?? runCommand);
     await agent.#init();
@@ -168,7 +171,8 @@ export class ClusterAgent {
           this.#kick();
         }, this.#abort.signal);
       } catch (e) {
-        if (this.#connected) this.#log.warn({ err: (e as Error).message }, "control plane unreachable; pods keep running");
+        if (this.#connected)
+          this.#log.warn({ err: (e as Error).message }, "control plane unreachable; pods keep running");
       }
       if (this.#connected) this.#statusSoon();
       this.#connected = false;
@@ -223,7 +227,10 @@ export class ClusterAgent {
       await op();
     } catch (e) {
       this.#failed = true;
-      this.#log.error({ pod: p.id, err: (e as Error).message }, "pod change failed; retrying at the next resync");
+      this.#log.error(
+        { pod: p.id, err: (e as Error).message },
+        "pod change failed; retrying at the next resync",
+      );
     }
   }
 
@@ -257,7 +264,10 @@ export class ClusterAgent {
       );
     }
     this.#pods.set(p.id, { spec: p, process: proc });
-    this.#log.info({ pod: p.id, node: p.node.name, ip: p.ip, enrollment: p.enrollment, pid: proc?.pid ?? null }, "pod started");
+    this.#log.info(
+      { pod: p.id, node: p.node.name, ip: p.ip, enrollment: p.enrollment, pid: proc?.pid ?? null },
+      "pod started",
+    );
   }
 
   async #removePod(p: DesiredPod): Promise<void> {
@@ -294,7 +304,8 @@ export class ClusterAgent {
 
   status(registryVersion: number | null): AgentStatus {
     const ztunnels: AgentStatus["ztunnels"] = {};
-    for (const [node, z] of this.#ztunnels) ztunnels[node] = { pid: z.pid ?? null, state: z.state.state, restarts: z.restarts };
+    for (const [node, z] of this.#ztunnels)
+      ztunnels[node] = { pid: z.pid ?? null, state: z.state.state, restarts: z.restarts };
     const pods: AgentStatus["pods"] = {};
     for (const [id, p] of this.#pods) {
       pods[id] = {

@@ -63,7 +63,8 @@ export function clusterConfig(o: UpOptions): ClusterConfig {
     throw new LocalError(LocalErrorCode.BAD_OPTIONS, `--nodes ${nodes} must be a whole number 1-20`);
   }
   const backoff = o.restartBackoffMs ?? 500;
-  if (!(backoff > 0)) throw new LocalError(LocalErrorCode.BAD_OPTIONS, `restart backoff ${backoff} must be > 0 ms`);
+  if (!(backoff > 0))
+    throw new LocalError(LocalErrorCode.BAD_OPTIONS, `restart backoff ${backoff} must be > 0 ms`);
   return Object.freeze({
     name,
     prefix: name,

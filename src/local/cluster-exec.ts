@@ -39,7 +39,11 @@ export async function resolveExecNetns(home: string, target: ExecTarget): Promis
 
 /** Runs `argv` in `netns` with inherited stdio; resolves with its exit code (128+signal when killed). */
 export function execInNetns(home: string, netns: string, argv: readonly string[]): Promise<number> {
-  if (argv.length === 0) throw new LocalError(LocalErrorCode.BAD_OPTIONS, "give the command after --, e.g. ambit exec -n ns pod -- curl …");
+  if (argv.length === 0)
+    throw new LocalError(
+      LocalErrorCode.BAD_OPTIONS,
+      "give the command after --, e.g. ambit exec -n ns pod -- curl …",
+    );
   return new Promise((resolve, reject) => {
     const child = spawn("ip", ["netns", "exec", netns, ...argv], {
       stdio: "inherit",

@@ -34,7 +34,12 @@ export interface ClusterState {
   readonly repoRoot: string;
   readonly createdAt: string;
   readonly fabric: { readonly netns: string };
-  readonly control: { readonly netns: string; readonly ip: string; readonly xdsAddress: string; pid: number | null };
+  readonly control: {
+    readonly netns: string;
+    readonly ip: string;
+    readonly xdsAddress: string;
+    pid: number | null;
+  };
   readonly nodes: readonly NodeRecord[];
   agent: { pid: number | null };
   readonly restartBackoffMs: number;
@@ -50,7 +55,10 @@ export function zoneOf(index: number): string {
 }
 
 export function clusterTopology(config: Pick<ClusterConfig, "prefix" | "nodes">): TopologyPlan {
-  return planTopology({ prefix: config.prefix, nodes: nodeNames(config.nodes).map((name) => ({ name, pods: [] })) });
+  return planTopology({
+    prefix: config.prefix,
+    nodes: nodeNames(config.nodes).map((name) => ({ name, pods: [] })),
+  });
 }
 
 export function planCluster(config: ClusterConfig, now: Date): ClusterState {

@@ -5,23 +5,24 @@
  * `ambit up` never leaves half a cluster.
  */
 import { spawn } from "node:child_process";
-import { existsSync, openSync, closeSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { AdminClient, AdminInvalidConfigError, readSources } from "../cli/admin-client.js";
 import { formatConfigError } from "../api/load.js";
+import { AdminClient, AdminInvalidConfigError, readSources } from "../cli/admin-client.js";
 import type { Registry } from "../control/registry.js";
 import { runCommand } from "../platform/command.js";
 import { nativeAvailable } from "../platform/native.js";
 import { IpTool } from "../platform/netns.js";
 import { applyTopology } from "../platform/topology.js";
+import type { AgentStatus } from "./cluster-agent.js";
 import { logsDir } from "./cluster-agent.js";
 import { type ClusterConfig, cliEntry } from "./cluster-config.js";
 import { clusterDown } from "./cluster-down.js";
 import {
   AGENT_STATUS_FILE,
-  CONTROL_FABRIC_VETH,
   type ClusterState,
+  CONTROL_FABRIC_VETH,
   clusterTopology,
   nodeManifest,
   planCluster,
@@ -30,7 +31,6 @@ import { readClusterState, writeClusterState } from "./cluster-state.js";
 import { LocalError, LocalErrorCode } from "./errors.js";
 import { httpGetInNetns } from "./netns-http.js";
 import { desiredPods, podArgv } from "./pod-plan.js";
-import type { AgentStatus } from "./cluster-agent.js";
 
 export type Progress = (line: string) => void;
 
@@ -62,10 +62,16 @@ async function preflight(config: ClusterConfig): Promise<void> {
     );
   }
   if (!existsSync(cliEntry(config.repoRoot))) {
-    throw new LocalError(LocalErrorCode.PLATFORM, `${cliEntry(config.repoRoot)} is missing; build first (scripts/setup.sh)`);
+    throw new LocalError(
+      LocalErrorCode.PLATFORM,
+      `${cliEntry(config.repoRoot)} is missing; build first (scripts/setup.sh)`,
+    );
   }
   if (!nativeAvailable()) {
-    throw new LocalError(LocalErrorCode.PLATFORM, "the native addon is not built (ztunnel needs SO_ORIGINAL_DST); run scripts/setup.sh");
+    throw new LocalError(
+      LocalErrorCode.PLATFORM,
+      "the native addon is not built (ztunnel needs SO_ORIGINAL_DST); run scripts/setup.sh",
+    );
   }
   const existing = await readClusterState(config.home);
   if (existing !== undefined) {
@@ -92,24 +98,33 @@ async function step<T>(progress: Progress, title: string, fn: () => Promise<T>):
 
 async function build(config: ClusterConfig, state: ClusterState, progress: Progress): Promise<UpResult> {
   const ip = new IpTool();
-  await step(progress, `network: fabric, control plane and ${state.nodes.length} node namespaces (${config.prefix}-*)`, async () => {
-    await applyTopology(clusterTopology(config), ip);
-    await buildControlNetns(state, ip);
-    for (const node of state.nodes) await installLocalHboneRedirect(state, node.netns, node.podCidr);
-  });
-  await step(progress, `control plane in ${state.control.netns} (xDS ${state.control.xdsAddress})`, async () => {
-    state.control.pid = spawnDetached(
-      ["ip", "netns", "exec", state.control.netns, process.execPath, cliEntry(config.repoRoot), "control", "--home", config.home, "--xds-address", "0.0.0.0:15012"],
-      join(logsDir(config.home), "control.log"),
-    );
-    await writeClusterState(state);
-    await waitForControlPlane(config.home, state.control.pid);
-  });
+  await step(
+    progress,
+    `network: fabric, control plane and ${state.nodes.length} node namespaces (${config.prefix}-*)`,
+    async () => {
+      await applyTopology(clusterTopology(config), ip);
+      await buildControlNetns(state, ip);
+      for (const node of state.nodes) await installLocalHboneRedirect(state, node.netns, node.podCidr);
+    },
+  );
+  await step(
+    progress,
+    `control plane in ${state.control.netns} (xDS ${state.control.xdsAddress})`,
+    async () => {
+      await startControlPlane(state);
+    },
+  );
   const admin = await AdminClient.connect({ home: config.home });
-  await step(progress, `nodes ${state.nodes.map((n) => n.name).join(", ")} registered, node tokens issued`, async () => {
-    await admin.post("/v1/apply", { sources: [{ filename: "<ambit up: nodes>", yaml: nodeManifest(state) }] });
-    for (const n of state.nodes) await admin.post("/v1/tokens", { kind: "node", node: n.name });
-  });
+  await step(
+    progress,
+    `nodes ${state.nodes.map((n) => n.name).join(", ")} registered, node tokens issued`,
+    async () => {
+      await admin.post("/v1/apply", {
+        sources: [{ filename: "<ambit up: nodes>", yaml: nodeManifest(state) }],
+      });
+      for (const n of state.nodes) await admin.post("/v1/tokens", { kind: "node", node: n.name });
+    },
+  );
   await step(progress, "node agent and one ztunnel per node started", async () => {
     state.agent.pid = spawnDetached(
       [process.execPath, cliEntry(config.repoRoot), "node-agent", "--home", config.home],
@@ -134,12 +149,38 @@ async function build(config: ClusterConfig, state: ClusterState, progress: Progr
       }
     });
   }
-  const pods = await step(progress, "every pod's network, capture and process up; ztunnels ready", async () => {
-    const n = await waitForPods(state, admin, 60_000);
-    await waitForZtunnels(state, 30_000);
-    return n;
-  });
+  const pods = await step(
+    progress,
+    "every pod's network, capture and process up; ztunnels ready",
+    async () => {
+      const n = await waitForPods(state, admin, 60_000);
+      await waitForZtunnels(state, 30_000);
+      return n;
+    },
+  );
   return { state, pods };
+}
+
+/** Starts `ambit control` in the control netns (also to restart it), records its pid, waits for the admin API. */
+export async function startControlPlane(state: ClusterState): Promise<void> {
+  state.control.pid = spawnDetached(
+    [
+      "ip",
+      "netns",
+      "exec",
+      state.control.netns,
+      process.execPath,
+      cliEntry(state.repoRoot),
+      "control",
+      "--home",
+      state.home,
+      "--xds-address",
+      "0.0.0.0:15012",
+    ],
+    join(logsDir(state.home), "control.log"),
+  );
+  await writeClusterState(state);
+  await waitForControlPlane(state.home, state.control.pid);
 }
 
 async function buildControlNetns(state: ClusterState, ip: IpTool): Promise<void> {
@@ -164,7 +205,11 @@ async function buildControlNetns(state: ClusterState, ip: IpTool): Promise<void>
  * it back to the node's own ztunnel (15008), with the pod address as the original destination, so
  * the inbound side serves that pod's certificate exactly as for a connection from another node.
  */
-export async function installLocalHboneRedirect(state: Pick<ClusterState, "prefix">, netns: string, podCidr: string): Promise<void> {
+export async function installLocalHboneRedirect(
+  state: Pick<ClusterState, "prefix">,
+  netns: string,
+  podCidr: string,
+): Promise<void> {
   await runCommand(["ip", "netns", "exec", netns, "iptables-restore", "-w", "--noflush"], {
     input: [
       "*nat",
@@ -182,7 +227,8 @@ function spawnDetached(argv: readonly string[], logFile: string): number {
     const child = spawn(file as string, args, { detached: true, stdio: ["ignore", log, log] });
     child.on("error", () => {});
     child.unref();
-    if (child.pid === undefined) throw new LocalError(LocalErrorCode.START, `could not start ${argv.join(" ")}`);
+    if (child.pid === undefined)
+      throw new LocalError(LocalErrorCode.START, `could not start ${argv.join(" ")}`);
     return child.pid;
   } finally {
     closeSync(log);
@@ -212,7 +258,10 @@ async function waitForControlPlane(home: string, pid: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (!alive(pid)) {
-      throw new LocalError(LocalErrorCode.START, `the control plane exited; its log says:\n${await tail(join(logsDir(home), "control.log"))}`);
+      throw new LocalError(
+        LocalErrorCode.START,
+        `the control plane exited; its log says:\n${await tail(join(logsDir(home), "control.log"))}`,
+      );
     }
     try {
       const admin = await AdminClient.connect({ home });
@@ -222,7 +271,10 @@ async function waitForControlPlane(home: string, pid: number): Promise<void> {
       await sleep(100);
     }
   }
-  throw new LocalError(LocalErrorCode.START, `the control plane did not answer within 30 s; see ${join(logsDir(home), "control.log")}`);
+  throw new LocalError(
+    LocalErrorCode.START,
+    `the control plane did not answer within 30 s; see ${join(logsDir(home), "control.log")}`,
+  );
 }
 
 /** Every node's ztunnel answers 200 on /healthz/ready (first xDS config and local certificates in). */
@@ -232,7 +284,11 @@ export async function waitForZtunnels(state: ClusterState, timeoutMs: number): P
     let last = "no answer";
     for (;;) {
       try {
-        const r = await httpGetInNetns(node.netns, { host: node.ip, port: 15021, path: "/healthz/ready" }, 1000);
+        const r = await httpGetInNetns(
+          node.netns,
+          { host: node.ip, port: 15021, path: "/healthz/ready" },
+          1000,
+        );
         if (r.status === 200) break;
         last = `${r.status} ${r.body.trim().slice(0, 200)}`;
       } catch (e) {
@@ -258,7 +314,11 @@ export async function readAgentStatus(home: string): Promise<AgentStatus | undef
 }
 
 /** Every pod the registry schedules on this cluster's nodes has its network and a running process. */
-export async function waitForPods(state: ClusterState, admin: AdminClient, timeoutMs: number): Promise<number> {
+export async function waitForPods(
+  state: ClusterState,
+  admin: AdminClient,
+  timeoutMs: number,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const reg = await admin.get<Registry & { version?: number }>("/v1/registry");

@@ -43,15 +43,22 @@ export function demoSchemaSql(password: string): string {
 
 export async function runDemoMariadb(o: DemoMariadbOptions): Promise<number> {
   if (!existsSync("/usr/sbin/mariadbd")) {
-    throw new LocalError(LocalErrorCode.PLATFORM, "mariadbd is not installed; apt-get install mariadb-server mariadb-client (scripts/setup.sh does)");
+    throw new LocalError(
+      LocalErrorCode.PLATFORM,
+      "mariadbd is not installed; apt-get install mariadb-server mariadb-client (scripts/setup.sh does)",
+    );
   }
   await mkdir(o.dataDir, { recursive: true });
   const socket = join(o.dataDir, "mysqld.sock");
   if (!existsSync(join(o.dataDir, "mysql"))) {
     o.write(`initialising ${o.dataDir}`);
-    await run("mariadb-install-db", ["--no-defaults", "--user=root", `--datadir=${o.dataDir}`, "--skip-test-db"], {
-      timeout: 120_000,
-    });
+    await run(
+      "mariadb-install-db",
+      ["--no-defaults", "--user=root", `--datadir=${o.dataDir}`, "--skip-test-db"],
+      {
+        timeout: 120_000,
+      },
+    );
   }
   const server: ChildProcess = spawn(
     "/usr/sbin/mariadbd",
@@ -80,7 +87,9 @@ export async function runDemoMariadb(o: DemoMariadbOptions): Promise<number> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      await run("mariadb", ["--no-defaults", "-S", socket, "-u", "root", "-e", demoSchemaSql(o.password)], { timeout: 10_000 });
+      await run("mariadb", ["--no-defaults", "-S", socket, "-u", "root", "-e", demoSchemaSql(o.password)], {
+        timeout: 10_000,
+      });
       break;
     } catch (e) {
       if (server.exitCode !== null || Date.now() > deadline) {

@@ -28,11 +28,15 @@ export function httpGetInNetns(
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+        );
         res.on("error", reject);
       },
     );
-    req.on("timeout", () => req.destroy(new Error(`GET ${url.host}:${url.port}${url.path} in ${netns} timed out`)));
+    req.on("timeout", () =>
+      req.destroy(new Error(`GET ${url.host}:${url.port}${url.path} in ${netns} timed out`)),
+    );
     req.on("error", reject);
     req.end();
   });

@@ -18,7 +18,11 @@ export interface DnsPod {
   readonly ip: string;
 }
 
-export function hostsFile(pod: DnsPod, services: readonly DnsService[], domainSuffix = "cluster.local"): string {
+export function hostsFile(
+  pod: DnsPod,
+  services: readonly DnsService[],
+  domainSuffix = "cluster.local",
+): string {
   const lines = [
     "# Written by the ambit node agent; rewritten when services change.",
     "127.0.0.1\tlocalhost",
@@ -30,7 +34,11 @@ export function hostsFile(pod: DnsPod, services: readonly DnsService[], domainSu
   );
   for (const s of sorted) {
     if (s.vip === undefined) continue;
-    const names = [`${s.name}.${s.namespace}.svc.${domainSuffix}`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
+    const names = [
+      `${s.name}.${s.namespace}.svc.${domainSuffix}`,
+      `${s.name}.${s.namespace}.svc`,
+      `${s.name}.${s.namespace}`,
+    ];
     if (s.namespace === pod.namespace) names.push(s.name);
     lines.push(`${s.vip}\t${names.join(" ")}`);
   }

@@ -7,7 +7,7 @@
 import { mkdir, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { IpTool } from "../platform/netns.js";
-import { hostsFile, type DnsService, resolvConf } from "./pod-dns.js";
+import { type DnsService, hostsFile, resolvConf } from "./pod-dns.js";
 
 export const ETC_NETNS = "/etc/netns";
 

@@ -32,7 +32,11 @@ export interface PodChanges {
   readonly remove: readonly DesiredPod[];
 }
 
-export function desiredPods(registry: Pick<Registry, "workloads">, nodes: readonly NodeRecord[], prefix: string): DesiredPod[] {
+export function desiredPods(
+  registry: Pick<Registry, "workloads">,
+  nodes: readonly NodeRecord[],
+  prefix: string,
+): DesiredPod[] {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const out: DesiredPod[] = [];
   for (const w of registry.workloads as readonly WorkloadInfo[]) {
@@ -63,7 +67,10 @@ function attributesOf(p: DesiredPod): string {
   return JSON.stringify([p.enrollment, Object.entries(p.labels).sort()]);
 }
 
-export function diffPods(current: ReadonlyMap<string, DesiredPod>, desired: readonly DesiredPod[]): PodChanges {
+export function diffPods(
+  current: ReadonlyMap<string, DesiredPod>,
+  desired: readonly DesiredPod[],
+): PodChanges {
   const create: DesiredPod[] = [];
   const recreate: DesiredPod[] = [];
   const update: DesiredPod[] = [];

@@ -335,6 +335,9 @@ class PolicyCompiler {
       to,
       when,
       layer,
+      inertAtZtunnel:
+        from?.every(l7Only) === true || to?.every(l7Only) === true || when.some((c) => c.layer > Layer.L4),
+      hasL7OnlyEntry: (from ?? []).some(l7Only) || (to ?? []).some(l7Only),
       fieldsAbove: [above(Layer.L4), above(Layer.TCP_PROXY), above(Layer.HTTP)],
     };
   }
@@ -509,6 +512,10 @@ function matchReasons(
   return rules.map((r) => `${verb} at ${where} by ${action} policy ${key} (rule ${r.index})`);
 }
 
+function l7Only(entry: readonly Check[]): boolean {
+  return entry.every((c) => c.layer > Layer.L4);
+}
+
 const LAYER_PLACE = ["ztunnel", "a waypoint on a connection it does not parse as HTTP", "ambit"] as const;
 
 function ruleWarnings(
@@ -530,10 +537,18 @@ function ruleWarnings(
       layer === Layer.L4 && unavailable.length < missing.length
         ? "; attach it to a waypoint with targetRefs"
         : "";
-    if (action === "DENY") {
+    const them = missing.length === 1 ? "it" : "them";
+    if (action === "DENY" && layer === Layer.L4 && r.inertAtZtunnel) {
       out.push(
-        `${what}: this DENY rule is enforced without ${missing.length === 1 ? "it" : "them"}, so it denies more than written${fix}`,
+        `${what}: without ${them} this DENY rule has nothing left to match and has no effect at ztunnel${fix}`,
       );
+    } else if (action === "DENY" && layer === Layer.L4) {
+      const skipped = r.hasL7OnlyEntry ? " (a source or operation made only of them is ignored)" : "";
+      out.push(
+        `${what}: this DENY rule is enforced on its L4 fields only${skipped}, so it may deny more than written${fix}`,
+      );
+    } else if (action === "DENY") {
+      out.push(`${what}: this DENY rule is enforced without ${them}, so it denies more than written${fix}`);
     } else {
       out.push(
         `${what}: this ${action} rule will never match${layer === Layer.L4 ? " at ztunnel" : ""}${fix}`,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import type { AuthorizationPolicy, AuthorizationPolicySpec } from "../api/types.js";
 import { compilePolicies } from "./compile.js";
 import { evaluate } from "./evaluate.js";
@@ -53,7 +54,7 @@ test("a targetRef policy gets no ztunnel warning at compile time, and its L7 fie
   assert.deepEqual(d.warnings, []);
 });
 
-test("experimental.* conditions are accepted, never available: ALLOW never matches, DENY drops them", () => {
+test("experimental.* conditions are accepted, never available: ALLOW never matches, a waypoint DENY drops them", () => {
   const key = "experimental.envoy.filters.network.mysql_proxy[db.table]";
   const { set, errors, warnings } = compilePolicies([
     ap("payment-system", "allow-exp", { rules: [{ when: [{ key, values: ["[update]"] }] }] }),
@@ -62,9 +63,16 @@ test("experimental.* conditions are accepted, never available: ALLOW never match
   assert.match(warnings[0]?.message ?? "", /which ambit cannot enforce/);
   assert.equal(evaluate(set, req()).decision, "deny");
   const deny = compilePolicies([
-    ap("payment-system", "deny-exp", { action: "DENY", rules: [{ when: [{ key, values: ["x"] }] }] }),
+    ap("payment-system", "deny-exp", {
+      action: "DENY",
+      targetRefs: [{ kind: "Service", group: "", name: "payment-db" }],
+      rules: [{ when: [{ key, values: ["x"] }] }],
+    }),
   ]);
-  assert.equal(evaluate(deny.set, req()).decision, "deny");
+  const atWaypoint = req({ enforcement: "waypoint", http: { method: "SELECT", path: "", host: "" } });
+  const d = evaluate(deny.set, atWaypoint);
+  assert.equal(d.decision, "deny");
+  assert.match(d.warnings[0] ?? "", /which ambit cannot enforce: this DENY rule is enforced without it/);
 });
 
 test("the compiled set and its policies are frozen", () => {
@@ -224,4 +232,37 @@ test("a mapped IPv4 source address matches IPv4 blocks", () => {
   ]);
   const d = evaluate(set, req({ source: { principal: null, ip: "::ffff:10.0.0.9", mtls: false } }));
   assert.equal(d.decision, "allow");
+});
+
+test("property: adding a DENY policy never turns a deny into an allow, and never allows what it matches", () => {
+  const principal = fc.constantFrom(null, "cluster.local/ns/a/sa/x", "cluster.local/ns/b/sa/y");
+  const port = fc.constantFrom(80, 8080, 9090);
+  const source = fc.record({
+    principals: fc.subarray(["cluster.local/ns/a/*", "*", "cluster.local/ns/b/sa/y"], { minLength: 1 }),
+  });
+  const op = fc.record({ ports: fc.subarray(["80", "8080"], { minLength: 1 }) });
+  const rule = fc.record({
+    from: fc.array(fc.record({ source }), { maxLength: 2 }),
+    to: fc.array(fc.record({ operation: op }), { maxLength: 2 }),
+  });
+  const spec = fc.record({
+    action: fc.constantFrom<"ALLOW" | "DENY">("ALLOW", "DENY"),
+    rules: fc.array(rule, { maxLength: 2 }),
+  });
+  fc.assert(
+    fc.property(fc.array(spec, { maxLength: 4 }), spec, principal, port, (specs, extra, p, dport) => {
+      const policies = specs.map((s, i) => ap("payment-system", `p${i}`, s));
+      const request = req({
+        source: { principal: p, ip: "10.0.0.1", mtls: p !== null },
+        destination: { ...req().destination, port: dport },
+      });
+      const before = evaluate(compilePolicies(policies).set, request);
+      const deny = ap("payment-system", "zz-extra", { ...extra, action: "DENY" });
+      const after = evaluate(compilePolicies([...policies, deny]).set, request);
+      if (before.decision === "deny") assert.equal(after.decision, "deny");
+      if (after.decision === "allow") assert.equal(before.decision, "allow");
+      if (after.reasonCode === "allow-matched") assert.ok(after.policy !== null && after.rule !== null);
+    }),
+    { numRuns: 300 },
+  );
 });

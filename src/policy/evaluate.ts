@@ -4,9 +4,11 @@
  * time) → DENY: any match denies → ALLOW: when at least one ALLOW policy applies, the request must match
  * one → allow. AUDIT policies and dry-run policies are evaluated and reported, never enforced.
  *
- * What an enforcement point cannot see follows istiod's translation for ztunnel and Istio's TCP rules:
- * an ALLOW (or AUDIT) rule that needs an unseen attribute never matches; in a DENY rule the unseen
- * attributes are treated as matching ("For a DENY rule, missing attributes are treated as matches").
+ * What an enforcement point cannot see follows Istio: an ALLOW (or AUDIT) rule that needs an unseen
+ * attribute never matches. In a DENY rule the unseen attributes are left out ("For a DENY rule, missing
+ * attributes are treated as matches"), except that at ztunnel a source/operation left with nothing,
+ * or a condition on an unseen key, can never match (istiod drops the HTTP fields and ztunnel's rbac.rs
+ * skips empty matches; istio/istio#61126).
  *
  * Pure and allocation-light: the applicable policies are memoised per workload / service in the set,
  * and a request costs one small view object plus the Decision.
@@ -93,9 +95,8 @@ class RequestView {
   }
 }
 
-function checkMatches(c: Check, v: RequestView, layer: Layer): boolean {
-  // Only DENY rules get here with an unseen attribute (ALLOW/AUDIT rules needing it are skipped whole).
-  if (c.layer > layer) return true;
+/** The value test of one check; the caller has made sure the attribute is visible here. */
+function checkMatches(c: Check, v: RequestView): boolean {
   const http = v.request.http;
   let m: boolean;
   switch (c.attribute) {
@@ -162,9 +163,19 @@ function anyOf(c: Check, value: string | readonly string[] | undefined): boolean
   return false;
 }
 
+/**
+ * AND of the checks this enforcement point can see; unseen ones only occur in DENY rules and are left
+ * out ("missing attributes are treated as matches"). At ztunnel an entry with nothing visible left
+ * never matches, as ztunnel skips empty matches (src/rbac.rs).
+ */
 function allChecks(checks: readonly Check[], v: RequestView, layer: Layer): boolean {
-  for (const c of checks) if (!checkMatches(c, v, layer)) return false;
-  return true;
+  let visible = 0;
+  for (const c of checks) {
+    if (c.layer > layer) continue;
+    visible++;
+    if (!checkMatches(c, v)) return false;
+  }
+  return visible > 0 || layer !== Layer.L4 || checks.length === 0;
 }
 
 function anyEntry(entries: readonly (readonly Check[])[], v: RequestView, layer: Layer): boolean {
@@ -173,10 +184,11 @@ function anyEntry(entries: readonly (readonly Check[])[], v: RequestView, layer:
 }
 
 function ruleMatches(r: CompiledRule, v: RequestView, layer: Layer, isDeny: boolean): boolean {
-  if (!isDeny && r.layer > layer) return false;
+  if (r.layer > layer && (!isDeny || (layer === Layer.L4 && r.inertAtZtunnel))) return false;
   if (r.from !== null && !anyEntry(r.from, v, layer)) return false;
   if (r.to !== null && !anyEntry(r.to, v, layer)) return false;
-  return allChecks(r.when, v, layer);
+  for (const c of r.when) if (c.layer <= layer && !checkMatches(c, v)) return false;
+  return true;
 }
 
 /** Index of the first matching rule, or -1. A policy without rules never matches. */

@@ -98,7 +98,11 @@ export class PolicySet {
     Object.freeze(this);
   }
 
-  /** Policies a destination ztunnel enforces for a workload (namespace + labels). */
+  /**
+   * Policies a destination ztunnel enforces for a workload (namespace + labels). The result is memoised
+   * on the identity of the `labels` object, so treat a workload's labels as immutable: replace the
+   * object when they change (as a state snapshot from xDS does), never edit it in place.
+   */
   forZtunnel(namespace: string, labels: Record<string, string>): ApplicablePolicies {
     let perNs = this.#ztunnelMemo.get(labels);
     const hit = perNs?.get(namespace);

@@ -59,6 +59,14 @@ export interface CompiledRule {
   readonly when: readonly Check[];
   /** The highest layer any check of this rule needs. */
   readonly layer: Layer;
+  /**
+   * As a DENY at ztunnel this rule can never match: istiod drops the HTTP parts, and ztunnel skips a
+   * source/operation left empty and fails a condition left empty (istio/istio#61126), so a `from` or `to`
+   * made only of L7 entries, or any L7 `when` condition, leaves nothing that can match.
+   */
+  readonly inertAtZtunnel: boolean;
+  /** Some `from`/`to` entry has only L7 fields, so ztunnel ignores that entry. */
+  readonly hasL7OnlyEntry: boolean;
   /** Fields of this rule above each layer, for warnings: index = enforcement layer. */
   readonly fieldsAbove: readonly [readonly string[], readonly string[], readonly string[]];
 }

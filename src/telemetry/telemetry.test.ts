@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import diagnostics_channel from "node:diagnostics_channel";
 import { test } from "node:test";
 import { AccessLog } from "./access-log.js";
 import { readEnv } from "./env.js";
@@ -83,6 +84,15 @@ test("tracing costs nothing when off and delivers events when watched", () => {
   stop();
   t.trace("off again", fields);
   assert.deepEqual(seen, [{ n: 1 }]);
+});
+
+test("AMBIT_TRACE=pool also receives the HBONE library's pool channel", () => {
+  const seen: string[] = [];
+  const stop = watchTrace(["pool"], (e) => seen.push(`${e.component}:${e.msg}`));
+  diagnostics_channel.channel("ambit:hbone:pool").publish({ event: "session-open", key: "k" });
+  stop();
+  diagnostics_channel.channel("ambit:hbone:pool").publish({ event: "ignored" });
+  assert.deepEqual(seen, ["pool:session-open"]);
 });
 
 test("readEnv parses AMBIT_TRACE and rejects bad values with a code", () => {

@@ -48,24 +48,59 @@ export function tracer(component: string): Tracer {
 export type TraceSink = (event: TraceEvent) => void;
 
 /**
- * Subscribes `sink` to the named components (`*` = the well-known ones plus any later created
- * tracer). Returns an unsubscribe function.
+ * Channels other areas publish on, by component name, for those that do not use `tracer()`
+ * (the HBONE library's `ambit:hbone:pool` / `ambit:hbone:server`, the xDS library's `ambit.xds`).
+ */
+const CHANNEL_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  pool: ["ambit:pool", "ambit:hbone:pool"],
+  hbone: ["ambit:hbone", "ambit:hbone:pool", "ambit:hbone:server"],
+  xds: ["ambit:xds", "ambit.xds"],
+};
+
+function channelsOf(component: string): readonly string[] {
+  return CHANNEL_ALIASES[component] ?? [`ambit:${component}`];
+}
+
+function asEvent(component: string, message: unknown): TraceEvent {
+  if (typeof message === "object" && message !== null && "component" in message && "msg" in message) {
+    return message as TraceEvent;
+  }
+  const fields =
+    typeof message === "object" && message !== null
+      ? (message as Record<string, unknown>)
+      : { value: message };
+  const msg =
+    typeof fields["msg"] === "string"
+      ? fields["msg"]
+      : typeof fields["event"] === "string"
+        ? fields["event"]
+        : "";
+  return { component, msg, fields, time: Date.now() };
+}
+
+/**
+ * Subscribes `sink` to the named components (`*` = every known one and every tracer created so
+ * far). Returns an unsubscribe function.
  */
 export function watchTrace(components: readonly string[], sink: TraceSink): () => void {
   const names = new Set(components);
-  const onMessage = (message: unknown): void => sink(message as TraceEvent);
-  const subscribed: string[] = [];
-  const subscribe = (name: string): void => {
-    if (subscribed.includes(name)) return;
-    diagnostics_channel.subscribe(`ambit:${name}`, onMessage);
-    subscribed.push(name);
-  };
   if (names.has("*")) {
-    for (const name of [...KNOWN_COMPONENTS, ...tracers.keys()]) subscribe(name);
+    names.delete("*");
+    for (const name of [...KNOWN_COMPONENTS, ...tracers.keys()]) names.add(name);
   }
-  for (const name of names) if (name !== "*") subscribe(name);
+  const subscribed: [string, (message: unknown) => void][] = [];
+  const seen = new Set<string>();
+  for (const name of names) {
+    for (const channel of channelsOf(name)) {
+      if (seen.has(channel)) continue;
+      seen.add(channel);
+      const onMessage = (message: unknown): void => sink(asEvent(name, message));
+      diagnostics_channel.subscribe(channel, onMessage);
+      subscribed.push([channel, onMessage]);
+    }
+  }
   return () => {
-    for (const name of subscribed) diagnostics_channel.unsubscribe(`ambit:${name}`, onMessage);
+    for (const [channel, onMessage] of subscribed) diagnostics_channel.unsubscribe(channel, onMessage);
     subscribed.length = 0;
   };
 }

@@ -38,6 +38,8 @@ export interface XdsClientOptions {
   readonly log?: XdsLogger;
   /** Largest response accepted (default 64 MiB: a full snapshot of a big mesh on connect). */
   readonly maxReceiveBytes?: number;
+  /** A stream that got no response this long after opening is abandoned and retried (default 30 s). */
+  readonly firstResponseTimeoutMs?: number;
 }
 
 export interface XdsCachedResource {
@@ -214,13 +216,23 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     );
     this.#call = call;
     let done = false;
+    const timeoutMs = this.#options.firstResponseTimeoutMs ?? 30_000;
+    // A server that accepts the stream but never answers (stuck authentication, overload) must not
+    // leave this proxy waiting forever.
+    let silence: NodeJS.Timeout | undefined = setTimeout(() => {
+      finish(`no response within ${timeoutMs} ms`);
+      call.cancel();
+    }, timeoutMs);
     const finish = (reason: string) => {
+      clearTimeout(silence);
       if (done) return;
       done = true;
       if (this.#call === call) this.#call = undefined;
       this.#retry(reason);
     };
     call.on("data", (resp: DeltaDiscoveryResponse) => {
+      clearTimeout(silence);
+      silence = undefined;
       if (this.#call === call) this.#onResponse(call, resp);
     });
     call.on("error", (err: Error & { code?: number; details?: string }) => {

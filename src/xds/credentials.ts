@@ -1,4 +1,5 @@
-import type { PeerCertificate } from "node:tls";
+import { X509Certificate } from "node:crypto";
+import { createSecureContext, type PeerCertificate } from "node:tls";
 import { ChannelCredentials, ServerCredentials } from "@grpc/grpc-js";
 import { identityFromCertificate } from "../identity/spiffe.js";
 import { XdsError, XdsErrorCode } from "./errors.js";
@@ -30,6 +31,27 @@ export interface ClientTlsOptions {
   readonly keyPem?: string;
 }
 
+/** Node ignores unparsable trust roots silently; refuse them here instead of failing every handshake later. */
+function checkRoots(pem: string, what: string): void {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    throw new XdsError(XdsErrorCode.Tls, `${what} holds no PEM certificate; expected the mesh root(s)`);
+  }
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      throw new XdsError(
+        XdsErrorCode.Tls,
+        `${what}: certificate ${i + 1} is unreadable: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  });
+}
+
 export function serverCredentials(tls: ServerTlsOptions): ServerCredentials {
   if (tls.requireClientCert === true && tls.rootsPem === undefined) {
     throw new XdsError(
@@ -37,7 +59,15 @@ export function serverCredentials(tls: ServerTlsOptions): ServerCredentials {
       "tls.requireClientCert needs tls.rootsPem to verify client certificates",
     );
   }
+  if (tls.rootsPem !== undefined) checkRoots(tls.rootsPem, "tls.rootsPem");
   try {
+    // grpc-js only parses the PEMs when binding, and then reports a bare OpenSSL error as a bind
+    // failure; building a context here names the real problem at start-up.
+    createSecureContext({
+      cert: tls.certChainPem,
+      key: tls.keyPem,
+      ...(tls.rootsPem !== undefined ? { ca: tls.rootsPem } : {}),
+    });
     return ServerCredentials.createSsl(
       tls.rootsPem !== undefined ? Buffer.from(tls.rootsPem) : null,
       [{ cert_chain: Buffer.from(tls.certChainPem), private_key: Buffer.from(tls.keyPem) }],
@@ -58,7 +88,13 @@ export function channelCredentials(tls: ClientTlsOptions): ChannelCredentials {
   if ((tls.certChainPem === undefined) !== (tls.keyPem === undefined)) {
     throw new XdsError(XdsErrorCode.Config, "tls.certChainPem and tls.keyPem must be given together");
   }
+  checkRoots(tls.rootsPem, "tls.rootsPem");
   try {
+    createSecureContext({
+      ca: tls.rootsPem,
+      ...(tls.certChainPem !== undefined ? { cert: tls.certChainPem } : {}),
+      ...(tls.keyPem !== undefined ? { key: tls.keyPem } : {}),
+    });
     const expected = tls.serverIdentity;
     return ChannelCredentials.createSsl(
       Buffer.from(tls.rootsPem),

@@ -35,6 +35,7 @@ const rows: Row[] = [
     kind: "deny",
     status: 403,
     reason: /no ALLOW policy matched/,
+    code: "ZT_ERR_DENIED",
   },
   {
     name: "allowed principal, other port → refused (clauses are AND-ed)",
@@ -58,6 +59,7 @@ const rows: Row[] = [
     kind: "deny",
     status: 403,
     reason: /not a workload/,
+    code: "ZT_ERR_NOT_LOCAL",
   },
   {
     name: "open relay: loopback → 403",

@@ -30,7 +30,10 @@ export interface OutboundEntry {
 /** Maps a failure to the SOCKS5 reply code (the one place SOCKS5 errors meet the wire). */
 function socksReplyFor(e: unknown): SocksReply {
   const cause = (e as { cause?: unknown }).cause;
-  const code = (e as { code?: unknown }).code === ZtunnelErrorCode.Upstream ? (cause as { code?: unknown } | undefined)?.code : (e as { code?: unknown }).code;
+  const code =
+    (e as { code?: unknown }).code === ZtunnelErrorCode.Upstream
+      ? (cause as { code?: unknown } | undefined)?.code
+      : (e as { code?: unknown }).code;
   const status = (e as { status?: unknown }).status;
   if (code === ZtunnelErrorCode.Denied || status === 401 || status === 403) return SocksReply.NotAllowed;
   if (code === "ECONNREFUSED") return SocksReply.ConnectionRefused;

@@ -11,8 +11,14 @@ test("parseRequest: IPv4, IPv6 and domain CONNECT requests", () => {
   const v6 = parseRequest(Buffer.from([5, 1, 0, 4, ...Array(15).fill(0), 1, 0, 80]));
   assert.deepEqual(v6, { state: "done", value: { kind: "ip", ip: "::1", port: 80 }, used: 22 });
   const name = Buffer.from("echo.default.svc.cluster.local");
-  const dn = parseRequest(Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, Buffer.from([0, 80])]));
-  assert.deepEqual(dn, { state: "done", value: { kind: "domain", domain: "echo.default.svc.cluster.local", port: 80 }, used: 7 + name.length });
+  const dn = parseRequest(
+    Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, Buffer.from([0, 80])]),
+  );
+  assert.deepEqual(dn, {
+    state: "done",
+    value: { kind: "domain", domain: "echo.default.svc.cluster.local", port: 80 },
+    used: 7 + name.length,
+  });
 });
 
 test("parseRequest: protocol violations get RFC 1928 reply codes", () => {
@@ -78,8 +84,10 @@ test("handshake: bytes pipelined after the request are kept for the tunnel", asy
     p.client.write(Buffer.from([5, 1, 0, 5, 1, 0, 1, 10, 1, 2, 3, 0, 80, 0x68, 0x69]));
     const hs = await socks5Handshake(p.server, { timeoutMs: 5000, maxBytes: 1024 });
     assert.deepEqual(hs.target, { kind: "ip", ip: "10.1.2.3", port: 80 });
-    const rest = await new Promise<Buffer>((r) => p.server.once("data", r));
-    assert.equal(rest.toString(), "hi");
+    // The handshake leaves the socket paused for the proxy to pipe it; resume as pipe() would.
+    const rest = new Promise<Buffer>((r) => p.server.once("data", r));
+    p.server.resume();
+    assert.equal((await rest).toString(), "hi");
   } finally {
     p.close();
   }
@@ -88,15 +96,21 @@ test("handshake: bytes pipelined after the request are kept for the tunnel", asy
 test("handshake: oversized, slow and authentication-only clients are refused with ZT_ERR_SOCKS5", async () => {
   const oversized = await pair();
   try {
-    oversized.client.write(Buffer.from([5, 255, ...Array(255).fill(0x80), 5, 1, 0, 3, 255, ...Array(300).fill(0x61)]));
-    await assert.rejects(socks5Handshake(oversized.server, { timeoutMs: 5000, maxBytes: 300 }), { code: ZtunnelErrorCode.Socks5 });
+    oversized.client.write(
+      Buffer.from([5, 255, ...Array(255).fill(0x80), 5, 1, 0, 3, 255, ...Array(300).fill(0x61)]),
+    );
+    await assert.rejects(socks5Handshake(oversized.server, { timeoutMs: 5000, maxBytes: 300 }), {
+      code: ZtunnelErrorCode.Socks5,
+    });
   } finally {
     oversized.close();
   }
   const slow = await pair();
   try {
     slow.client.write(Buffer.from([5, 1]));
-    await assert.rejects(socks5Handshake(slow.server, { timeoutMs: 50, maxBytes: 1024 }), { code: ZtunnelErrorCode.Socks5 });
+    await assert.rejects(socks5Handshake(slow.server, { timeoutMs: 50, maxBytes: 1024 }), {
+      code: ZtunnelErrorCode.Socks5,
+    });
   } finally {
     slow.close();
   }

@@ -4,7 +4,6 @@
  * `decide-inbound.ts`) read it; only xDS updates write it. `version` changes on every write, so
  * caches keyed on it (compiled policies) stay correct.
  */
-import { anyUnpack, StringValueSchema } from "@bufbuild/protobuf/wkt";
 import {
   type Authorization,
   Action as AuthzAction,

@@ -64,9 +64,13 @@ function defaultUpstream(timeoutMs: number) {
       const fail = (e: NodeJS.ErrnoException): void => {
         s.destroy();
         reject(
-          new ZtunnelError(ZtunnelErrorCode.Upstream, `cannot connect to ${target.host}:${target.port}: ${e.code ?? e.message}`, {
-            cause: e,
-          }),
+          new ZtunnelError(
+            ZtunnelErrorCode.Upstream,
+            `cannot connect to ${target.host}:${target.port}: ${e.code ?? e.message}`,
+            {
+              cause: e,
+            },
+          ),
         );
       };
       s.once("timeout", () =>
@@ -107,9 +111,16 @@ function syncPoolMetrics(pool: HbonePool, metrics: MeshMetrics): void {
   if (now.poolHits > seen.hits) metrics.poolHits.inc(now.poolHits - seen.hits);
   if (now.poolMisses > seen.misses) metrics.poolMisses.inc(now.poolMisses - seen.misses);
   if (now.handshakeErrors > seen.handshakeErrors) {
-    metrics.handshakeErrors.inc({ direction: "outbound", reason: "HBONE_ERR_HANDSHAKE" }, now.handshakeErrors - seen.handshakeErrors);
+    metrics.handshakeErrors.inc(
+      { direction: "outbound", reason: "HBONE_ERR_HANDSHAKE" },
+      now.handshakeErrors - seen.handshakeErrors,
+    );
   }
-  seenPoolStats.set(pool, { hits: now.poolHits, misses: now.poolMisses, handshakeErrors: now.handshakeErrors });
+  seenPoolStats.set(pool, {
+    hits: now.poolHits,
+    misses: now.poolMisses,
+    handshakeErrors: now.handshakeErrors,
+  });
 }
 
 export class Ztunnel {
@@ -337,6 +348,10 @@ export class Ztunnel {
         .filter((w) => w.tunnel === "hbone")
         .map((w) => w.identity),
     );
+    // Identities whose workloads all left this node: stop renewing them and drop their keys.
+    for (const cred of this.certs.list()) {
+      if (!identities.has(cred.identity.toString())) this.certs.forget(cred.identity);
+    }
     const run = Promise.allSettled([...identities].map((id) => this.certs.get(spiffe(id)))).then(
       (results) => {
         const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");

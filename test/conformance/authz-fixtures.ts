@@ -129,5 +129,8 @@ export const DOC = {
   PA: "https://istio.io/latest/docs/reference/config/security/peer_authentication/",
   ISTIOD_AMBIENT: "github.com/istio/istio pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go",
   ISTIOD_ATTACH: "github.com/istio/istio pilot/pkg/model/policyattachment.go (ShouldAttachPolicy)",
+  ISTIO_61126:
+    "github.com/istio/istio/issues/61126 and PR #61166 (a DENY with only L7 attributes has no effect at ztunnel)",
+  ZTUNNEL_RBAC: "github.com/istio/ztunnel src/rbac.rs (Authorization::matches skips empty matches)",
   AMBIT_MYSQL: "docs/policy.md#mysql-statements-as-methods (ambit extension)",
 } as const;

@@ -635,17 +635,67 @@ const rows: Row[] = [
     expect: { decision: "allow", policy: "foo/mixed", rule: 1 },
   },
   {
-    name: "ztunnel: a DENY rule with only methods denies all traffic",
-    cite: `${DOC.AP} ("For a DENY rule, missing attributes are treated as matches") + ${DOC.TCP}`,
+    name: "ztunnel: a DENY rule whose only field is methods has no effect (with a warning)",
+    cite: `${DOC.ISTIO_61126} + ${DOC.ZTUNNEL_RBAC}`,
     resources: [
       ap("foo", "deny-post", { action: "DENY", rules: [{ to: [{ operation: { methods: ["POST"] } }] }] }),
     ],
     request: zt(),
+    expect: { decision: "allow", warning: "has no effect at ztunnel" },
+  },
+  {
+    name: "ztunnel: DENY notRequestPrincipals [*] (L7 only) has no effect",
+    cite: DOC.ISTIO_61126,
+    resources: [
+      ap("foo", "deny-no-jwt", {
+        action: "DENY",
+        selector: { matchLabels: { app: "httpbin" } },
+        rules: [{ from: [{ source: { notRequestPrincipals: ["*"] } }] }],
+      }),
+    ],
+    request: zt(),
+    expect: { decision: "allow", warning: "notRequestPrincipals" },
+  },
+  {
+    name: "ztunnel: in a DENY, a source made only of L7 fields is ignored, the L4 source still counts",
+    cite: `${DOC.ZTUNNEL_RBAC} + ${DOC.ISTIOD_AMBIENT} (handleRule: one match per source)`,
+    resources: [
+      ap("foo", "deny-mixed-sources", {
+        action: "DENY",
+        rules: [{ from: [{ source: { namespaces: ["dev"] } }, { source: { requestPrincipals: ["*"] } }] }],
+      }),
+    ],
+    request: zt({ principal: "cluster.local/ns/dev/sa/x" }),
+    expect: { decision: "deny", policy: "foo/deny-mixed-sources", warning: "enforced on its L4 fields only" },
+  },
+  {
+    name: "ztunnel: in a DENY, the L7-only source does not match a source the L4 one excludes",
+    cite: `${DOC.ZTUNNEL_RBAC} + ${DOC.ISTIOD_AMBIENT}`,
+    resources: [
+      ap("foo", "deny-mixed-sources", {
+        action: "DENY",
+        rules: [{ from: [{ source: { namespaces: ["dev"] } }, { source: { requestPrincipals: ["*"] } }] }],
+      }),
+    ],
+    request: zt(),
+    expect: { decision: "allow" },
+  },
+  {
+    name: "waypoint on an opaque TCP connection: a DENY rule with only methods denies all traffic",
+    cite: `${DOC.AP} ("For a DENY rule, missing attributes are treated as matches … all TCP traffic would be denied") + ${DOC.TCP}`,
+    resources: [
+      ap("foo", "deny-post", {
+        action: "DENY",
+        targetRefs: svcTarget,
+        rules: [{ to: [{ operation: { methods: ["POST"] } }] }],
+      }),
+    ],
+    request: wp({ tcp: true }),
     expect: { decision: "deny", policy: "foo/deny-post", warning: "denies more than written" },
   },
   {
-    name: "ztunnel: DENY methods+ports denies TCP on that port",
-    cite: `${DOC.AP} (DENY POST on port 8080: "all TCP traffic on port 8080 would be denied")`,
+    name: "ztunnel: DENY methods+ports denies TCP on that port (the L4 part is kept)",
+    cite: `${DOC.AP} (DENY POST on port 8080: "all TCP traffic on port 8080 would be denied") + ${DOC.ISTIOD_AMBIENT}`,
     resources: [
       ap("foo", "deny-post-8080", {
         action: "DENY",
@@ -668,8 +718,8 @@ const rows: Row[] = [
     expect: { decision: "allow" },
   },
   {
-    name: "ztunnel: a DENY with a request.headers condition is enforced without it",
-    cite: `${DOC.ISTIOD_AMBIENT} ("DENY policy with HTTP attributes is enforced without the HTTP rules")`,
+    name: "ztunnel: a DENY rule with an HTTP when condition never fires",
+    cite: `${DOC.ISTIOD_AMBIENT} (handleRule: one clause per condition; an L7 key leaves it empty) + ${DOC.ZTUNNEL_RBAC}`,
     resources: [
       ap("foo", "deny-hdr", {
         action: "DENY",
@@ -682,6 +732,24 @@ const rows: Row[] = [
       }),
     ],
     request: zt(),
+    expect: { decision: "allow", warning: "has no effect at ztunnel" },
+  },
+  {
+    name: "waypoint: the same DENY with an HTTP when condition applies to HTTP requests that carry the header",
+    cite: DOC.COND,
+    resources: [
+      ap("foo", "deny-hdr", {
+        action: "DENY",
+        targetRefs: svcTarget,
+        rules: [
+          {
+            from: [{ source: { namespaces: ["foo"] } }],
+            when: [{ key: "request.headers[x-debug]", values: ["1"] }],
+          },
+        ],
+      }),
+    ],
+    request: wp({ headers: { "X-Debug": "1" } }),
     expect: { decision: "deny", policy: "foo/deny-hdr" },
   },
   {

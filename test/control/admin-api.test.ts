@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { admin, DEMO, type Harness, startControl } from "./harness.js";
+import { AdminClient } from "../../src/cli/admin-client.js";
+import { admin, DEMO, type Harness, startControl, until } from "./harness.js";
 
 describe("admin API", () => {
   let h: Harness;
@@ -214,5 +215,41 @@ test("start-up fails with CP_ERR_BIND naming the port when the admin address is 
     );
   } finally {
     blocker.close();
+  }
+});
+
+test("watch streams a registry snapshot at once and another after every change", async () => {
+  const h = await startControl();
+  const ac = new AbortController();
+  try {
+    const client = await AdminClient.connect({ home: h.home });
+    const events: { version: number; workloads: { name: string }[] }[] = [];
+    let notify = (): void => undefined;
+    const watching = client.watch((e) => {
+      events.push(e as (typeof events)[number]);
+      notify();
+    }, ac.signal);
+    const next = (pred: () => boolean): Promise<void> =>
+      until((n) => {
+        notify = n;
+        return () => {
+          notify = () => undefined;
+        };
+      }, pred);
+    await next(() => events.length >= 1);
+    assert.deepEqual(events[0]?.workloads, []);
+    assert.equal((await admin(h, "POST", "/v1/apply", { filename: "demo.yaml", yaml: DEMO })).status, 200);
+    await next(() => (events.at(-1)?.workloads.length ?? 0) === 2);
+    const last = events.at(-1);
+    assert.ok(last && events[0] && last.version > events[0].version);
+    assert.deepEqual(
+      last?.workloads.map((w) => w.name),
+      ["web-0", "web-1"],
+    );
+    ac.abort();
+    await watching;
+  } finally {
+    ac.abort();
+    await h.close();
   }
 });

@@ -119,6 +119,12 @@ export async function startHarness(
       await server.close();
       echo.server.close();
       await once(echo.server, "close");
+      // Every test ends by proving it left no session behind on either side.
+      if (pool.stats.sessionsActive !== 0 || server.stats.sessionsActive !== 0) {
+        throw new Error(
+          `leaked sessions: pool ${pool.stats.sessionsActive}, server ${server.stats.sessionsActive}`,
+        );
+      }
     },
   };
 }

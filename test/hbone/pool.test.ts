@@ -3,6 +3,7 @@
  * clock), PING eviction of a dead peer, certificate rotation and the injected socket factory.
  */
 import assert from "node:assert/strict";
+import diagnostics_channel from "node:diagnostics_channel";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { describe, test } from "node:test";
@@ -25,6 +26,11 @@ async function waitFor(cond: () => boolean): Promise<void> {
 describe("HBONE pool", () => {
   test("N sequential connections share one session: one TLS handshake, N-1 pool hits", async () => {
     const h = await startHarness();
+    const traced: unknown[] = [];
+    const onTrace = (m: unknown): void => {
+      traced.push(m);
+    };
+    diagnostics_channel.subscribe("ambit:hbone:pool", onTrace);
     try {
       const n = 20;
       for (let i = 0; i < n; i++) {
@@ -37,7 +43,9 @@ describe("HBONE pool", () => {
       assert.equal(h.pool.stats.poolHits, n - 1);
       assert.equal(h.server.stats.connections, 1);
       assert.equal(h.server.stats.sessionsAccepted, 1);
+      assert.equal(traced.filter((m) => (m as { event: string }).event === "session-open").length, 1);
     } finally {
+      diagnostics_channel.unsubscribe("ambit:hbone:pool", onTrace);
       await h.close();
     }
   });

@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Client, Metadata, status } from "@grpc/grpc-js";
 import { createTestPki } from "../../src/identity/testing.js";
+import { XdsClient } from "../../src/xds/client.js";
 import { channelCredentials } from "../../src/xds/credentials.js";
 import {
   type DeltaDiscoveryRequest,
@@ -17,7 +18,7 @@ import {
   serializeDeltaRequest,
 } from "../../src/xds/grpc-definitions.js";
 import { defineResourceType } from "../../src/xds/resource-types.js";
-import type { XdsServer } from "../../src/xds/server.js";
+import { XdsServer } from "../../src/xds/server.js";
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from "../../src/xds/type-urls.js";
 import { validateAddress } from "../../src/xds/validate.js";
 import {
@@ -168,7 +169,10 @@ describe("ACK / NACK", () => {
   test("a malformed workload is NACKed with its path; nothing of that response is applied; the good rest is resent", async () => {
     const fx = await startFixture({ pki });
     try {
-      fx.server.setResources(ADDRESS_TYPE_URL, new Map([["default/a", { resource: workload("default/a", [10, 0, 0, 1]) }]]));
+      fx.server.setResources(
+        ADDRESS_TYPE_URL,
+        new Map([["default/a", { resource: workload("default/a", [10, 0, 0, 1]) }]]),
+      );
       const c = fx.client("node1");
       await c.synced();
       const nacks: string[] = [];
@@ -188,11 +192,18 @@ describe("ACK / NACK", () => {
       assert.deepEqual(nacks, [message]);
       // The client named the rejected resource, so the server resends the rest on its own.
       await until(() => applied.length === 1, "the resend of the accepted resources");
-      assert.deepEqual(applied, [["default/a"]], "the rejected response itself was not applied (all or nothing)");
+      assert.deepEqual(
+        applied,
+        [["default/a"]],
+        "the rejected response itself was not applied (all or nothing)",
+      );
       assert.deepEqual(workloadIp(c.get(ADDRESS_TYPE_URL, "default/a")?.resource as Address), [10, 0, 0, 9]);
       assert.equal(c.get(ADDRESS_TYPE_URL, "default/bad"), undefined);
       const addrStatus = () => fx.server.status()[0]?.types.find((t) => t.typeUrl === ADDRESS_TYPE_URL);
-      await until(() => addrStatus()?.lastAcked?.nonce === addrStatus()?.lastSent?.nonce, "the ACK of the resend");
+      await until(
+        () => addrStatus()?.lastAcked?.nonce === addrStatus()?.lastSent?.nonce,
+        "the ACK of the resend",
+      );
       // The bad version is not pushed again, and the NACK stays on record while it is outstanding.
       assert.equal(addrStatus()?.nack?.message, message);
       assert.deepEqual(addrStatus()?.nack?.names, ["default/bad"]);
@@ -281,6 +292,37 @@ describe("reconnect", () => {
     assert.equal(c.resources(ADDRESS_TYPE_URL).size, 1);
     await fx.close();
     assert.equal(c.state.state, "closed");
+  });
+
+  test("a server that never answers is abandoned after firstResponseTimeoutMs and retried", async () => {
+    const cred = pki.issue(CONTROL_PLANE_ID);
+    let attempts = 0;
+    const server = await XdsServer.listen<TestCaller>({
+      address: "127.0.0.1:0",
+      tls: { certChainPem: cred.certChainPem, keyPem: cred.keyPem },
+      authenticate: () => {
+        attempts += 1;
+        return new Promise<TestCaller | null>(() => {}); // stuck forever
+      },
+    });
+    const c = new XdsClient({
+      address: `127.0.0.1:${server.port}`,
+      tls: { rootsPem: pki.rootsPem, serverIdentity: CONTROL_PLANE_ID },
+      token: "node1",
+      node: { id: "n" },
+      backoff: { initialMs: 20, maxMs: 50 },
+      firstResponseTimeoutMs: 150,
+    });
+    try {
+      c.start();
+      await until(() => attempts >= 2, "a second attempt");
+      assert.equal(c.state.state === "backoff" || c.state.state === "connecting", true);
+      const st = c.state;
+      if (st.state === "backoff") assert.match(st.lastError, /no response within 150 ms/);
+    } finally {
+      c.close();
+      await server.close(100);
+    }
   });
 });
 

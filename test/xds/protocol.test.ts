@@ -6,9 +6,9 @@ import { Client, Metadata, status } from "@grpc/grpc-js";
 import { createTestPki } from "../../src/identity/testing.js";
 import { channelCredentials } from "../../src/xds/credentials.js";
 import type { DeltaDiscoveryResponse } from "../../src/xds/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { DELTA_ADS_PATH, deserializeDeltaResponse } from "../../src/xds/grpc-definitions.js";
 import { BadRequestSchema } from "../../src/xds/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/xds/gen/google/rpc/status_pb.js";
+import { DELTA_ADS_PATH, deserializeDeltaResponse } from "../../src/xds/grpc-definitions.js";
 import { ADDRESS_TYPE_URL, BAD_REQUEST_TYPE_URL } from "../../src/xds/type-urls.js";
 import { CONTROL_PLANE_ID, type Fixture, startFixture, until, workload } from "./fixture.js";
 import { RawAdsStream } from "./raw-ads.js";
@@ -112,8 +112,12 @@ describe("delta xDS protocol rules (raw stream)", () => {
     assert.equal(st?.nack?.nonce, r.nonce);
     assert.deepEqual(st?.nack?.names, ["default/a"]);
     assert.equal(st?.lastAcked, undefined);
-    // A plain NACK (no BadRequest detail naming resources, as Envoy sends) makes the server resend nothing.
-    assert.equal(s.pending, 0);
+    // A plain NACK (no BadRequest detail naming resources, as Envoy sends) makes the server resend
+    // nothing: the next response on the stream is the answer to a later request.
+    s.send({ typeUrl: ADDRESS_TYPE_URL, resourceNamesSubscribe: ["default/missing"] });
+    const next = await s.next();
+    assert.deepEqual(names(next), []);
+    assert.deepEqual(next.removedResources, ["default/missing"]);
   });
 
   test("a NACK naming some resources (google.rpc.BadRequest) makes the server resend the others at once", async () => {
@@ -128,17 +132,22 @@ describe("delta xDS protocol rules (raw stream)", () => {
       errorDetail: create(StatusSchema, {
         code: 3,
         message: "nope",
-        details: [create(AnySchema, { typeUrl: BAD_REQUEST_TYPE_URL, value: toBinary(BadRequestSchema, bad) })],
+        details: [
+          create(AnySchema, { typeUrl: BAD_REQUEST_TYPE_URL, value: toBinary(BadRequestSchema, bad) }),
+        ],
       }),
     });
     const resent = await s.next();
     assert.deepEqual(names(resent), ["default/b"]);
     s.send({ typeUrl: ADDRESS_TYPE_URL, responseNonce: resent.nonce });
     await until(
-      () => fx.server.status().find((c) => c.caller.id === "node8")?.types[0]?.lastAcked?.nonce === resent.nonce,
+      () =>
+        fx.server.status().find((c) => c.caller.id === "node8")?.types[0]?.lastAcked?.nonce === resent.nonce,
       "the ACK",
     );
-    assert.deepEqual(fx.server.status().find((c) => c.caller.id === "node8")?.types[0]?.nack?.names, ["default/a"]);
+    assert.deepEqual(fx.server.status().find((c) => c.caller.id === "node8")?.types[0]?.nack?.names, [
+      "default/a",
+    ]);
   });
 
   test("a request without type_url ends the stream with INVALID_ARGUMENT", async () => {

@@ -76,7 +76,9 @@ before(async () => {
   ]);
   cp.setPolicies([ONLY_CLIENT]);
   // Capture without netns: the test says where each source's connection was going.
-  const originalDst = (socket: net.Socket) => {
+  const originalDst = (socket: net.Socket, listener: "outbound" | "inboundPlaintext" | "inbound") => {
+    // HBONE connections are dialled at the pod address itself (TPROXY-like): the local address.
+    if (listener === "inbound") return { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
     const t = captureTargets.get(socket.remoteAddress ?? "");
     if (t === undefined) throw new Error("not captured");
     return t;
@@ -167,6 +169,10 @@ test("metrics: both reporters, Istio labels, mutual_tls", async () => {
   const http = await httpGet(a.host, a.port("metrics"), "/metrics");
   assert.equal(http.status, 200);
   assert.match(http.body, /istio_tcp_connections_opened_total\{reporter="source"/);
+  // Connections to the same destination identity reuse one pooled mTLS session.
+  const hits = Number(/^ambit_hbone_pool_hits_total (\d+)/m.exec(http.body)?.[1] ?? "0");
+  const misses = Number(/^ambit_hbone_pool_misses_total (\d+)/m.exec(http.body)?.[1] ?? "0");
+  assert.ok(hits >= 1 && misses >= 1, `hits ${hits} misses ${misses}`);
 });
 
 test("exactly one access record per connection on each side, sharing the connection id", async () => {

@@ -104,7 +104,10 @@ async function runCheck(flags: CheckFlags): Promise<number> {
   const out =
     format === "json"
       ? renderJson(decision, compiled.warnings)
-      : renderText(decision, request, waypointNote, compiled.set.policies.length);
+      : renderText(decision, request, waypointNote, {
+          authz: compiled.set.policies.length,
+          peerAuthn: compiled.set.peerAuthentications.length,
+        });
   process.stdout.write(out);
   return flags.exitCode === true && decision.decision === "deny" ? 1 : 0;
 }
@@ -194,18 +197,20 @@ export function renderText(
   d: Decision,
   request: AuthzRequest,
   waypointNote: string | null,
-  policyCount: number,
+  counts: { authz: number; peerAuthn: number },
 ): string {
   const src = request.source.principal ?? `plaintext ${request.source.ip}`;
   const dst = `${request.destination.namespace}/${request.destination.service ?? request.destination.ip}:${request.destination.port}`;
-  const what = request.http ? ` ${request.http.method} ${request.http.path}` : "";
+  const what = request.http
+    ? ` ${request.http.method}${request.http.path === "" ? "" : ` ${request.http.path}`}`
+    : "";
   const lines = [
     `${d.decision.toUpperCase()}  ${src} → ${dst}${what} at ${d.enforcement}`,
     `  reason: ${d.reason}`,
   ];
   if (d.policy !== null) lines.push(`  policy: ${d.policy}${d.rule === null ? "" : `, rule ${d.rule}`}`);
   if (waypointNote !== null) lines.push(`  ${waypointNote}`);
-  lines.push(`  ${policyCount} policy object${policyCount === 1 ? "" : "s"} loaded`);
+  lines.push(`  loaded ${counts.authz} AuthorizationPolicy, ${counts.peerAuthn} PeerAuthentication`);
   for (const r of d.dryRun ?? []) {
     lines.push(
       `  dry-run: ${r.action} ${r.policy} ${r.matched ? `matched (rule ${r.rule})` : "did not match"}`,

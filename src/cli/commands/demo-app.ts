@@ -142,9 +142,6 @@ function parsePositiveInt(name: string): (v: string) => number {
 }
 
 export function register(program: Command): void {
-  // `--version <v>` belongs to `demo-app http`, but the root's `-V, --version` would claim it
-  // anywhere on the line; positional options make the root parse only what precedes a subcommand.
-  program.enablePositionalOptions();
   const demo = demoAppCommand(program);
 
   demo

@@ -10,7 +10,10 @@ export function register(program: Command): void {
     .option("--home <dir>", "data directory (default $AMBIT_HOME or ./.ambit)")
     .action(async (flags: { name?: string; home?: string }) => {
       const r = await clusterDown(
-        { ...(flags.home !== undefined ? { home: flags.home } : {}), ...(flags.name !== undefined ? { name: flags.name } : {}) },
+        {
+          ...(flags.home !== undefined ? { home: flags.home } : {}),
+          ...(flags.name !== undefined ? { name: flags.name } : {}),
+        },
         (line) => process.stdout.write(`${line}\n`),
       );
       process.stdout.write(`cluster "${r.prefix}" removed\n`);

@@ -17,18 +17,29 @@ export function register(program: Command): void {
     .option("--node <node>", "run in a node's network namespace instead of a pod's")
     .option("--home <dir>", "data directory (default $AMBIT_HOME or ./.ambit)")
     .passThroughOptions()
-    .action(async (pod: string | undefined, command: string[], flags: { namespace: string; node?: string; home?: string }) => {
-      const home = resolveLocalHome(flags.home);
-      // With passThroughOptions commander keeps the `--` separator among the arguments.
-      let argv = flags.node !== undefined && pod !== undefined ? [pod, ...command] : command;
-      if (argv[0] === "--") argv = argv.slice(1);
-      if (flags.node === undefined && pod === undefined) {
-        throw new LocalError(LocalErrorCode.BAD_OPTIONS, "name a pod (ambit exec -n <ns> <pod> -- <cmd>) or a node (--node <node>)");
-      }
-      const netns = await resolveExecNetns(
-        home,
-        flags.node !== undefined ? { node: flags.node } : { namespace: flags.namespace, pod: pod as string },
-      );
-      process.exitCode = await execInNetns(home, netns, argv);
-    });
+    .action(
+      async (
+        pod: string | undefined,
+        command: string[],
+        flags: { namespace: string; node?: string; home?: string },
+      ) => {
+        const home = resolveLocalHome(flags.home);
+        // With passThroughOptions commander keeps the `--` separator among the arguments.
+        let argv = flags.node !== undefined && pod !== undefined ? [pod, ...command] : command;
+        if (argv[0] === "--") argv = argv.slice(1);
+        if (flags.node === undefined && pod === undefined) {
+          throw new LocalError(
+            LocalErrorCode.BAD_OPTIONS,
+            "name a pod (ambit exec -n <ns> <pod> -- <cmd>) or a node (--node <node>)",
+          );
+        }
+        const netns = await resolveExecNetns(
+          home,
+          flags.node !== undefined
+            ? { node: flags.node }
+            : { namespace: flags.namespace, pod: pod as string },
+        );
+        process.exitCode = await execInNetns(home, netns, argv);
+      },
+    );
 }

@@ -78,7 +78,11 @@ export function register(program: Command): void {
             String(t.resources),
             t.lastSent?.version ?? "-",
             t.lastAcked?.version ?? "-",
-            t.nack ? `NACK ${t.nack.version}: ${t.nack.message}` : "SYNCED",
+            t.nack
+              ? `NACK ${t.nack.version}: ${t.nack.message}`
+              : t.lastSent && t.lastSent.version !== t.lastAcked?.version
+                ? "PENDING"
+                : "SYNCED",
           ]);
         }
       }

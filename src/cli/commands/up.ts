@@ -22,7 +22,11 @@ export function register(program: Command): void {
   program
     .command("up")
     .description("start a local cluster in network namespaces: control plane, nodes, ztunnels, pods (root)")
-    .option("-f, --file <path>", "manifests to apply once the cluster runs (file or directory; repeatable)", repeatable)
+    .option(
+      "-f, --file <path>",
+      "manifests to apply once the cluster runs (file or directory; repeatable)",
+      repeatable,
+    )
     .option("--nodes <n>", "number of nodes", "2")
     .option("--name <name>", "cluster name, prefix of every netns/link/chain (2-16 of a-z 0-9)", "ambit")
     .option("--home <dir>", "data directory (default $AMBIT_HOME or ./.ambit)")
@@ -46,7 +50,9 @@ export function register(program: Command): void {
         return;
       }
       const home = flags.home !== undefined ? ` --home ${config.home}` : "";
-      say(`\ncluster "${config.name}" is up in ${((performance.now() - t0) / 1000).toFixed(1)}s: ${state.nodes.length} nodes, ${pods} pods.\n`);
+      say(
+        `\ncluster "${config.name}" is up in ${((performance.now() - t0) / 1000).toFixed(1)}s: ${state.nodes.length} nodes, ${pods} pods.\n`,
+      );
       say("Next:");
       say(`  ambit get workloads -A${home}                      # pods, nodes, IPs, enrollment`);
       say(`  ambit exec${home} -n payment-system client-0 -- curl -s http://payment-service:8080/`);

@@ -1,0 +1,496 @@
+/**
+ * The L4 mesh end to end, in a real local cluster (`ambit up`: network namespaces, the control
+ * plane, a ztunnel per node, the node agent, pod processes). One cluster is shared by the tests
+ * below, which run in order; each leaves the mesh as it found it.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { writeClusterState } from "../../src/local/cluster-state.js";
+import { HbonePool } from "../../src/hbone/pool.js";
+import { CertificateAuthority } from "../../src/identity/ca.js";
+import { credentialFromIssued } from "../../src/identity/credential.js";
+import { generateKeyPair } from "../../src/identity/keys.js";
+import { SpiffeId } from "../../src/identity/spiffe.js";
+import { startControlPlane } from "../../src/local/cluster-up.js";
+import { NodeCapture } from "../../src/platform/capture.js";
+import { connectFrom } from "../../src/platform/netns-sockets.js";
+import { eventually, exchange, execIn, needsRoot, sha256, sleep, TestCluster } from "./cluster.js";
+import { allowOnlyClientPolicy, denyClientPolicy, ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
+
+const MB = 1024 * 1024;
+
+function metricValue(text: string, name: string, mustContain: readonly string[]): number {
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (!mustContain.every((m) => line.includes(m))) continue;
+    total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return total;
+}
+
+describe("L4 mesh in a local cluster", { skip: needsRoot }, () => {
+  let c: TestCluster;
+  let echoA = "";
+  let echoB = "";
+  let clientNs = "";
+  let intruderNs = "";
+
+  before(async () => {
+    c = await TestCluster.up([]);
+    await c.apply(meshManifests());
+    await c.waitForPods(MESH_PODS);
+    echoA = await c.podIp("mesh", "echo-a");
+    echoB = await c.podIp("mesh", "echo-b");
+    clientNs = c.podNetns("mesh", "client-a");
+    intruderNs = c.podNetns("mesh", "intruder");
+    // Ready = the new pods' certificates are in, and the echo servers listen.
+    for (const node of ["node-1", "node-2"])
+      assert.ok(await eventually(() => c.ztunnelReady(node), 30_000), `${node} ready`);
+    for (const ip of [echoA, echoB]) {
+      const ok = await eventually(
+        async () => (await exchange(clientNs, ip, ECHO_PORT, Buffer.from("hi"))).received.toString() === "hi",
+        30_000,
+        250,
+      );
+      assert.ok(ok, `echo at ${ip} answers through the mesh`);
+    }
+  });
+
+  after(async () => {
+    await c?.destroy();
+  });
+
+  test("pod→pod across nodes: through both ztunnels over mTLS, 1 MB intact both ways, half-close kept", async () => {
+    const payload = randomBytes(MB);
+    const r = await exchange(clientNs, echoB, ECHO_PORT, payload);
+    assert.equal(r.error, undefined);
+    assert.equal(r.ended, true, "the reply ends after our half-close");
+    assert.equal(r.received.length, MB);
+    assert.equal(sha256(r.received), sha256(payload));
+
+    const m1 = await c.metrics("node-1");
+    assert.ok(
+      metricValue(m1, "istio_tcp_connections_opened_total", [
+        'reporter="source"',
+        'connection_security_policy="mutual_tls"',
+        'destination_workload="echo-b"',
+      ]) > 0,
+      "node-1 reports the outbound connection as mutual_tls",
+    );
+    const m2 = await c.metrics("node-2");
+    assert.ok(
+      metricValue(m2, "istio_tcp_connections_opened_total", [
+        'reporter="destination"',
+        'connection_security_policy="mutual_tls"',
+        'source_workload="client-a"',
+      ]) > 0,
+      "node-2 reports the inbound connection as mutual_tls",
+    );
+    const outbound = await eventually(
+      async () =>
+        (await c.accessRecords("node-1")).some(
+          (a) =>
+            a["direction"] === "outbound" &&
+            a["dst.addr"] === `${echoB}:${ECHO_PORT}` &&
+            a["security"] === "mutual_tls" &&
+            Number(a["bytes.sent"]) + Number(a["bytes.received"]) >= 2 * MB,
+        ),
+      5000,
+    );
+    assert.ok(outbound, "node-1 wrote an outbound access record with the bytes");
+    const inbound = await eventually(
+      async () =>
+        (await c.accessRecords("node-2")).some(
+          (a) =>
+            a["direction"] === "inbound" &&
+            a["src.identity"] === "spiffe://cluster.local/ns/mesh/sa/client" &&
+            a["authz"] === "allow",
+        ),
+      5000,
+    );
+    assert.ok(inbound, "node-2 saw the client's identity from its certificate");
+  });
+
+  test("pod→pod on the same node goes through the node's ztunnel both ways", async () => {
+    const payload = randomBytes(256 * 1024);
+    const r = await exchange(clientNs, echoA, ECHO_PORT, payload);
+    assert.equal(sha256(r.received), sha256(payload));
+    assert.equal(r.ended, true);
+    const both = await eventually(async () => {
+      const recs = await c.accessRecords("node-1");
+      const out = recs.some(
+        (a) =>
+          a["direction"] === "outbound" &&
+          a["dst.addr"] === `${echoA}:${ECHO_PORT}` &&
+          a["security"] === "mutual_tls",
+      );
+      const inn = recs.some(
+        (a) =>
+          a["direction"] === "inbound" &&
+          a["dst.addr"] === `${echoA}:${ECHO_PORT}` &&
+          a["security"] === "mutual_tls",
+      );
+      return out && inn;
+    }, 5000);
+    assert.ok(both, "outbound and inbound records on node-1");
+  });
+
+  test("service names resolve in pods (hosts file) and the VIP is served by ztunnel", async () => {
+    const hosts = await execIn(clientNs, ["getent", "hosts", "echo"]);
+    const vip = hosts.trim().split(/\s+/)[0] ?? "";
+    assert.match(vip, /^10\.96\./);
+    const full = await execIn(clientNs, ["getent", "hosts", "echo.mesh.svc.cluster.local"]);
+    assert.equal(full.trim().split(/\s+/)[0], vip);
+    const r = await exchange(clientNs, vip, ECHO_PORT, Buffer.from("via the service"));
+    assert.equal(r.received.toString(), "via the service");
+  });
+
+  test("only TLS crosses the fabric: a marker sent through the mesh never appears on the wire, a plaintext one does", async () => {
+    const node1 = c.node("node-1");
+    let wireLog = "";
+    const capture = async (send: () => Promise<void>): Promise<Buffer> => {
+      const file = join(c.home, `wire-${randomBytes(4).toString("hex")}.pcap`);
+      const dump = spawn(
+        "ip",
+        [
+          "netns",
+          "exec",
+          node1.netns,
+          "tcpdump",
+          "--immediate-mode",
+          "-Z",
+          "root",
+          "-i",
+          "eth0",
+          "-U",
+          "-s",
+          "0",
+          "-w",
+          file,
+          "tcp",
+        ],
+        {
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
+      let stderr = "";
+      await new Promise<void>((resolve) => {
+        const onData = (b: Buffer): void => {
+          stderr += b.toString();
+          if (stderr.includes("listening on")) resolve();
+        };
+        dump.stderr.on("data", onData);
+        dump.once("exit", () => resolve());
+      });
+      try {
+        await send();
+        await sleep(300);
+      } finally {
+        dump.kill("SIGINT");
+        await new Promise((r) => dump.once("exit", r));
+      }
+      const bytes = await readFile(file).catch(() => Buffer.alloc(0));
+      await rm(file, { force: true });
+      wireLog = `${bytes.length} bytes captured; tcpdump said: ${stderr.trim()}`;
+      return bytes;
+    };
+    const marker = `AMBIT-MARKER-${randomBytes(8).toString("hex")}`;
+    const meshWire = await capture(async () => {
+      const r = await exchange(clientNs, echoB, ECHO_PORT, Buffer.from(marker.repeat(20)));
+      assert.equal(r.received.toString(), marker.repeat(20));
+    });
+    assert.ok(meshWire.length > 200, `the capture saw the tunnel's packets (${wireLog})`);
+    assert.equal(meshWire.includes(marker), false, "the marker crossed the fabric encrypted");
+
+    const plainEcho = await c.podIp("plain", "plain-echo");
+    const plainWire = await capture(async () => {
+      const r = await exchange(
+        c.podNetns("plain", "plain-client"),
+        plainEcho,
+        ECHO_PORT,
+        Buffer.from(marker),
+      );
+      assert.equal(r.received.toString(), marker);
+    });
+    assert.equal(
+      plainWire.includes(marker),
+      true,
+      "control: an un-enrolled flow is visible in the same capture",
+    );
+  });
+
+  test("a DENY policy blocks the flow within 2 s; deleting it allows it again", async () => {
+    await c.apply(denyClientPolicy());
+    const started = Date.now();
+    const blocked = await eventually(
+      async () => (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("x"), 3000)).received.length === 0,
+      2000,
+      50,
+    );
+    assert.ok(blocked, `blocked within 2 s (took ${Date.now() - started} ms)`);
+    const denied = await eventually(
+      async () =>
+        (await c.accessRecords("node-2")).some(
+          (a) => a["authz"] === "deny" && a["src.identity"] === "spiffe://cluster.local/ns/mesh/sa/client",
+        ),
+      5000,
+    );
+    assert.ok(denied, "node-2 logged the denial");
+    await c.deleteYaml(denyClientPolicy());
+    const allowed = await eventually(
+      async () =>
+        (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("y"), 3000)).received.toString() === "y",
+      2000,
+      50,
+    );
+    assert.ok(allowed, "allowed again within 2 s");
+  });
+
+  test("an ALLOW policy for one service account refuses a pod with another one on the inbound side", async () => {
+    await c.apply(allowOnlyClientPolicy());
+    try {
+      const refused = await eventually(
+        async () =>
+          (await exchange(intruderNs, echoB, ECHO_PORT, Buffer.from("x"), 3000)).received.length === 0,
+        5000,
+        100,
+      );
+      assert.ok(refused, "the intruder is refused");
+      const r = await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("ok"));
+      assert.equal(r.received.toString(), "ok", "the allowed identity still gets through");
+      const logged = await eventually(
+        async () =>
+          (await c.accessRecords("node-2")).some(
+            (a) =>
+              a["direction"] === "inbound" &&
+              a["authz"] === "deny" &&
+              a["src.identity"] === "spiffe://cluster.local/ns/mesh/sa/other",
+          ),
+        5000,
+      );
+      assert.ok(logged, "node-2's inbound side denied spiffe://…/sa/other");
+    } finally {
+      await c.deleteYaml(allowOnlyClientPolicy());
+    }
+    assert.ok(
+      await eventually(
+        async () =>
+          (await exchange(intruderNs, echoB, ECHO_PORT, Buffer.from("z"), 3000)).received.toString() === "z",
+        5000,
+        100,
+      ),
+    );
+  });
+
+  test("garbage on 15008 and 15001 is dropped without harming other connections", async () => {
+    const plainClient = c.podNetns("plain", "plain-client");
+    const ztPid = await c.ztunnelPid("node-2");
+    // A live tunnelled connection across the garbage.
+    const live = connectFrom({ netns: clientNs, host: echoB, port: ECHO_PORT, allowHalfOpen: true });
+    live.on("error", () => {});
+    await new Promise<void>((r) => live.once("connect", () => r()));
+    const garbage = Buffer.concat([Buffer.from("GET / HTTP/1.1\r\n\r\n"), randomBytes(4096)]);
+    const hbone = await exchange(plainClient, echoB, 15008, garbage, 5000);
+    assert.equal(hbone.received.includes(Buffer.from("HTTP/")), false, "no HTTP answer to garbage on 15008");
+    const gw = c.node("node-1").gateway;
+    const direct = await exchange(clientNs, gw, 15001, garbage, 5000);
+    assert.equal(direct.received.length, 0, "15001 dialled directly proxies nothing");
+    const echoed = new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      live.on("data", (b: Buffer) => chunks.push(b));
+      live.on("end", () => resolve(Buffer.concat(chunks).toString()));
+      // A reset shows up as a short answer (an assertion failure), never as a hang.
+      live.on("close", () => resolve(`${Buffer.concat(chunks).toString()}<closed>`));
+    });
+    live.end("still alive");
+    assert.equal(await echoed, "still alive");
+    live.destroy();
+    assert.equal(await c.ztunnelPid("node-2"), ztPid, "ztunnel did not restart");
+  });
+
+  test("HBONE CONNECT to a non-local workload or the control plane is refused with 403 (no open relay)", async () => {
+    const ca = CertificateAuthority.loadOrCreate(join(c.home, "ca"), { trustDomain: "cluster.local" });
+    const id = SpiffeId.parse("spiffe://cluster.local/ns/mesh/sa/client");
+    const { privateKey, publicKey } = generateKeyPair();
+    const source = credentialFromIssued(id, privateKey, ca.sign(publicKey, { identity: id, ttlSeconds: 600 }));
+    const node1 = c.node("node-1");
+    // Dial from node-1's netns, as its ztunnel would: node-2 redirects <echo-b>:15008 to its ztunnel.
+    const pool = new HbonePool({
+      connect: (d) =>
+        new Promise((resolve, reject) => {
+          const s = connectFrom({ netns: node1.netns, host: d.host, port: d.port });
+          s.once("connect", () => {
+            s.off("error", reject);
+            s.on("error", () => {});
+            resolve(s);
+          });
+          s.once("error", reject);
+        }),
+    });
+    const open = (authority: string): Promise<unknown> =>
+      pool.connect({
+        source,
+        dstAddress: { host: echoB, port: 15008 },
+        expectedIdentities: [SpiffeId.parse("spiffe://cluster.local/ns/mesh/sa/echo")],
+        authority,
+      });
+    try {
+      const ok = (await open(`${echoB}:${ECHO_PORT}`)) as NodeJS.ReadWriteStream & { destroy(): void };
+      ok.destroy();
+      for (const target of [`${c.state.control.ip}:15012`, `${echoA}:${ECHO_PORT}`]) {
+        await assert.rejects(open(target), (e: { code?: string; status?: number }) => {
+          assert.equal(e.code, "HBONE_ERR_CONNECT_REFUSED", target);
+          assert.equal(e.status, 403, target);
+          return true;
+        });
+      }
+    } finally {
+      await pool.close(0);
+    }
+  });
+
+  test("monitor mode passes denied traffic unchanged and logs would_deny", async () => {
+    assert.equal(
+      (await c.cli(["label", "namespace", "mesh", "istio.io/dataplane-mode=monitor", "--overwrite"])).code,
+      0,
+    );
+    await c.apply(denyClientPolicy("deny-client-monitor"));
+    try {
+      await sleep(1000);
+      const r = await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("observed"));
+      assert.equal(r.received.toString(), "observed");
+      const wouldDeny = await eventually(
+        async () =>
+          [...(await c.accessRecords("node-1")), ...(await c.accessRecords("node-2"))].some(
+            (a) => a["authz"] === "would_deny",
+          ),
+        5000,
+      );
+      assert.ok(wouldDeny, "a would_deny record was written");
+    } finally {
+      await c.deleteYaml(denyClientPolicy("deny-client-monitor"));
+      await c.cli(["label", "namespace", "mesh", "istio.io/dataplane-mode=ambient", "--overwrite"]);
+    }
+  });
+
+  test("un-labelling the namespace releases its pods live: direct traffic, no restart; re-labelling captures again", async () => {
+    const node1 = c.node("node-1");
+    const capture = new NodeCapture({
+      netns: node1.netns,
+      prefix: c.state.prefix,
+      localPodCidrs: [node1.podCidr],
+    });
+    const pidBefore = await c.podPid("mesh", "echo-a");
+    assert.ok((await capture.enrolled()).includes("client-a.mesh"));
+    assert.equal((await c.cli(["label", "namespace", "mesh", "istio.io/dataplane-mode-"])).code, 0);
+    try {
+      assert.ok(
+        await eventually(async () => !(await capture.enrolled()).includes("client-a.mesh"), 5000),
+        "capture rules removed",
+      );
+      const clientIp = await c.podIp("mesh", "client-a");
+      const before = (await c.accessRecords("node-1")).filter((a) =>
+        String(a["src.addr"]).startsWith(`${clientIp}:`),
+      ).length;
+      const r = await exchange(clientNs, echoA, ECHO_PORT, Buffer.from("direct"));
+      assert.equal(r.received.toString(), "direct");
+      await sleep(300);
+      const afterCount = (await c.accessRecords("node-1")).filter((a) =>
+        String(a["src.addr"]).startsWith(`${clientIp}:`),
+      ).length;
+      assert.equal(afterCount, before, "no ztunnel saw the connection");
+      assert.equal(await c.podPid("mesh", "echo-a"), pidBefore, "the pod kept running");
+    } finally {
+      await c.cli(["label", "namespace", "mesh", "istio.io/dataplane-mode=ambient", "--overwrite"]);
+    }
+    assert.ok(
+      await eventually(async () => (await capture.enrolled()).includes("client-a.mesh"), 5000),
+      "captured again",
+    );
+    // Node-2's rules follow a moment later (one agent serves both nodes in turn): wait for them too.
+    const node2 = c.node("node-2");
+    const capture2 = new NodeCapture({ netns: node2.netns, prefix: c.state.prefix, localPodCidrs: [node2.podCidr] });
+    assert.ok(await eventually(async () => (await capture2.enrolled()).includes("echo-b.mesh"), 5000), "echo-b captured again");
+  });
+
+  test("control plane stopped: existing and new connections keep working; restarted: config resyncs", async () => {
+    const live = connectFrom({ netns: clientNs, host: echoB, port: ECHO_PORT, allowHalfOpen: true });
+    live.on("error", () => {});
+    await new Promise<void>((r) => live.once("connect", () => r()));
+    const pid = c.state.control.pid;
+    assert.ok(pid !== null);
+    process.kill(pid, "SIGTERM");
+    assert.ok(
+      await eventually(async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 10_000),
+      "control plane stopped",
+    );
+    const fresh = await exchange(clientNs, echoA, ECHO_PORT, Buffer.from("no control plane"));
+    assert.equal(fresh.received.toString(), "no control plane");
+    const echoed = new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      live.on("data", (b: Buffer) => chunks.push(b));
+      live.on("end", () => resolve(Buffer.concat(chunks).toString()));
+      // A reset shows up as a short answer (an assertion failure), never as a hang.
+      live.on("close", () => resolve(`${Buffer.concat(chunks).toString()}<closed>`));
+    });
+    live.end("existing");
+    assert.equal(await echoed, "existing");
+    live.destroy();
+
+    await startControlPlane(c.state);
+    await writeClusterState(c.state);
+    await c.apply(denyClientPolicy("deny-after-restart"));
+    try {
+      const enforced = await eventually(
+        async () =>
+          (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("x"), 3000)).received.length === 0,
+        20_000,
+        200,
+      );
+      assert.ok(enforced, "a policy applied after the restart is enforced");
+    } finally {
+      await c.deleteYaml(denyClientPolicy("deny-after-restart"));
+    }
+    assert.ok(
+      await eventually(
+        async () =>
+          (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("y"), 3000)).received.toString() === "y",
+        10_000,
+        200,
+      ),
+    );
+  });
+
+  test("ztunnel restarted on a node: new connections work again", async (t) => {
+    const old = await c.ztunnelPid("node-1");
+    assert.ok(old !== null);
+    process.kill(old, "SIGKILL");
+    const started = Date.now();
+    const back = await eventually(
+      async () => {
+        const pid = await c.ztunnelPid("node-1");
+        if (pid === null || pid === old) return false;
+        return (
+          (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("back"), 2000)).received.toString() ===
+          "back"
+        );
+      },
+      30_000,
+      100,
+    );
+    assert.ok(back, "traffic flows through the new ztunnel");
+    t.diagnostic(`ztunnel restart to first good connection: ${Date.now() - started} ms`);
+  });
+});
