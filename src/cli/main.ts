@@ -26,11 +26,21 @@ export async function buildProgram(): Promise<Command> {
     .filter((f) => f.endsWith(".js") && !f.endsWith(".test.js"))
     .sort();
   for (const f of files) {
-    const mod = (await import(pathToFileURL(join(dir, f)).href)) as Partial<CommandModule>;
-    if (typeof mod.register === "function") mod.register(program);
+    // One broken command module must not take every other command down with it; it is reported
+    // (and the test in main.test.ts fails) instead.
+    try {
+      const mod = (await import(pathToFileURL(join(dir, f)).href)) as Partial<CommandModule>;
+      if (typeof mod.register === "function") mod.register(program);
+    } catch (e) {
+      loadFailures.push({ file: f, error: e });
+      process.stderr.write(`ambit: could not load the commands in ${f}: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
   }
   return program;
 }
+
+/** Command modules that failed to load in buildProgram (empty when all is well). */
+export const loadFailures: { file: string; error: unknown }[] = [];
 
 async function main(): Promise<void> {
   const program = await buildProgram();
