@@ -297,7 +297,7 @@ export async function httpGet(
 export async function until(
   predicate: () => boolean | Promise<boolean>,
   what: string,
-  ms = 10_000,
+  ms = 20_000,
 ): Promise<void> {
   const started = Date.now();
   while (!(await predicate())) {

@@ -85,7 +85,7 @@ before(async () => {
   };
   a = await startZtunnel(cp, "node-a", "127.0.0.2", nodePorts, { originalDst });
   b = await startZtunnel(cp, "node-b", "127.0.0.3", nodePorts, { originalDst });
-  await Promise.all([a.zt.whenReady(), b.zt.whenReady()]);
+  await Promise.all([a.zt.whenReady(30_000), b.zt.whenReady(30_000)]);
 });
 
 after(async () => {

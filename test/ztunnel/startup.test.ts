@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { test } from "node:test";
+import { createTestPki } from "../../src/identity/testing.js";
 import { ZtunnelErrorCode } from "../../src/ztunnel/errors.js";
 import { Ztunnel } from "../../src/ztunnel/ztunnel.js";
 import { ControlPlane, httpGet, startZtunnel } from "./harness.js";
@@ -13,7 +14,7 @@ test("a taken port fails start-up with ZT_ERR_BIND naming the port", async () =>
     await assert.rejects(
       Ztunnel.start({
         node: "node-x",
-        control: { address: "127.0.0.1:1", tls: { rootsPem: "" } },
+        control: { address: "127.0.0.1:1", tls: { rootsPem: createTestPki().rootsPem } },
         bindAddress: "127.0.0.4",
         socks5Address: "127.0.0.4",
         ports: {
