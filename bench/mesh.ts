@@ -214,7 +214,7 @@ async function main(): Promise<void> {
     const doc = {
       date: new Date().toISOString(),
       commit,
-      machine: { cpu, cores: os.cpus().length, node: process.version, load1: os.loadavg()[0] },
+      machine: { cpu, cores: os.cpus().length, node: process.version, load1: os.loadavg()[0] ?? 0 },
       settings: { seconds: SECONDS, concurrency: CONCURRENCY, newConnections: CONNS },
       ztunnelRssMiB: { idle, peakUnderLoad: peak },
       results,

@@ -14,6 +14,8 @@
  *   GET    /watch                     → text/event-stream of registry snapshots
  *   GET    /status                    → control plane, CA, store, xDS clients
  *   POST   /tokens                    {kind: "node", node} | {kind: "waypoint", namespace, name} → {token}
+ *   GET    /health                    → {score, indicators} (docs/health.md)
+ * and, outside /v1, `GET /metrics`: the `ambit_mesh_health_*` gauges in Prometheus text.
  */
 import { chmod, unlink } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -35,6 +37,11 @@ export interface AdminApiDeps {
   log: ControlLogger;
   /** The status document; the daemon fills in xDS, CA and store details. */
   status: () => unknown;
+  /** The mesh health model (src/control/health-collector.ts). */
+  health?: {
+    report(): Promise<unknown>;
+    metricsText(): Promise<{ contentType: string; text: string }>;
+  };
 }
 
 export class AdminApi {
@@ -120,6 +127,12 @@ export class AdminApi {
     const q = url.searchParams;
     const ns = q.get("namespace") ?? undefined;
     const { state } = this.#deps;
+    if (req.method === "GET" && url.pathname === "/metrics" && this.#deps.health) {
+      const m = await this.#deps.health.metricsText();
+      res.writeHead(200, { "content-type": m.contentType });
+      res.end(m.text);
+      return;
+    }
     if (parts[0] !== "v1") throw notFound(url.pathname);
     const route = `${req.method} ${parts[1] ?? ""}`;
     switch (route) {
@@ -199,6 +212,11 @@ export class AdminApi {
       }
       case "GET status": {
         send(res, 200, this.#deps.status());
+        return;
+      }
+      case "GET health": {
+        if (!this.#deps.health) throw notFound(url.pathname);
+        send(res, 200, await this.#deps.health.report());
         return;
       }
       case "POST tokens": {

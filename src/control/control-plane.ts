@@ -22,6 +22,7 @@ import { type ControlConfig, type ControlOptions, controlConfig } from "./config
 import { Credentials } from "./credentials.js";
 import { ControlError, ControlErrorCode } from "./errors.js";
 import { FileStore } from "./file-store.js";
+import { HealthCollector, localClusterTargets, type ScrapeTarget } from "./health-collector.js";
 import { type ControlLogger, defaultLogger } from "./log.js";
 import { MeshState } from "./mesh-state.js";
 import { issueServingCert, type ServingCert } from "./serving-cert.js";
@@ -30,6 +31,8 @@ export const ADMIN_SOCKET = "admin.sock";
 
 export interface ControlPlaneDeps {
   log?: ControlLogger;
+  /** ztunnel /metrics endpoints the health model scrapes; default: the nodes of `<home>/cluster.json`. */
+  healthTargets?: () => Promise<readonly ScrapeTarget[]>;
 }
 
 export class ControlPlane {
@@ -38,6 +41,7 @@ export class ControlPlane {
   readonly credentials: Credentials;
   readonly ca: CertificateAuthority;
   readonly servingCert: ServingCert;
+  readonly health: HealthCollector;
   readonly #store: FileStore;
   readonly #xds: XdsServer<DataPlaneCaller>;
   readonly #admin: AdminApi;
@@ -53,6 +57,7 @@ export class ControlPlane {
     credentials: Credentials;
     ca: CertificateAuthority;
     servingCert: ServingCert;
+    health: HealthCollector;
     store: FileStore;
     xds: XdsServer<DataPlaneCaller>;
     admin: AdminApi;
@@ -64,6 +69,7 @@ export class ControlPlane {
     this.credentials = p.credentials;
     this.ca = p.ca;
     this.servingCert = p.servingCert;
+    this.health = p.health;
     this.#store = p.store;
     this.#xds = p.xds;
     this.#admin = p.admin;
@@ -110,6 +116,13 @@ export class ControlPlane {
     let cp: ControlPlane | undefined;
     let xds: XdsServer<DataPlaneCaller> | undefined;
     let admin: AdminApi | undefined;
+    const health = new HealthCollector({
+      registry: () => state.registry,
+      xdsClients: () => xds?.status() ?? [],
+      caCertificates: () => [...ca.chainPem(), ca.rootPem()],
+      targets: deps.healthTargets ?? localClusterTargets(config.home),
+      log,
+    });
     // A token written to disk by another process is picked up, re-reading at most once a second.
     let lastReload = 0;
     const mayReload = (): boolean => {
@@ -135,7 +148,7 @@ export class ControlPlane {
         ca: { handler: (caller, req) => (cp as ControlPlane).#createCertificate(caller, req) },
         log: xdsLogger(log),
       });
-      admin = new AdminApi({ state, credentials, log, status: () => (cp as ControlPlane).status() });
+      admin = new AdminApi({ state, credentials, log, status: () => (cp as ControlPlane).status(), health });
       await admin.listenUnix(join(config.home, ADMIN_SOCKET));
       const adminPort = config.admin
         ? await admin.listenTcp(config.admin.host, config.admin.port)
@@ -146,6 +159,7 @@ export class ControlPlane {
         credentials,
         ca,
         servingCert,
+        health,
         store,
         xds,
         admin,
@@ -282,6 +296,14 @@ export class ControlPlane {
     const ttlSeconds = Math.min(max, Math.max(requested, Math.min(DEFAULT_MIN_TTL_SECONDS, max)));
     const issued = this.ca.signCsr(req.csr, { identity, ttlSeconds });
     this.#issued += 1;
+    this.health.recordIssued({
+      caller: caller.id,
+      node: caller.kind === "node" ? caller.node : undefined,
+      identity: identity.toString(),
+      serial: issued.serial,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+    });
     this.#log.info(
       { caller: caller.id, identity: identity.toString(), serial: issued.serial, notAfter: issued.notAfter },
       "certificate issued",

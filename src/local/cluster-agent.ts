@@ -22,6 +22,7 @@ import { NodeAgent } from "./node-agent.js";
 import type { DnsService } from "./pod-dns.js";
 import { PodNetworks } from "./pod-network.js";
 import { type DesiredPod, desiredPods, diffPods, dnsServices, podArgv } from "./pod-plan.js";
+import { planServiceNat } from "./service-nat-plan.js";
 import { SupervisedProcess } from "./supervised-process.js";
 
 export interface AgentStatus {
@@ -83,6 +84,7 @@ export class ClusterAgent {
   readonly #abort = new AbortController();
   #latest: (Registry & { version?: number }) | undefined;
   #services: DnsService[] = [];
+  #serviceNat = "";
   #connected = false;
   #reconciling: Promise<void> | undefined;
   #dirty = false;
@@ -218,6 +220,23 @@ export class ClusterAgent {
     }
     for (const p of this.#pods.values()) {
       await this.#guard(p.spec, () => this.#networks.writeDns(networkSpec(p.spec), this.#services));
+    }
+    const nat = planServiceNat(reg, this.state.prefix);
+    if (nat !== this.#serviceNat) {
+      try {
+        for (const node of this.state.nodes) {
+          await this.#run(["ip", "netns", "exec", node.netns, "iptables-restore", "-w", "--noflush"], {
+            input: nat,
+          });
+        }
+        this.#serviceNat = nat;
+      } catch (e) {
+        this.#failed = true;
+        this.#log.error(
+          { err: (e as Error).message },
+          "service VIP rules not applied; retrying at the next resync",
+        );
+      }
     }
     await this.#writeStatus(reg.version ?? null);
   }

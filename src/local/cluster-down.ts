@@ -9,7 +9,7 @@ import { IpTool } from "../platform/netns.js";
 import { deleteNetnsByPrefix } from "../platform/topology.js";
 import { checkClusterName, resolveLocalHome } from "./cluster-config.js";
 import { AGENT_STATUS_FILE } from "./cluster-plan.js";
-import { processAlive, readClusterState, statePath } from "./cluster-state.js";
+import { pidRunning, processAlive, readClusterState, statePath } from "./cluster-state.js";
 import { LocalError, LocalErrorCode } from "./errors.js";
 import { ETC_NETNS } from "./pod-network.js";
 
@@ -74,11 +74,7 @@ async function stopPid(pid: number, graceMs = 3000): Promise<void> {
   }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
+    if (!(await pidRunning(pid))) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   try {

@@ -60,3 +60,14 @@ export async function processAlive(pid: number | null | undefined, marker: strin
     return false;
   }
 }
+
+/** False once `pid` has exited, also when it lingers as a zombie nobody has reaped yet (its parent was `ambit up`). */
+export async function pidRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Field 3, after the parenthesised command name (which may itself contain spaces or parentheses).
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}

@@ -31,6 +31,7 @@ import { readClusterState, writeClusterState } from "./cluster-state.js";
 import { LocalError, LocalErrorCode } from "./errors.js";
 import { httpGetInNetns } from "./netns-http.js";
 import { desiredPods, podArgv } from "./pod-plan.js";
+import { planServiceNatBase } from "./service-nat-plan.js";
 
 export type Progress = (line: string) => void;
 
@@ -104,7 +105,12 @@ async function build(config: ClusterConfig, state: ClusterState, progress: Progr
     async () => {
       await applyTopology(clusterTopology(config), ip);
       await buildControlNetns(state, ip);
-      for (const node of state.nodes) await installLocalHboneRedirect(state, node.netns, node.podCidr);
+      for (const node of state.nodes) {
+        await installLocalHboneRedirect(state, node.netns, node.podCidr);
+        await runCommand(["ip", "netns", "exec", node.netns, "iptables-restore", "-w", "--noflush"], {
+          input: planServiceNatBase(state.prefix),
+        });
+      }
     },
   );
   await step(

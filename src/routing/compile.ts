@@ -179,25 +179,36 @@ export function compileRoutes(resources: readonly Resource[], opts: CompileOptio
   // Istio picks the most specific wildcard: the longest pattern.
   wildcards.sort((a, b) => b.pattern.length - a.pattern.length);
 
-  const gamma: { host: string; rule: CompiledRule; port?: number; namespace: string; order: number }[] = [];
-  let order = 0;
+  const gamma: { host: string; rule: CompiledRule; port?: number; namespace: string }[] = [];
   for (const hr of httpRoutes) {
-    for (const [pi, parent] of (hr.spec?.parentRefs ?? []).entries()) {
-      const kind = parent.kind ?? "Gateway";
-      const group = parent.group ?? "gateway.networking.k8s.io";
-      if (kind !== "Service" || (group !== "" && group !== "core")) continue;
+    const parents = (hr.spec?.parentRefs ?? []).filter(
+      (p) =>
+        (p.kind ?? "Gateway") === "Service" && ["", "core"].includes(p.group ?? "gateway.networking.k8s.io"),
+    );
+    for (const p of hr.spec?.parentRefs ?? []) {
+      if (p.kind === "Service" && p.group === undefined) {
+        ctx.warnings.push({
+          resource: key(hr),
+          message: `parentRef to Service ${p.name} has no group: the Gateway API default group is gateway.networking.k8s.io, so it names no core Service (write group: "")`,
+        });
+      }
+    }
+    // Routes whose parents are Gateways are ingress configuration, not mesh routing.
+    if (parents.length === 0) continue;
+    const rules = compileHttpRoute(hr, ctx);
+    for (const parent of parents) {
       const host = resolveHost(parent.name, parent.namespace ?? ns(hr));
-      for (const rule of compileHttpRoute(hr, ctx, `spec.parentRefs[${pi}]`)) {
+      for (const rule of rules) {
         gamma.push({
           host,
           rule,
           ...(parent.port !== undefined ? { port: parent.port } : {}),
           namespace: ns(hr),
-          order: order++,
         });
       }
     }
   }
+
   for (const g of gamma) {
     entry(g.host).httpRoutes.push({
       rule: g.rule,
@@ -354,7 +365,7 @@ function compileIstioRule(
     namespace,
     matches,
     headers,
-    mirrors: istioMirrors(rule, namespace, ctx),
+    mirrors: istioMirrors(rule, namespace),
     retries: convertRetries(rule.retries, ctx.defaultRetries),
     ...(owner.source !== undefined ? { source: owner.source } : {}),
   };
@@ -564,7 +575,7 @@ function istioFault(f: IstioHttpRoute["fault"]): FaultSpec | undefined {
 }
 
 /** `mirror` + `mirrorPercentage` (default 100 %) or `mirrors[]`; an explicit 0 % mirrors nothing. */
-function istioMirrors(rule: IstioHttpRoute, namespace: string, ctx: Ctx): MirrorSpec[] {
+function istioMirrors(rule: IstioHttpRoute, namespace: string): MirrorSpec[] {
   const out: MirrorSpec[] = [];
   const add = (d: { host: string; subset?: string; port?: { number?: number } }, percent: number): void => {
     if (percent <= 0) return;
@@ -578,7 +589,6 @@ function istioMirrors(rule: IstioHttpRoute, namespace: string, ctx: Ctx): Mirror
     add(rule.mirror, percentOf(rule.mirrorPercentage, rule.mirrorPercent) ?? 100);
   for (const m of rule.mirrors ?? [])
     add(m.destination, m.percentage === undefined ? 100 : (m.percentage.value ?? 0));
-  void ctx;
   return out;
 }
 
@@ -694,10 +704,9 @@ function loadBalancerOf(
 
 // ---------------------------------------------------------------- Gateway API HTTPRoute (GAMMA)
 
-function compileHttpRoute(hr: GatewayHTTPRoute, ctx: Ctx, parentPath: string): CompiledRule[] {
+function compileHttpRoute(hr: GatewayHTTPRoute, ctx: Ctx): CompiledRule[] {
   const out: CompiledRule[] = [];
   const namespace = ns(hr);
-  void parentPath;
   for (const [ri, rule] of (hr.spec?.rules ?? []).entries()) {
     const declared: (HTTPRouteMatch | undefined)[] = rule.matches?.length ? rule.matches : [undefined];
     for (const [mi, m] of declared.entries()) {

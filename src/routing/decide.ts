@@ -149,21 +149,17 @@ function defaultDecision(
   headers: Record<string, string>,
   reason: string,
 ): RouteDecision {
-  void table;
-  return {
+  const d: RouteDecision = {
     ...empty(request, headers),
     status: 200,
     backend: backendLabel(fqdn),
     destination: { host: fqdn, port: request.port },
-    retries: {
-      ...ISTIO_DEFAULT_RETRIES,
-      retryOn: [...ISTIO_DEFAULT_RETRIES.retryOn],
-      retriableStatusCodes: [503],
-    },
-    loadBalancer: "LEAST_REQUEST",
+    loadBalancer: table.defaultLoadBalancers.get(fqdn) ?? DEFAULT_LOAD_BALANCER,
     origin: "default",
     reason,
   };
+  if (table.defaultRetries !== null) d.retries = table.defaultRetries;
+  return d;
 }
 
 function decideRule(

@@ -11,7 +11,6 @@ export type LoadBalancerPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM";
 export interface Endpoint {
   /** `ip:port` or any stable key. */
   readonly address: string;
-  readonly weight?: number;
 }
 
 export interface EndpointState {

@@ -22,6 +22,9 @@ test("constructs RE2 lacks are refused with a reason", () => {
   }
   // An escaped backslash followed by a digit is a literal, not a backreference.
   assert.ok(compileRe2("a\\\\1").ok);
+  // Escaped metacharacters are literals: one or more "+", a literal "(?=".
+  assert.ok(compileRe2("a\\++").ok);
+  assert.ok(compileRe2("\\(\\?=").ok);
 });
 
 test("RE2 substitutions \\1 become JavaScript $1, and $ stays literal", () => {

@@ -8,14 +8,19 @@
 
 export type RegexResult = { ok: true; re: RegExp } | { ok: false; reason: string };
 
+/** Probed on the pattern with escapes removed, so that `\(?=` or `\++` (literals) are not mistaken. */
 const UNSUPPORTED: readonly [RegExp, string][] = [
   [/\(\?<?[=!]/, "look-around assertions ((?=…), (?!…), (?<=…), (?<!…))"],
   [/\(\?>/, "atomic groups ((?>…))"],
+  [/\[\[:[a-z]+:\]\]/, "POSIX classes such as [[:alpha:]] (write [a-zA-Z] instead)"],
+  [/[*+?}]\+/, "possessive quantifiers (a*+, a++)"],
+];
+
+/** Probed on the pattern with only escaped backslashes removed: these are escapes themselves. */
+const UNSUPPORTED_ESCAPES: readonly [RegExp, string][] = [
   [/\\[1-9]/, "backreferences (\\1…\\9)"],
   [/\\k</, "named backreferences (\\k<name>)"],
   [/\\Q/, "\\Q…\\E literal blocks"],
-  [/\[\[:[a-z]+:\]\]/, "POSIX classes such as [[:alpha:]] (write [a-zA-Z] instead)"],
-  [/[*+?}]\+/, "possessive quantifiers (a*+, a++)"],
 ];
 
 /** Compiles `pattern` with RE2 semantics, anchored at both ends (a full match). */
@@ -37,9 +42,13 @@ export function compileRe2(
   if (/\(\?[imsU-]+[):]/.test(source)) {
     return { ok: false, reason: "inline flag groups are only supported at the start of the pattern" };
   }
+  const withoutEscapes = source.replace(/\\./g, "");
   for (const [probe, what] of UNSUPPORTED) {
-    if (probe.test(stripEscapedBackslashes(source)))
-      return { ok: false, reason: `RE2 does not support ${what}` };
+    if (probe.test(withoutEscapes)) return { ok: false, reason: `RE2 does not support ${what}` };
+  }
+  const withoutEscapedBackslashes = stripEscapedBackslashes(source);
+  for (const [probe, what] of UNSUPPORTED_ESCAPES) {
+    if (probe.test(withoutEscapedBackslashes)) return { ok: false, reason: `RE2 does not support ${what}` };
   }
   source = source
     .replace(/\(\?P</g, "(?<")

@@ -659,7 +659,7 @@ const rows: Row[] = [
   },
   {
     name: "all backendRefs with weight 0: 500",
-    cite: `${DOC.gw}#httproutrule (backendRefs: if all weights are zero, a 500 status code MUST be returned)`,
+    cite: `${DOC.gw}#httprouterule (backendRefs: if all weights are zero, a 500 status code MUST be returned)`,
     docs: [gamma([{ backendRefs: [{ name: "reviews", port: 9080, weight: 0 }] }])],
     expect: { status: 500, backend: null },
   },
@@ -734,6 +734,24 @@ const rows: Row[] = [
     ],
     request: { path: "/a/b/c" },
     expect: { backend: "ratings" },
+  },
+  {
+    name: "precedence: PathPrefix over RegularExpression (implementation-specific; istiod ranks regex last)",
+    cite: `${DOC.gw}#httprouterule (the precedence of RegularExpression path matches is implementation-specific) / ${DOC.istiodSort} getURIRank`,
+    docs: [
+      gamma([
+        {
+          matches: [{ path: { type: "RegularExpression", value: "/a/.*" } }],
+          backendRefs: [{ name: "reviews", port: 9080 }],
+        },
+        {
+          matches: [{ path: { type: "PathPrefix", value: "/a" } }],
+          backendRefs: [{ name: "ratings", port: 9080 }],
+        },
+      ]),
+    ],
+    request: { path: "/a/b" },
+    expect: { route: "shop/reviews#1", backend: "ratings" },
   },
   {
     name: "precedence: a method match wins over none",
@@ -999,6 +1017,17 @@ const rows: Row[] = [
       }),
     ],
     expect: { origin: "default", backend: "reviews" },
+  },
+  {
+    name: "a parentRef of kind Service without group names no core Service",
+    cite: `${DOC.gw}#parentreference (group: defaults to gateway.networking.k8s.io; core is the empty string) / ${DOC.gamma}`,
+    docs: [
+      gamma([{ backendRefs: [{ name: "ratings", port: 9080 }] }], "reviews", NS, {
+        kind: "Service",
+        name: "reviews",
+      }),
+    ],
+    expect: { origin: "default", backend: "reviews", warning: "has no group" },
   },
   {
     name: "VirtualService and HTTPRoute on one host: the HTTPRoute is used, with a warning",

@@ -185,7 +185,9 @@ export class TestCluster {
   async destroy(): Promise<void> {
     await runCli(["down", "--home", this.home, "--name", this.name]);
     // Keep the logs for a post-mortem (small; the OS cleans /tmp).
-    await cp(join(this.home, "logs"), join(tmpdir(), `ambit-e2e-logs-${this.name}`), { recursive: true }).catch(() => {});
+    await cp(join(this.home, "logs"), join(tmpdir(), `ambit-e2e-logs-${this.name}`), {
+      recursive: true,
+    }).catch(() => {});
     const left = (await new IpTool().listNetns()).filter((n) => n.startsWith(`${this.name}-`));
     await rm(this.home, { recursive: true, force: true });
     if (left.length > 0) throw new Error(`ambit down left namespaces behind: ${left.join(", ")}`);

@@ -4,7 +4,10 @@
  * same data directory; `ambit down` leaving nothing behind.
  */
 import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
+import { pidRunning } from "../../src/local/cluster-state.js";
+import { IpTool } from "../../src/platform/netns.js";
 import { eventually, needsRoot, runCli, TestCluster } from "./cluster.js";
 
 describe("examples/payment-system in a local cluster", { skip: needsRoot }, () => {
@@ -118,5 +121,23 @@ describe("examples/payment-system in a local cluster", { skip: needsRoot }, () =
       "http://payment-service:8080/",
     ]);
     assert.equal(again.code, 0, "the cluster still works");
+  });
+
+  test("ambit down after a crash (agent and control plane killed) removes every namespace, process and /etc/netns dir", async () => {
+    const pids = [c.state.agent.pid, c.state.control.pid, await c.podPid("payment-system", "client-0")];
+    for (const pid of pids.slice(0, 2)) if (pid !== null) process.kill(pid, "SIGKILL");
+    const r = await c.cli(["down"]);
+    assert.equal(r.code, 0, r.stderr);
+    const left = (await new IpTool().listNetns()).filter((n) => n.startsWith(`${c.name}-`));
+    assert.deepEqual(left, []);
+    const etc = (await readdir("/etc/netns").catch(() => [] as string[])).filter((d) =>
+      d.startsWith(`${c.name}-`),
+    );
+    assert.deepEqual(etc, []);
+    for (const pid of pids) {
+      if (pid === null) continue;
+      assert.equal(await pidRunning(pid), false, `pid ${pid} is gone`);
+    }
+    assert.equal((await c.cli(["down"])).code, 1, "a second down finds no cluster (LOCAL_ERR_NO_CLUSTER)");
   });
 });

@@ -9,16 +9,16 @@ import { randomBytes } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { writeClusterState } from "../../src/local/cluster-state.js";
 import { HbonePool } from "../../src/hbone/pool.js";
 import { CertificateAuthority } from "../../src/identity/ca.js";
 import { credentialFromIssued } from "../../src/identity/credential.js";
 import { generateKeyPair } from "../../src/identity/keys.js";
 import { SpiffeId } from "../../src/identity/spiffe.js";
+import { writeClusterState } from "../../src/local/cluster-state.js";
 import { startControlPlane } from "../../src/local/cluster-up.js";
 import { NodeCapture } from "../../src/platform/capture.js";
 import { connectFrom } from "../../src/platform/netns-sockets.js";
-import { eventually, exchange, execIn, needsRoot, sha256, sleep, TestCluster } from "./cluster.js";
+import { eventually, exchange, execIn, needsRoot, runCli, sha256, sleep, TestCluster } from "./cluster.js";
 import { allowOnlyClientPolicy, denyClientPolicy, ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
 
 const MB = 1024 * 1024;
@@ -54,7 +54,7 @@ describe("L4 mesh in a local cluster", { skip: needsRoot }, () => {
     for (const ip of [echoA, echoB]) {
       const ok = await eventually(
         async () => (await exchange(clientNs, ip, ECHO_PORT, Buffer.from("hi"))).received.toString() === "hi",
-        30_000,
+        60_000,
         250,
       );
       assert.ok(ok, `echo at ${ip} answers through the mesh`);
@@ -148,6 +148,14 @@ describe("L4 mesh in a local cluster", { skip: needsRoot }, () => {
     assert.equal(full.trim().split(/\s+/)[0], vip);
     const r = await exchange(clientNs, vip, ECHO_PORT, Buffer.from("via the service"));
     assert.equal(r.received.toString(), "via the service");
+  });
+
+  test("a pod outside the mesh reaches a service VIP through the node's DNAT (kube-proxy's job)", async () => {
+    const hosts = await execIn(c.podNetns("plain", "plain-client"), ["getent", "hosts", "echo.mesh"]);
+    const vip = hosts.trim().split(/\s+/)[0] ?? "";
+    assert.match(vip, /^10\.96\./);
+    const r = await exchange(c.podNetns("plain", "plain-client"), vip, ECHO_PORT, Buffer.from("via DNAT"));
+    assert.equal(r.received.toString(), "via DNAT");
   });
 
   test("only TLS crosses the fabric: a marker sent through the mesh never appears on the wire, a plaintext one does", async () => {
@@ -317,7 +325,11 @@ describe("L4 mesh in a local cluster", { skip: needsRoot }, () => {
     const ca = CertificateAuthority.loadOrCreate(join(c.home, "ca"), { trustDomain: "cluster.local" });
     const id = SpiffeId.parse("spiffe://cluster.local/ns/mesh/sa/client");
     const { privateKey, publicKey } = generateKeyPair();
-    const source = credentialFromIssued(id, privateKey, ca.sign(publicKey, { identity: id, ttlSeconds: 600 }));
+    const source = credentialFromIssued(
+      id,
+      privateKey,
+      ca.sign(publicKey, { identity: id, ttlSeconds: 600 }),
+    );
     const node1 = c.node("node-1");
     // Dial from node-1's netns, as its ztunnel would: node-2 redirects <echo-b>:15008 to its ztunnel.
     const pool = new HbonePool({
@@ -414,8 +426,72 @@ describe("L4 mesh in a local cluster", { skip: needsRoot }, () => {
     );
     // Node-2's rules follow a moment later (one agent serves both nodes in turn): wait for them too.
     const node2 = c.node("node-2");
-    const capture2 = new NodeCapture({ netns: node2.netns, prefix: c.state.prefix, localPodCidrs: [node2.podCidr] });
-    assert.ok(await eventually(async () => (await capture2.enrolled()).includes("echo-b.mesh"), 5000), "echo-b captured again");
+    const capture2 = new NodeCapture({
+      netns: node2.netns,
+      prefix: c.state.prefix,
+      localPodCidrs: [node2.podCidr],
+    });
+    assert.ok(
+      await eventually(async () => (await capture2.enrolled()).includes("echo-b.mesh"), 5000),
+      "echo-b captured again",
+    );
+  });
+
+  test("ambit ambient init --mode=monitor captures un-labelled namespaces; upgrade --enable-ztunnel secures them; none releases", async () => {
+    const node1 = c.node("node-1");
+    const capture = new NodeCapture({
+      netns: node1.netns,
+      prefix: c.state.prefix,
+      localPodCidrs: [node1.podCidr],
+    });
+    const plainClient = c.podNetns("plain", "plain-client");
+    const plainEcho = await c.podIp("plain", "plain-echo");
+    assert.equal((await capture.enrolled()).includes("plain-client.plain"), false);
+    try {
+      const out = await runCli(["ambient", "init", "--mode=monitor", "--home", c.home]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.ok(
+        await eventually(async () => (await capture.enrolled()).includes("plain-client.plain"), 10_000),
+        "plain pods captured",
+      );
+      const r = await exchange(plainClient, plainEcho, ECHO_PORT, Buffer.from("monitored"));
+      assert.equal(r.received.toString(), "monitored");
+      const observed = await eventually(
+        async () =>
+          (await c.accessRecords("node-1")).some(
+            (a) =>
+              a["src.workload"] === "plain-client" &&
+              a["dst.addr"] === `${plainEcho}:${ECHO_PORT}` &&
+              a["security"] !== "mutual_tls",
+          ),
+        5000,
+      );
+      assert.ok(observed, "monitor mode observed the plaintext connection");
+
+      const up = await runCli(["ambient", "upgrade", "--enable-ztunnel", "--home", c.home]);
+      assert.equal(up.code, 0, up.stderr);
+      const secured = await eventually(
+        async () => {
+          const x = await exchange(plainClient, plainEcho, ECHO_PORT, Buffer.from("secured"), 3000);
+          if (x.received.toString() !== "secured") return false;
+          return (await c.accessRecords("node-1")).some(
+            (a) =>
+              a["src.workload"] === "plain-client" &&
+              a["dst.addr"] === `${plainEcho}:${ECHO_PORT}` &&
+              a["security"] === "mutual_tls",
+          );
+        },
+        15_000,
+        250,
+      );
+      assert.ok(secured, "after the upgrade the plain namespace's traffic is mutual TLS");
+    } finally {
+      await runCli(["ambient", "init", "--mode=none", "--home", c.home]);
+    }
+    assert.ok(
+      await eventually(async () => !(await capture.enrolled()).includes("plain-client.plain"), 10_000),
+      "released again",
+    );
   });
 
   test("control plane stopped: existing and new connections keep working; restarted: config resyncs", async () => {

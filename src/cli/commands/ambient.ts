@@ -31,7 +31,10 @@ async function setDefaultMode(
       "spec: {}",
       "",
     ].join("\n");
-    await admin.post("/v1/apply", { sources: [{ filename: "<ambit ambient>", yaml }] });
+    await admin.post("/v1/apply", {
+      sources: [{ filename: "<ambit ambient>", yaml }],
+      namespace: MESH_CONFIG.namespace,
+    });
   }
   await admin.post("/v1/label", {
     ...MESH_CONFIG,
