@@ -33,7 +33,9 @@ export async function buildProgram(): Promise<Command> {
       if (typeof mod.register === "function") mod.register(program);
     } catch (e) {
       loadFailures.push({ file: f, error: e });
-      process.stderr.write(`ambit: could not load the commands in ${f}: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(
+        `ambit: could not load the commands in ${f}: ${e instanceof Error ? e.message : String(e)}\n`,
+      );
     }
   }
   return program;

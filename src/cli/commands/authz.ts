@@ -4,7 +4,6 @@
  * ztunnel and the waypoint run. Exit 0 whenever the evaluation ran (allow or deny; `--exit-code` makes
  * a deny exit 1), 2 when the input (manifests, policies or request) is invalid.
  */
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { formatConfigError } from "../../api/config-error.js";
 import { loadSources } from "../../api/load.js";
@@ -19,6 +18,7 @@ import {
   type PolicyWarning,
   parseAuthzRequest,
 } from "../../policy/index.js";
+import { readRequestText } from "../process-io.js";
 
 interface CheckFlags {
   filename: string[];
@@ -113,11 +113,7 @@ async function runCheck(flags: CheckFlags): Promise<number> {
 }
 
 async function readRequest(arg: string): Promise<unknown> {
-  const trimmed = arg.trimStart();
-  let text: string;
-  if (trimmed.startsWith("{")) text = arg;
-  else if (arg === "-") text = await readStdin();
-  else text = await readFile(arg, "utf8");
+  const text = await readRequestText(arg);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
@@ -128,19 +124,6 @@ async function readRequest(arg: string): Promise<unknown> {
       `the request is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin) {
-    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += b.length;
-    // A request is a few hundred bytes; refuse a runaway stream rather than buffer it.
-    if (size > 1024 * 1024) throw new Error("request on stdin is larger than 1 MiB");
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /**

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { ControlPlane } from "../../control/control-plane.js";
 import { defaultLogger } from "../../control/log.js";
+import { untilStopSignal } from "../process-io.js";
 
 interface ControlFlags {
   home?: string;
@@ -39,15 +40,7 @@ export function register(program: Command): void {
       process.stderr.write(
         `ambit control: xDS on ${cp.config.xdsHost}:${cp.xdsPort}, admin on ${cp.adminSocket}${cp.adminAddress ? ` and ${cp.adminAddress}` : ""}\n`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilStopSignal();
       await cp.close();
     });
 }

@@ -4,7 +4,6 @@
  * `--samples N` the decision is drawn N times from a seeded PRNG and the observed share of each backend
  * is reported. Exit 0 when the decision was computed (whatever its status), 2 when an input is invalid.
  */
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { formatConfigError } from "../../api/config-error.js";
 import { loadSources } from "../../api/load.js";
@@ -20,6 +19,7 @@ import {
   route,
   seededRand,
 } from "../../routing/index.js";
+import { readRequestText } from "../process-io.js";
 
 interface CheckFlags {
   filename: string[];
@@ -139,10 +139,7 @@ function sample(
 }
 
 async function readRequest(arg: string): Promise<unknown> {
-  let text: string;
-  if (arg.trimStart().startsWith("{")) text = arg;
-  else if (arg === "-") text = await readStdin();
-  else text = await readFile(arg, "utf8");
+  const text = await readRequestText(arg);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
@@ -153,19 +150,6 @@ async function readRequest(arg: string): Promise<unknown> {
       `the request is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin) {
-    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += b.length;
-    // A request is a few hundred bytes; refuse a runaway stream rather than buffer it.
-    if (size > 1024 * 1024) throw new Error("request on stdin is larger than 1 MiB");
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export function formatRoutingError(e: RoutingError): string {

@@ -9,6 +9,7 @@ import { clusterConfig, resolveLocalHome } from "../../local/cluster-config.js";
 import { requireClusterState } from "../../local/cluster-state.js";
 import { clusterUp } from "../../local/cluster-up.js";
 import { repeatable } from "../admin-client.js";
+import { untilStopSignal } from "../process-io.js";
 
 interface UpFlags {
   file?: string[];
@@ -69,15 +70,7 @@ export function register(program: Command): void {
     .action(async (flags: { home?: string }) => {
       const state = await requireClusterState(resolveLocalHome(flags.home));
       const agent = await ClusterAgent.start(state);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilStopSignal();
       await agent.stop();
     });
 }

@@ -12,6 +12,7 @@ import { stderrTraceSink, watchTrace } from "../../telemetry/trace.js";
 import { LISTENERS, type ListenerName } from "../../ztunnel/config.js";
 import { ZtunnelError, ZtunnelErrorCode } from "../../ztunnel/errors.js";
 import { Ztunnel } from "../../ztunnel/ztunnel.js";
+import { untilStopSignal } from "../process-io.js";
 
 interface ZtunnelFlags {
   node: string;
@@ -142,15 +143,7 @@ export function register(program: Command): void {
         .map(([k, a]) => `${k}=${a.address}:${a.port}`)
         .join(" ");
       process.stderr.write(`ambit ztunnel (${flags.node}): ${listening}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilStopSignal();
       await zt.close();
       stopTrace();
       logger.flush();
