@@ -1,5 +1,6 @@
 // Copies non-TypeScript assets the compiled code loads at run time next to it in dist/.
 import { cpSync, existsSync, writeFileSync } from "node:fs";
+
 for (const dir of ["src/chaos/scenarios", "src/dashboard/static"]) {
   if (existsSync(dir)) cpSync(dir, `dist/${dir}`, { recursive: true });
 }
