@@ -33,6 +33,8 @@ export interface ConnectOptions {
   deprecateEof?: boolean;
   /** Ask for TLS (CLIENT_SSL): the relay must refuse. */
   ssl?: boolean;
+  /** A COM_QUERY sent right behind the handshake response, before the server has accepted the login. */
+  pipelinedQuery?: string;
 }
 
 function scramble(password: string, nonce: Buffer): Buffer {
@@ -127,7 +129,12 @@ export class MiniClient {
         ...(o.database !== undefined ? [Buffer.from(`${o.database}\0`)] : []),
         Buffer.from("mysql_native_password\0"),
       ];
-      socket.write(encodePacket(Buffer.concat(parts), greeting.seq + 1));
+      const response = encodePacket(Buffer.concat(parts), greeting.seq + 1);
+      const pipelined =
+        o.pipelinedQuery === undefined
+          ? []
+          : [encodePacket(Buffer.concat([Buffer.from([0x03]), Buffer.from(o.pipelinedQuery)]), 0)];
+      socket.write(Buffer.concat([response, ...pipelined]));
     }
     c.#deprecateEof = o.deprecateEof === true;
     for (;;) {
@@ -156,6 +163,11 @@ export class MiniClient {
 
   async query(sql: string): Promise<Result[]> {
     this.command(Buffer.concat([Buffer.from([0x03]), Buffer.from(sql, "utf8")]));
+    return this.#results(false);
+  }
+
+  /** Reads the reply to a command sent earlier (a pipelined one). */
+  results(): Promise<Result[]> {
     return this.#results(false);
   }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { classifyStatement, classifyStatements, type StatementKind } from "./statement.js";
+import fc from "fast-check";
+import { classifyStatement, classifyStatements, STATEMENT_KINDS, type StatementKind } from "./statement.js";
 
 const SINGLE: readonly (readonly [string, StatementKind])[] = [
   ["SELECT * FROM accounts", "SELECT"],
@@ -113,4 +114,37 @@ describe("classifyStatements (multi-statement batches and lexer ambiguity)", () 
       assert.deepEqual(classifyStatements(text, { multiStatements: multi }), kinds);
     });
   }
+});
+
+describe("classifyStatements properties", () => {
+  const sqlish = fc.stringMatching(/^[ a-zA-Z0-9_;'"`()\\/*!#\n-]{0,60}$/);
+  const kinds: ReadonlySet<string> = new Set(STATEMENT_KINDS);
+
+  test("never throws, never returns nothing, only known kinds", () => {
+    fc.assert(
+      fc.property(sqlish, fc.boolean(), (text, multi) => {
+        const got = classifyStatements(text, { multiStatements: multi });
+        assert.ok(got.length > 0);
+        for (const k of got) assert.ok(kinds.has(k), k);
+      }),
+    );
+  });
+
+  test("a leading plain comment or whitespace never changes the kinds", () => {
+    fc.assert(
+      fc.property(sqlish, fc.stringMatching(/^[ a-zA-Z0-9;'"]{0,20}$/), fc.boolean(), (text, note, multi) => {
+        const o = { multiStatements: multi };
+        assert.deepEqual(classifyStatements(`/* ${note} */ \n ${text}`, o), classifyStatements(text, o));
+      }),
+    );
+  });
+
+  test("an executable comment of any version never turns a DELETE into a SELECT", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 999999 }), (version) => {
+        const k = classifyStatement(`/*!${version} DELETE FROM t WHERE 1 OR */ SELECT 1`);
+        assert.notEqual(k, "SELECT");
+      }),
+    );
+  });
 });
