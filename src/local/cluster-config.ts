@@ -80,6 +80,11 @@ export function cliEntry(root: string): string {
   return join(root, "dist", "src", "cli", "main.js");
 }
 
+/** How the user invoked ambit (`bin/ambit` sets AMBIT_INVOKED_AS), so printed hints can be pasted as they are. */
+export function invokedAs(): string {
+  return process.env["AMBIT_INVOKED_AS"] ?? "ambit";
+}
+
 /** The caller's environment, for `ambit exec` (kubectl exec keeps the user's terminal settings). */
 export function inheritedEnv(): NodeJS.ProcessEnv {
   return { ...process.env };

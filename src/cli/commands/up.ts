@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { ClusterAgent } from "../../local/cluster-agent.js";
-import { clusterConfig, resolveLocalHome } from "../../local/cluster-config.js";
+import { clusterConfig, invokedAs, resolveLocalHome } from "../../local/cluster-config.js";
 import { requireClusterState } from "../../local/cluster-state.js";
 import { clusterUp } from "../../local/cluster-up.js";
 import { repeatable } from "../admin-client.js";
@@ -54,13 +54,14 @@ export function register(program: Command): void {
       say(
         `\ncluster "${config.name}" is up in ${((performance.now() - t0) / 1000).toFixed(1)}s: ${state.nodes.length} nodes, ${pods} pods.\n`,
       );
+      const ambit = invokedAs();
       say("Next:");
-      say(`  ambit get workloads -A${home}                      # pods, nodes, IPs, enrollment`);
-      say(`  ambit exec${home} -n payment-system client-0 -- curl -s http://payment-service:8080/`);
+      say(`  ${ambit} get workloads -A${home}                      # pods, nodes, IPs, enrollment`);
+      say(`  ${ambit} exec${home} -n payment-system client-0 -- curl -s http://payment-service:8080/`);
       say(`  tail -f ${config.home}/logs/payment-system.client-0.log      # a pod's output`);
       say(`  tail -f ${config.home}/logs/ztunnel.node-1.log                # access records of node-1`);
-      say(`  ambit exec${home} --node node-1 -- curl -s localhost:15020/metrics   # ztunnel metrics`);
-      say(`  ambit down${home}                                  # remove everything`);
+      say(`  ${ambit} exec${home} --node node-1 -- curl -s localhost:15020/metrics   # ztunnel metrics`);
+      say(`  ${ambit} down${home}                                  # remove everything`);
     });
 
   program
