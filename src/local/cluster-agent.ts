@@ -73,6 +73,34 @@ export function ztunnelArgv(state: ClusterState, node: NodeRecord): string[] {
   ];
 }
 
+/** The node-netns exception that lets HBONE reach a waypoint pod itself (`-I` adds, `-D` removes). */
+function waypointHboneRule(state: ClusterState, p: DesiredPod, op: "-I" | "-D"): string[] {
+  return [
+    "ip",
+    "netns",
+    "exec",
+    p.node.netns,
+    "iptables",
+    "-w",
+    "-t",
+    "nat",
+    op,
+    "OUTPUT",
+    "-d",
+    `${p.ip}/32`,
+    "-p",
+    "tcp",
+    "--dport",
+    "15008",
+    "-m",
+    "comment",
+    "--comment",
+    `${state.prefix}/waypoint/${p.namespace}/${p.name}`,
+    "-j",
+    "RETURN",
+  ];
+}
+
 export class ClusterAgent {
   readonly state: ClusterState;
   readonly #log: Logger;
@@ -260,10 +288,13 @@ export class ClusterAgent {
   }
 
   async #createPod(p: DesiredPod): Promise<void> {
+    // Before the pod's network exists: no ztunnel may reach its IP:15008 through the node rule first
+    // (a session made then would stay pooled, pointing at the wrong server).
+    const waypointArgv = p.runtime?.kind === "waypoint" ? await this.#waypointArgv(p) : undefined;
     await this.#networks.create(networkSpec(p), this.#services);
     // Capture before the process starts, so its very first connection is already in the mesh.
     await this.#nodeAgent(p).handle({ type: "added", pod: agentPod(p) });
-    const argv = podArgv(p.runtime);
+    const argv = waypointArgv ?? podArgv(p.runtime);
     let proc: SupervisedProcess | undefined;
     if (argv !== undefined) {
       proc = new SupervisedProcess({
@@ -277,9 +308,7 @@ export class ClusterAgent {
     } else {
       this.#log.warn(
         { pod: p.id, runtime: p.runtime?.kind ?? null },
-        p.runtime?.kind === "waypoint"
-          ? "waypoint pod: network made, no waypoint process runs in a local cluster yet"
-          : "pod has no command: network made, nothing to run (the image is not pulled locally)",
+        "pod has no command: network made, nothing to run (the image is not pulled locally)",
       );
     }
     this.#pods.set(p.id, { spec: p, process: proc });
@@ -289,10 +318,57 @@ export class ClusterAgent {
     );
   }
 
+  /**
+   * A waypoint pod runs `ambit waypoint` in its netns: its Gateway name is its service account
+   * (the registry makes it so); its token is issued through the admin API like the nodes'; its L7
+   * resources are read from the control plane's file store (docs/waypoint.md explains why).
+   */
+  async #waypointArgv(p: DesiredPod): Promise<string[]> {
+    const client = await AdminClient.connect({ home: this.state.home });
+    await client.post("/v1/tokens", { kind: "waypoint", namespace: p.namespace, name: p.serviceAccount });
+    // The control plane's netns knows only the fabric subnet (ztunnels talk to it from node netns);
+    // a waypoint talks to it from its pod: route the replies to that pod through its node.
+    await this.#run([
+      "ip",
+      "-n",
+      this.state.control.netns,
+      "route",
+      "replace",
+      `${p.ip}/32`,
+      "via",
+      p.node.ip,
+    ]);
+    // The node's `local-hbone` rule sends every pod's :15008 to the node ztunnel; a waypoint serves
+    // its own 15008, so ztunnel's dials to it must go straight to the pod.
+    await this.#run([...waypointHboneRule(this.state, p, "-D")]).catch(() => {});
+    await this.#run([...waypointHboneRule(this.state, p, "-I")]);
+    return [
+      process.execPath,
+      cliEntry(this.state.repoRoot),
+      "waypoint",
+      "--name",
+      p.serviceAccount,
+      "--namespace",
+      p.namespace,
+      "--control",
+      this.state.control.xdsAddress,
+      "--ca-roots",
+      join(this.state.home, "ca", "root-cert.pem"),
+      "--token-file",
+      join(this.state.home, "waypoints", `${p.namespace}.${p.serviceAccount}.token`),
+      "--bind-address",
+      p.ip,
+      "--config-dir",
+      join(this.state.home, "resources"),
+    ];
+  }
+
   async #removePod(p: DesiredPod): Promise<void> {
     const running = this.#pods.get(p.id);
     this.#pods.delete(p.id);
     await running?.process?.stop();
+    if (p.runtime?.kind === "waypoint")
+      await this.#run([...waypointHboneRule(this.state, p, "-D")]).catch(() => {});
     await this.#nodeAgent(p).handle({ type: "removed", pod: { key: p.names.captureName, ip: p.ip } });
     await this.#networks.delete(p.names.netns);
     this.#log.info({ pod: p.id }, "pod removed");
