@@ -14,11 +14,8 @@ describe("examples/payment-system in a local cluster", { skip: needsRoot }, () =
   let c: TestCluster;
 
   before(async () => {
+    // As the README runs it: the namespace keeps `istio.io/use-waypoint`, so requests cross the waypoint.
     c = await TestCluster.up(["examples/payment-system"]);
-    // The namespace routes its services through a waypoint (L7); without a waypoint process in a
-    // local cluster yet, the demo runs at L4: drop the label (docs/local-cluster.md says so).
-    const r = await c.cli(["label", "namespace", "payment-system", "istio.io/use-waypoint-"]);
-    assert.equal(r.code, 0, r.stderr);
   });
 
   after(async () => {
