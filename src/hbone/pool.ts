@@ -20,15 +20,13 @@ import { ALPN_H2, DEFAULT_CIPHER_SUITES, SecureContextCache, type WorkloadCreden
 import { poolChannel, trace } from "./trace.js";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_CONNECTION_WINDOW,
   DEFAULT_MAX_CONCURRENT_STREAMS,
-  DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_HEADER_LIST_SIZE,
   DEFAULT_MAX_SESSION_MEMORY_MB,
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_PING_TIMEOUT_MS,
   DEFAULT_POOL_IDLE_TIMEOUT_MS,
-  DEFAULT_STREAM_WINDOW,
+  flowControlSettings,
   requirePositiveInt,
 } from "./tuning.js";
 
@@ -145,24 +143,7 @@ function validate(o: HbonePoolOptions): HbonePoolConfig {
       "maxStreamsPerSession",
       o.maxStreamsPerSession ?? DEFAULT_MAX_CONCURRENT_STREAMS,
     ),
-    streamWindowSize: requirePositiveInt(
-      "streamWindowSize",
-      o.streamWindowSize ?? DEFAULT_STREAM_WINDOW,
-      65_535,
-      2 ** 31 - 1,
-    ),
-    connectionWindowSize: requirePositiveInt(
-      "connectionWindowSize",
-      o.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW,
-      65_535,
-      2 ** 31 - 1,
-    ),
-    maxFrameSize: requirePositiveInt(
-      "maxFrameSize",
-      o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-      16_384,
-      2 ** 24 - 1,
-    ),
+    ...flowControlSettings(o),
     idleTimeoutMs: requirePositiveInt("idleTimeoutMs", o.idleTimeoutMs ?? DEFAULT_POOL_IDLE_TIMEOUT_MS),
     pingIntervalMs: requirePositiveInt("pingIntervalMs", o.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
     pingTimeoutMs: requirePositiveInt("pingTimeoutMs", o.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS),

@@ -27,16 +27,14 @@ import {
 } from "./tls.js";
 import { serverChannel, trace } from "./trace.js";
 import {
-  DEFAULT_CONNECTION_WINDOW,
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_STREAMS,
-  DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_HEADER_LIST_SIZE,
   DEFAULT_MAX_HEADER_PAIRS,
   DEFAULT_MAX_SESSION_MEMORY_MB,
   DEFAULT_SERVER_IDLE_TIMEOUT_MS,
-  DEFAULT_STREAM_WINDOW,
+  flowControlSettings,
   requirePositiveInt,
 } from "./tuning.js";
 
@@ -143,24 +141,7 @@ function validate(o: HboneServerOptions): HboneServerConfig {
       "maxConcurrentStreams",
       o.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
     ),
-    streamWindowSize: requirePositiveInt(
-      "streamWindowSize",
-      o.streamWindowSize ?? DEFAULT_STREAM_WINDOW,
-      65_535,
-      2 ** 31 - 1,
-    ),
-    connectionWindowSize: requirePositiveInt(
-      "connectionWindowSize",
-      o.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW,
-      65_535,
-      2 ** 31 - 1,
-    ),
-    maxFrameSize: requirePositiveInt(
-      "maxFrameSize",
-      o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-      16_384,
-      2 ** 24 - 1,
-    ),
+    ...flowControlSettings(o),
     maxHeaderListSize: requirePositiveInt(
       "maxHeaderListSize",
       o.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE,

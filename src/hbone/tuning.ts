@@ -46,3 +46,33 @@ export function requirePositiveInt(
   }
   return value;
 }
+
+export interface FlowControlOptions {
+  streamWindowSize?: number;
+  connectionWindowSize?: number;
+  maxFrameSize?: number;
+}
+
+/** Window and frame sizes, defaulted and checked against RFC 9113's bounds (both HBONE directions). */
+export function flowControlSettings(o: FlowControlOptions): Required<FlowControlOptions> {
+  return {
+    streamWindowSize: requirePositiveInt(
+      "streamWindowSize",
+      o.streamWindowSize ?? DEFAULT_STREAM_WINDOW,
+      65_535,
+      2 ** 31 - 1,
+    ),
+    connectionWindowSize: requirePositiveInt(
+      "connectionWindowSize",
+      o.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW,
+      65_535,
+      2 ** 31 - 1,
+    ),
+    maxFrameSize: requirePositiveInt(
+      "maxFrameSize",
+      o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      16_384,
+      2 ** 24 - 1,
+    ),
+  };
+}
