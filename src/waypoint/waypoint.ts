@@ -10,13 +10,13 @@ import type { Duplex } from "node:stream";
 import { HbonePool } from "../hbone/pool.js";
 import type { ConnectDecision, ConnectRequest } from "../hbone/server.js";
 import { HboneServer } from "../hbone/server.js";
-import { CertStore } from "../identity/cert-store.js";
+import type { CertStore } from "../identity/cert-store.js";
 import type { WorkloadCredential } from "../identity/credential.js";
 import { SpiffeId } from "../identity/spiffe.js";
 import { AccessLog } from "../telemetry/access-log.js";
 import { createLogger, type Logger } from "../telemetry/logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../telemetry/metrics.js";
-import { GrpcCaClient } from "../xds/ca-service.js";
+import { controlPlaneCertStore } from "../xds/ca-service.js";
 import { XdsClient } from "../xds/client.js";
 import { type Address, AddressSchema } from "../xds/gen/istio/workload/workload_pb.js";
 import { defineResourceType } from "../xds/resource-types.js";
@@ -130,16 +130,13 @@ export class Waypoint {
     const metrics = runtime.metrics ?? createMeshMetrics({ defaultLabels: {} });
     const l7 = compileL7(config.resources);
     for (const p of l7.problems) logger.warn(`L7 config: ${p}`);
-    const grpcCa =
-      config.caClient === undefined
-        ? new GrpcCaClient({
-            address: config.control.address,
-            tls: config.control.tls,
-            ...(config.control.token !== undefined ? { token: config.control.token } : {}),
-          })
-        : undefined;
-    const certs = new CertStore({
-      ca: config.caClient ?? grpcCa!,
+    const { certs, closeCa } = controlPlaneCertStore({
+      control: {
+        address: config.control.address,
+        tls: config.control.tls,
+        ...(config.control.token !== undefined ? { token: config.control.token } : {}),
+      },
+      caClient: config.caClient,
       ttlSeconds: config.certificateTtlSeconds,
       rootsPem: config.meshRootsPem,
     });
@@ -205,7 +202,7 @@ export class Waypoint {
     } catch (e) {
       await Promise.all(servers.map(closeServer));
       xds.close();
-      grpcCa?.close();
+      closeCa();
       certs.close();
       throw e;
     }
@@ -238,7 +235,7 @@ export class Waypoint {
       xds,
       http: httpProxy,
       addresses,
-      caClose: grpcCa ? () => grpcCa.close() : undefined,
+      caClose: closeCa,
       l7,
     });
     waypoint.#ctx = ctx;

@@ -10,7 +10,7 @@ import {
   type sendUnaryData,
 } from "@grpc/grpc-js";
 import { isAmbitError } from "../errors.js";
-import type { CaClient, CaResponse } from "../identity/cert-store.js";
+import { type CaClient, type CaResponse, CertStore } from "../identity/cert-store.js";
 import { identityFromCertificate, type SpiffeId } from "../identity/spiffe.js";
 import { authContextOf, type XdsAuthenticator } from "./auth.js";
 import { type ClientTlsOptions, channelCredentials, channelOptions } from "./credentials.js";
@@ -316,4 +316,19 @@ export async function createCertificate(
   } finally {
     client.close();
   }
+}
+
+/**
+ * The certificate store of a proxy (ztunnel, waypoint) whose CA is the control plane: `caClient`
+ * replaces the gRPC client in tests. `closeCa` releases the gRPC channel (a no-op for an injected client).
+ */
+export function controlPlaneCertStore(o: {
+  control: CaClientOptions;
+  caClient: CaClient | undefined;
+  ttlSeconds: number;
+  rootsPem: string;
+}): { certs: CertStore; closeCa: () => void } {
+  const grpcCa = o.caClient === undefined ? new GrpcCaClient(o.control) : undefined;
+  const certs = new CertStore({ ca: o.caClient ?? grpcCa!, ttlSeconds: o.ttlSeconds, rootsPem: o.rootsPem });
+  return { certs, closeCa: () => grpcCa?.close() };
 }

@@ -9,12 +9,12 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import { HbonePool } from "../hbone/pool.js";
 import { HboneServer } from "../hbone/server.js";
-import { CertStore } from "../identity/cert-store.js";
+import type { CertStore } from "../identity/cert-store.js";
 import { AccessLog } from "../telemetry/access-log.js";
 import { createLogger, type Logger } from "../telemetry/logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../telemetry/metrics.js";
 import { tracer } from "../telemetry/trace.js";
-import { GrpcCaClient } from "../xds/ca-service.js";
+import { controlPlaneCertStore } from "../xds/ca-service.js";
 import { XdsClient } from "../xds/client.js";
 import { canonicalIp } from "./addresses.js";
 import { adminHandler, metricsHandler, type Readiness, readinessHandler } from "./admin.js";
@@ -173,16 +173,13 @@ export class Ztunnel {
     const logger = runtime.logger ?? createLogger({ name: "ztunnel", base: { node: config.node } });
     const metrics = runtime.metrics ?? createMeshMetrics({ defaultLabels: {} });
     const state = new ZtunnelState({ node: config.node });
-    const grpcCa =
-      config.caClient === undefined
-        ? new GrpcCaClient({
-            address: config.control.address,
-            tls: config.control.tls,
-            ...(config.control.token !== undefined ? { token: config.control.token } : {}),
-          })
-        : undefined;
-    const certs = new CertStore({
-      ca: config.caClient ?? grpcCa!,
+    const { certs, closeCa } = controlPlaneCertStore({
+      control: {
+        address: config.control.address,
+        tls: config.control.tls,
+        ...(config.control.token !== undefined ? { token: config.control.token } : {}),
+      },
+      caClient: config.caClient,
       ttlSeconds: config.certificateTtlSeconds,
       rootsPem: config.meshRootsPem,
     });
@@ -260,7 +257,7 @@ export class Ztunnel {
     } catch (e) {
       await Promise.all(servers.map(closeServer));
       xds.close();
-      grpcCa?.close();
+      closeCa();
       certs.close();
       throw e;
     }
@@ -273,7 +270,7 @@ export class Ztunnel {
       hboneInbound,
       xds,
       addresses,
-      caClose: grpcCa ? () => grpcCa.close() : undefined,
+      caClose: closeCa,
     });
     ztunnel.#wire();
     xds.start();
