@@ -57,27 +57,32 @@ describe("examples/payment-system in a local cluster", { skip: needsRoot }, () =
     assert.match(reply.pod ?? "", /^payment-service-v[12]-\d$/);
   });
 
-  test("payment-db is a real MariaDB reachable by name with the demo user", async () => {
+  // The demo's AuthorizationPolicy (enforced by the waypoint, which parses MySQL on port 3306) lets
+  // only payment-service run SELECT and UPDATE on payment-db.
+  const sql = (pod: string, statement: string) =>
+    c.cli([
+      "exec",
+      "-n",
+      "payment-system",
+      pod,
+      "--",
+      "mariadb",
+      "--no-defaults",
+      "-h",
+      "payment-db",
+      "-u",
+      "payment",
+      "-ppayment-demo",
+      "-N",
+      "-e",
+      statement,
+    ]);
+
+  test("payment-db is a real MariaDB: payment-service may SELECT, not DELETE; the client may do neither", async () => {
     let out = "";
     const ok = await eventually(
       async () => {
-        const r = await c.cli([
-          "exec",
-          "-n",
-          "payment-system",
-          "client-0",
-          "--",
-          "mariadb",
-          "--no-defaults",
-          "-h",
-          "payment-db",
-          "-u",
-          "payment",
-          "-ppayment-demo",
-          "-N",
-          "-e",
-          "SELECT account FROM payments.payments ORDER BY id",
-        ]);
+        const r = await sql("payment-service-v1-0", "SELECT account FROM payments.payments ORDER BY id");
         out = r.stdout + r.stderr;
         return r.code === 0;
       },
@@ -86,6 +91,18 @@ describe("examples/payment-system in a local cluster", { skip: needsRoot }, () =
     );
     assert.ok(ok, out);
     assert.match(out, /acct-001/);
+
+    const del = await sql("payment-service-v1-0", "DELETE FROM payments.payments");
+    assert.notEqual(del.code, 0);
+    assert.match(del.stderr, /ERROR 1142 \(42000\).*DELETE statement denied/);
+
+    const fromClient = await sql("client-0", "SELECT account FROM payments.payments");
+    assert.notEqual(fromClient.code, 0);
+    assert.match(fromClient.stderr, /ERROR 1142 \(42000\).*SELECT statement denied/);
+
+    const still = await sql("payment-service-v1-0", "SELECT COUNT(*) FROM payments.payments");
+    assert.equal(still.code, 0, still.stderr);
+    assert.match(still.stdout, /^[1-9]/m, "the DELETE must not have run");
   });
 
   test("ambit exec propagates the exit code and runs in the node netns with --node", async () => {
