@@ -3,26 +3,11 @@
  * small manifests written to a temporary directory.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { describe, test } from "node:test";
+import { example, runCli, tempManifests } from "./cli-fixture.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
-const cli = join(root, "dist/src/cli/main.js");
-const example = join(root, "examples/payment-system");
-
-function run(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], {
-    cwd: root,
-    input: input ?? "",
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runCli;
 
 const PAYMENT = JSON.stringify({
   client: { namespace: "payment-system" },
@@ -33,19 +18,7 @@ const PAYMENT = JSON.stringify({
   headers: { k: "v" },
 });
 
-let dir = "";
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), "ambit-route-cli-"));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function file(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const file = tempManifests("ambit-route-cli-");
 
 describe("ambit route check on examples/payment-system", {
   skip: existsSync(example) ? false : "example missing",
