@@ -5,14 +5,10 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
-import type { Duplex } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import type { Resource } from "../../src/api/types.js";
-import { createLogger, MemoryLogDestination } from "../../src/telemetry/logger.js";
-import { createMeshMetrics } from "../../src/telemetry/metrics.js";
-import { Waypoint } from "../../src/waypoint/waypoint.js";
+import type { Waypoint } from "../../src/waypoint/waypoint.js";
 import {
-  CONTROL_PLANE_ID,
   ControlPlane,
   type NodePorts,
   socksConnect,
@@ -20,9 +16,9 @@ import {
   type TestZtunnel,
 } from "../ztunnel/harness.js";
 import { type MariadbServer, mariadbSkipReason, runMariadbClient, startMariadb } from "./mariadb-server.js";
+import { startTestWaypoint, WAYPOINT_IP } from "./waypoint-harness.js";
 
 const CLIENT_IP = "127.0.0.11";
-const WAYPOINT_IP = "127.0.0.20";
 const VIP = "10.96.0.20";
 const SVC = "payment-db.default.svc.cluster.local";
 const USER = "payment";
@@ -91,37 +87,7 @@ describe("waypoint MySQL", { skip: mariadbSkipReason(), timeout: 60_000 }, () =>
     );
     zA = await startZtunnel(cp, "node-a", "127.0.0.10", nodePorts);
     zB = await startZtunnel(cp, "node-b", "127.0.0.40", nodePorts);
-    wp = await Waypoint.start(
-      {
-        name: "waypoint",
-        namespace: "default",
-        control: {
-          address: cp.address,
-          tls: { rootsPem: cp.pki.rootsPem, serverIdentity: CONTROL_PLANE_ID },
-          token: "waypoint",
-          backoff: { initialMs: 20, maxMs: 200 },
-        },
-        bindAddress: WAYPOINT_IP,
-        ports: { hbone: 0, metrics: 0, readiness: 0 },
-        resources,
-        hboneConnector: (d): Promise<Duplex> =>
-          new Promise((resolve, reject) => {
-            const port = nodePorts.get(cp.nodeOf(d.host) ?? "");
-            if (port === undefined) return reject(new Error(`no node for ${d.host}`));
-            const s = net.connect({ host: d.host, port, noDelay: true });
-            s.once("connect", () => {
-              s.removeListener("error", reject);
-              resolve(s);
-            });
-            s.once("error", reject);
-          }),
-      },
-      {
-        logger: createLogger({ name: "waypoint", level: "info", destination: new MemoryLogDestination() }),
-        metrics: createMeshMetrics(),
-      },
-    );
-    nodePorts.set("node-wp", wp.addresses.hbone.port);
+    wp = await startTestWaypoint(cp, nodePorts, resources);
     await Promise.all([zA.zt.whenReady(), zB.zt.whenReady(), wp.whenReady()]);
     // The mariadb CLI cannot speak SOCKS5: a local forwarder does it for each connection.
     forwarder = net.createServer({ allowHalfOpen: true }, (client) => {

@@ -4,17 +4,14 @@
  */
 import assert from "node:assert/strict";
 import http from "node:http";
-import net from "node:net";
-import type { Duplex } from "node:stream";
+import type net from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { Resource } from "../../src/api/types.js";
 import { HbonePool } from "../../src/hbone/pool.js";
 import { seededRand } from "../../src/routing/index.js";
-import { createLogger, MemoryLogDestination } from "../../src/telemetry/logger.js";
-import { createMeshMetrics } from "../../src/telemetry/metrics.js";
+import { MemoryLogDestination } from "../../src/telemetry/logger.js";
 import { Waypoint } from "../../src/waypoint/waypoint.js";
 import {
-  CONTROL_PLANE_ID,
   ControlPlane,
   exchange,
   metricLine,
@@ -24,9 +21,9 @@ import {
   startZtunnel,
   type TestZtunnel,
 } from "../ztunnel/harness.js";
+import { connector, startTestWaypoint, WAYPOINT_IP } from "./waypoint-harness.js";
 
 const CLIENT_IP = "127.0.0.11";
-const WAYPOINT_IP = "127.0.0.20";
 const POD_V1 = "127.0.0.31";
 const POD_V2 = "127.0.0.32";
 const VIP = "10.96.0.10";
@@ -66,20 +63,6 @@ async function startPod(host: string, version: string): Promise<Pod> {
         server.closeAllConnections();
       }),
   };
-}
-
-function connector(cp: ControlPlane, nodePorts: NodePorts) {
-  return (d: { host: string; port: number }): Promise<Duplex> =>
-    new Promise((resolve, reject) => {
-      const port = nodePorts.get(cp.nodeOf(d.host) ?? "");
-      if (port === undefined) return reject(new Error(`no node for ${d.host}`));
-      const s = net.connect({ host: d.host, port, noDelay: true });
-      s.once("connect", () => {
-        s.removeListener("error", reject);
-        resolve(s);
-      });
-      s.once("error", reject);
-    });
 }
 
 const routes: Resource[] = [
@@ -194,28 +177,7 @@ describe("waypoint", { timeout: 60_000 }, () => {
     );
     zA = await startZtunnel(cp, "node-a", "127.0.0.10", nodePorts);
     zB = await startZtunnel(cp, "node-b", "127.0.0.40", nodePorts);
-    wp = await Waypoint.start(
-      {
-        name: "waypoint",
-        namespace: "default",
-        control: {
-          address: cp.address,
-          tls: { rootsPem: cp.pki.rootsPem, serverIdentity: CONTROL_PLANE_ID },
-          token: "waypoint",
-          backoff: { initialMs: 20, maxMs: 200 },
-        },
-        bindAddress: WAYPOINT_IP,
-        ports: { hbone: 0, metrics: 0, readiness: 0 },
-        resources: routes,
-        hboneConnector: connector(cp, nodePorts),
-        rand: seededRand(7),
-      },
-      {
-        logger: createLogger({ name: "waypoint", level: "info", destination: wpLogs }),
-        metrics: createMeshMetrics(),
-      },
-    );
-    nodePorts.set("node-wp", wp.addresses.hbone.port);
+    wp = await startTestWaypoint(cp, nodePorts, routes, { rand: seededRand(7), logs: wpLogs });
     await Promise.all([zA.zt.whenReady(), zB.zt.whenReady(), wp.whenReady()]);
   });
 
