@@ -76,10 +76,10 @@ test("store: a hand edit is picked up; an invalid one is reported and the last g
     await writeFile(file, text.replace("port: 80", "port: 99999"));
     await until(
       (n) => s.subscribe(n),
-      () => events.some((e) => e.type === "invalid"),
+      () => events.some((e) => e.type === "invalid" && e.errors.some((x) => x.code === "CFG_ERR_PORT")),
     );
-    const invalid = events.find((e) => e.type === "invalid");
-    assert.ok(invalid?.type === "invalid" && invalid.errors.some((e) => e.code === "CFG_ERR_PORT"));
+    // writeFile truncates before it writes: the watcher may also have seen the empty file in between,
+    // which is reported (invalid) and changes nothing either.
     assert.ok(JSON.stringify(s.get("Service/shop/web")?.spec).includes("8080"), "last good version stays");
     assert.deepEqual(s.info().invalidFiles, ["resources/Service/shop/web.yaml"]);
 
