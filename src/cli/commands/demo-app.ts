@@ -27,6 +27,8 @@ export interface DemoHttpOptions {
   host: string;
   /** Defaults to $POD_NAME, else the host name. */
   pod?: string;
+  /** Pad each reply to at least this many bytes (benchmarks ask for 1 KB responses). */
+  bodyBytes?: number;
 }
 
 export interface DemoHttpServer {
@@ -41,6 +43,8 @@ export interface DemoReply {
   method: string;
   path: string;
   host: string;
+  /** Filler up to `--body-bytes`. */
+  pad?: string;
 }
 
 export async function startDemoHttpServer(opts: DemoHttpOptions): Promise<DemoHttpServer> {
@@ -55,7 +59,9 @@ export async function startDemoHttpServer(opts: DemoHttpOptions): Promise<DemoHt
       path: req.url ?? "/",
       host: req.headers.host ?? "",
     };
-    const text = `${JSON.stringify(body)}\n`;
+    let text = `${JSON.stringify(body)}\n`;
+    const short = (opts.bodyBytes ?? 0) - Buffer.byteLength(text) - 9; // 9 = `,"pad":""`
+    if (short > 0) text = `${JSON.stringify({ ...body, pad: "x".repeat(short) })}\n`;
     // Drain the request body so keep-alive connections stay usable.
     req.resume();
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
@@ -151,23 +157,26 @@ export function register(program: Command): void {
     .requiredOption("--version <v>", "version to report (e.g. v1)")
     .option("--port <port>", "port to listen on", parsePort, 8080)
     .option("--host <address>", "address to bind", "0.0.0.0")
-    .action(async (flags: { service: string; version: string; port: number; host: string }) => {
-      const server = await startDemoHttpServer(flags);
-      process.stdout.write(
-        `demo-app http ${flags.service} ${flags.version} listening on ${flags.host}:${server.port}\n`,
-      );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGTERM", stop);
-          process.off("SIGINT", stop);
-          resolve();
-        };
-        process.on("SIGTERM", stop);
-        process.on("SIGINT", stop);
-      });
-      await server.close();
-      process.stdout.write("demo-app http stopped\n");
-    });
+    .option("--body-bytes <n>", "pad each reply to about n bytes", parsePositiveInt("--body-bytes"))
+    .action(
+      async (flags: { service: string; version: string; port: number; host: string; bodyBytes?: number }) => {
+        const server = await startDemoHttpServer(flags);
+        process.stdout.write(
+          `demo-app http ${flags.service} ${flags.version} listening on ${flags.host}:${server.port}\n`,
+        );
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            process.off("SIGTERM", stop);
+            process.off("SIGINT", stop);
+            resolve();
+          };
+          process.on("SIGTERM", stop);
+          process.on("SIGINT", stop);
+        });
+        await server.close();
+        process.stdout.write("demo-app http stopped\n");
+      },
+    );
 
   demo
     .command("client")

@@ -1,0 +1,71 @@
+/**
+ * CPU time and resident memory of processes, read from /proc: what a proxy costs, measured from
+ * the kernel's accounting rather than from inside the proxy.
+ */
+import { readFileSync } from "node:fs";
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux; /proc/<pid>/stat counts in these.
+
+/** user+system CPU seconds of `pid` so far, or 0 once the process is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 2 (comm) may contain spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return (utime + stime) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident set size of `pid` in MiB, or 0 once the process is gone. */
+export function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples the RSS of a set of processes until stopped; keeps each one's peak. */
+export class RssSampler {
+  readonly #pids: readonly number[];
+  readonly #peak: Map<number, number>;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(pids: readonly number[], everyMs = 200) {
+    this.#pids = pids;
+    this.#peak = new Map(pids.map((p) => [p, rssMiB(p)]));
+    this.#timer = setInterval(() => this.#sample(), everyMs);
+    this.#timer.unref();
+  }
+
+  #sample(): void {
+    for (const p of this.#pids) this.#peak.set(p, Math.max(this.#peak.get(p) ?? 0, rssMiB(p)));
+  }
+
+  /** Stops sampling; returns the peak RSS (MiB) of each process. */
+  stop(): Map<number, number> {
+    clearInterval(this.#timer);
+    this.#sample();
+    return this.#peak;
+  }
+}
+
+/** CPU seconds the processes used between construction and `stop()`. */
+export class CpuMeter {
+  readonly #start: Map<number, number>;
+
+  constructor(pids: readonly number[]) {
+    this.#start = new Map(pids.map((p) => [p, cpuSeconds(p)]));
+  }
+
+  stop(): number {
+    let total = 0;
+    for (const [pid, start] of this.#start) total += Math.max(0, cpuSeconds(pid) - start);
+    return total;
+  }
+}

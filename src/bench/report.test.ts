@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { benchConfig } from "./options.js";
+import { benchDocument, toHtml, toMarkdown } from "./report.js";
+import type { BenchResults, ScenarioResult } from "./run.js";
+
+function scenario(p50: number, gbps: number, rss: number): ScenarioResult {
+  return {
+    throughput_gbps: gbps,
+    rps: 1000 / p50,
+    p50_ms: p50,
+    p90_ms: p50 * 1.5,
+    p99_ms: p50 * 2,
+    newconn_p50_ms: p50,
+    newconn_p99_ms: p50 * 3,
+    cpu_s_per_1k_req: 0.05,
+    proxy_rss_mb: rss,
+    rate: { target: 1000, achieved: 999, errors: 0 },
+    errors: { fixed_rate: 0, max_rps: 0, newconn: 0 },
+    proxies: [],
+    cdf: [
+      [p50, 0.5],
+      [p50 * 2, 1],
+    ],
+  };
+}
+
+const results: BenchResults = {
+  scenarios: {
+    direct: scenario(0.1, 10, 0),
+    "ambient-l4": scenario(0.25, 2, 80),
+    sidecar: scenario(0.4, 1, 20),
+  },
+  scale: [
+    {
+      pods: 10,
+      rate: 200,
+      ambient: { proxies: 2, rss_mb: 160, cpu_s: 1, errors: 0 },
+      sidecar: { proxies: 10, rss_mb: 100, cpu_s: 4, errors: 0 },
+    },
+  ],
+};
+
+test("bench report: comparisons are computed against direct and the sidecar model", () => {
+  const doc = benchDocument(benchConfig({}), results, "abc1234", new Date("2026-11-26T04:00:00Z"));
+  assert.deepEqual(doc.comparisons.added_latency_ms["ambient-l4"], { p50: 0.15, p90: 0.225, p99: 0.3 });
+  assert.equal(doc.comparisons.throughput_vs_direct.sidecar, 0.1);
+  assert.deepEqual(doc.comparisons.ambient_vs_sidecar, [{ pods: 10, memory: 1.6, cpu: 0.25 }]);
+  assert.equal(doc.commit, "abc1234");
+  assert.ok(doc.machine.cores >= 1);
+});
+
+test("bench report: Markdown has a row per scenario; HTML has the plots and the raw data", () => {
+  const doc = benchDocument(benchConfig({}), results, "abc1234", new Date("2026-11-26T04:00:00Z"));
+  const md = toMarkdown(doc);
+  for (const name of ["direct", "ambient-l4", "sidecar"])
+    assert.match(md, new RegExp(`^\\| ${name} \\|`, "m"));
+  assert.match(md, /^\| 10 \| 200 \| 2: 160 \/ 1 \| 10: 100 \/ 4 \| 1.6 \| 0.25 \|$/m);
+  const html = toHtml(doc);
+  assert.equal(html.match(/<svg /g)?.length, 4, "CDF, two bar charts, memory vs pods");
+  const data = /<script type="application\/json" id="bench-data">(.*)<\/script>/s.exec(html)?.[1] ?? "";
+  assert.equal((JSON.parse(data) as { commit: string }).commit, "abc1234");
+});

@@ -1,0 +1,369 @@
+/**
+ * `ambit bench`: every path measured side by side in one run on one fresh local cluster, so the
+ * results are ratios on the same machine at the same moment. Per path, in this order: warm-up,
+ * open-loop fixed-rate latency (with the proxies' CPU and peak RSS over that phase), closed-loop
+ * max throughput, new-connection latency, iperf3 single-stream throughput. With `pods`, the
+ * scale comparison: N pods on 2 nodes, ambient (2 ztunnels) vs one sidecar proxy per pod.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectFrom } from "../platform/netns-sockets.js";
+import {
+  APP_PORT,
+  type BenchCluster,
+  IPERF_PORT,
+  PATH_NAMESPACES,
+  type PodRef,
+  serverCommand,
+  startBenchCluster,
+} from "./bench-cluster.js";
+import { fixedRate, type LoadTarget, maxThroughput, newConnections } from "./http-load.js";
+import { iperfSingleStream } from "./iperf.js";
+import { cdf } from "./percentiles.js";
+import { CpuMeter, RssSampler, rssMiB } from "./proc-stats.js";
+import { type SidecarPair, startSidecarPair } from "./sidecar.js";
+
+export const SCENARIOS = ["direct", "ambient-l4", "ambient-l7", "sidecar", "sidecar-stunnel"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchConfig {
+  readonly scenarios: readonly ScenarioName[];
+  /** Seconds of each load phase. */
+  readonly seconds: number;
+  /** Open-loop request rate (req/s). */
+  readonly rate: number;
+  /** Connections of the open-loop phase and of the closed-loop phase. */
+  readonly connections: number;
+  readonly newConnections: number;
+  readonly iperfSeconds: number;
+  readonly bodyBytes: number;
+  /** Pod counts of the ambient-vs-sidecar scale comparison (empty: skipped). */
+  readonly pods: readonly number[];
+  readonly scaleRate: number;
+}
+
+export interface ProxyUsage {
+  readonly role: string;
+  readonly pid: number;
+  readonly rss_mb: number;
+  readonly cpu_s: number;
+}
+
+export interface ScenarioResult {
+  readonly throughput_gbps: number;
+  readonly rps: number;
+  readonly p50_ms: number;
+  readonly p90_ms: number;
+  readonly p99_ms: number;
+  readonly newconn_p50_ms: number;
+  readonly newconn_p99_ms: number;
+  readonly cpu_s_per_1k_req: number;
+  readonly proxy_rss_mb: number;
+  readonly rate: { readonly target: number; readonly achieved: number; readonly errors: number };
+  readonly errors: { readonly fixed_rate: number; readonly max_rps: number; readonly newconn: number };
+  readonly proxies: readonly ProxyUsage[];
+  /** (latency ms, fraction) points of the fixed-rate phase. */
+  readonly cdf: readonly (readonly [number, number])[];
+}
+
+export interface ScaleResult {
+  readonly pods: number;
+  readonly rate: number;
+  readonly ambient: {
+    readonly proxies: number;
+    readonly rss_mb: number;
+    readonly cpu_s: number;
+    readonly errors: number;
+  };
+  readonly sidecar: {
+    readonly proxies: number;
+    readonly rss_mb: number;
+    readonly cpu_s: number;
+    readonly errors: number;
+  };
+}
+
+export interface BenchResults {
+  readonly scenarios: Partial<Record<ScenarioName, ScenarioResult>>;
+  readonly scale: readonly ScaleResult[];
+}
+
+interface PathSetup {
+  readonly target: LoadTarget;
+  readonly iperf: { readonly netns: string; readonly host: string; readonly port: number };
+  readonly proxies: readonly { readonly role: string; readonly pid: number }[];
+}
+
+const SIDECAR_PORTS = {
+  sidecar: {
+    app: { local: 15001, tls: 15443, target: APP_PORT },
+    iperf: { local: 15002, tls: 15444, target: IPERF_PORT },
+  },
+  "sidecar-stunnel": {
+    app: { local: 15011, tls: 15453, target: APP_PORT },
+    iperf: { local: 15012, tls: 15454, target: IPERF_PORT },
+  },
+} as const;
+
+function targetFrom(pod: PodRef, host: string, port: number, hostHeader: string): LoadTarget {
+  return { connect: () => connectFrom({ netns: pod.netns, host, port }), host: hostHeader };
+}
+
+async function runScenario(
+  setup: PathSetup,
+  c: BenchConfig,
+  progress: (line: string) => void,
+  name: string,
+): Promise<ScenarioResult> {
+  progress(`${name}: warm-up`);
+  await maxThroughput(setup.target, { seconds: Math.min(2, c.seconds), connections: c.connections });
+  const pids = setup.proxies.map((p) => p.pid);
+  progress(`${name}: ${c.rate} req/s open loop for ${c.seconds} s`);
+  const cpu = setup.proxies.map((p) => new CpuMeter([p.pid]));
+  const rss = new RssSampler(pids);
+  const fixed = await fixedRate(setup.target, {
+    rate: c.rate,
+    seconds: c.seconds,
+    connections: c.connections,
+  });
+  const cpuUsed = cpu.map((m) => m.stop());
+  const peaks = rss.stop();
+  progress(`${name}: max throughput, ${c.connections} connections, ${c.seconds} s`);
+  const max = await maxThroughput(setup.target, { seconds: c.seconds, connections: c.connections });
+  progress(`${name}: ${c.newConnections} new connections`);
+  const nc = await newConnections(setup.target, c.newConnections);
+  progress(`${name}: iperf3 single stream, ${c.iperfSeconds} s`);
+  const ip = await iperfSingleStream({ ...setup.iperf, seconds: c.iperfSeconds });
+  const proxies = setup.proxies.map((p, i) => ({
+    role: p.role,
+    pid: p.pid,
+    rss_mb: round(peaks.get(p.pid) ?? rssMiB(p.pid)),
+    cpu_s: round(cpuUsed[i] ?? 0),
+  }));
+  const cpuTotal = cpuUsed.reduce((a, b) => a + b, 0);
+  const r: ScenarioResult = {
+    throughput_gbps: round(ip.gbps, 3),
+    rps: round(max.rps, 0),
+    p50_ms: round(fixed.p50_ms, 3),
+    p90_ms: round(fixed.p90_ms, 3),
+    p99_ms: round(fixed.p99_ms, 3),
+    newconn_p50_ms: round(nc.p50_ms, 3),
+    newconn_p99_ms: round(nc.p99_ms, 3),
+    cpu_s_per_1k_req: fixed.requests > 0 ? round((cpuTotal / fixed.requests) * 1000, 4) : 0,
+    proxy_rss_mb: round(proxies.reduce((a, p) => a + p.rss_mb, 0)),
+    rate: { target: c.rate, achieved: round(fixed.rps, 1), errors: fixed.errors },
+    errors: { fixed_rate: fixed.errors, max_rps: max.errors, newconn: nc.errors },
+    proxies,
+    cdf: cdf(fixed.samples as number[], 50).map(([ms, q]) => [round(ms, 3), q] as const),
+  };
+  progress(
+    `${name}: p50 ${r.p50_ms} ms p90 ${r.p90_ms} ms p99 ${r.p99_ms} ms at ${c.rate}/s; ${r.rps} req/s max; new conn p50 ${r.newconn_p50_ms} ms; ${r.throughput_gbps} Gbit/s; ${r.cpu_s_per_1k_req} CPU s/1k req; proxies ${r.proxy_rss_mb} MiB`,
+  );
+  return r;
+}
+
+function round(v: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+/** Runs the benchmark on a fresh cluster and removes the cluster afterwards. */
+export async function runBench(c: BenchConfig, progress: (line: string) => void): Promise<BenchResults> {
+  const cluster = await startBenchCluster({ bodyBytes: c.bodyBytes, progress });
+  const dir = mkdtempSync(join(tmpdir(), "ambit-bench-sidecars-"));
+  const pairs: SidecarPair[] = [];
+  try {
+    for (const p of Object.keys(PATH_NAMESPACES) as (keyof typeof PATH_NAMESPACES)[])
+      cluster.startIperfServer(cluster.server[p]);
+    const scenarios: Partial<Record<ScenarioName, ScenarioResult>> = {};
+    for (const name of c.scenarios) {
+      const setup = await pathSetup(name, cluster, dir, pairs);
+      scenarios[name] = await runScenario(setup, c, progress, name);
+    }
+    const scale: ScaleResult[] = [];
+    for (const n of c.pods) scale.push(await runScale(n, c, cluster, dir, progress));
+    return { scenarios, scale };
+  } finally {
+    progress("removing the bench cluster");
+    for (const p of pairs) await p.stop();
+    await cluster.down();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function pathSetup(
+  name: ScenarioName,
+  k: BenchCluster,
+  dir: string,
+  pairs: SidecarPair[],
+): Promise<PathSetup> {
+  const ztunnels = [
+    { role: "ztunnel node-1", pid: k.ztunnelPids[0] ?? 0 },
+    { role: "ztunnel node-2", pid: k.ztunnelPids[1] ?? 0 },
+  ];
+  switch (name) {
+    case "direct":
+    case "ambient-l4": {
+      const p = name === "direct" ? "direct" : "l4";
+      const srv = k.server[p];
+      return {
+        target: targetFrom(k.client[p], srv.ip, APP_PORT, `server.${srv.namespace}`),
+        iperf: { netns: k.client[p].netns, host: srv.ip, port: IPERF_PORT },
+        proxies: name === "direct" ? [] : ztunnels,
+      };
+    }
+    case "ambient-l7":
+      return {
+        target: targetFrom(k.client.l7, k.l7Vip, APP_PORT, `server.${PATH_NAMESPACES.l7}.svc.cluster.local`),
+        iperf: { netns: k.client.l7.netns, host: k.l7Vip, port: IPERF_PORT },
+        proxies: [...ztunnels, { role: "waypoint", pid: k.waypointPid }],
+      };
+    case "sidecar":
+    case "sidecar-stunnel": {
+      const ports = SIDECAR_PORTS[name];
+      const pairDir = mkdtempSync(join(dir, `${name}-`));
+      const pair = await startSidecarPair({
+        kind: name === "sidecar" ? "haproxy" : "stunnel",
+        clientNetns: k.client.sidecar.netns,
+        serverNetns: k.server.sidecar.netns,
+        serverIp: k.server.sidecar.ip,
+        ports: [ports.app, ports.iperf],
+        dir: pairDir,
+      });
+      pairs.push(pair);
+      const kind = name === "sidecar" ? "haproxy" : "stunnel";
+      return {
+        target: targetFrom(
+          k.client.sidecar,
+          "127.0.0.1",
+          ports.app.local,
+          `server.${PATH_NAMESPACES.sidecar}`,
+        ),
+        iperf: { netns: k.client.sidecar.netns, host: "127.0.0.1", port: ports.iperf.local },
+        proxies: [
+          { role: `${kind} client sidecar`, pid: pair.clientPid },
+          { role: `${kind} server sidecar`, pid: pair.serverPid },
+        ],
+      };
+    }
+  }
+}
+
+/**
+ * N pods on 2 nodes (N/2 client-server pairs, each pair across the nodes), twice: enrolled in
+ * ambient (the proxies are the 2 ztunnels) and plain with an HAProxy sidecar in every pod. The
+ * same total open-loop rate is spread over the pairs; proxy memory is the sum of peak RSS, CPU the
+ * sum over the load phase.
+ */
+async function runScale(
+  n: number,
+  c: BenchConfig,
+  k: BenchCluster,
+  dir: string,
+  progress: (line: string) => void,
+): Promise<ScaleResult> {
+  const pairsCount = Math.max(1, Math.floor(n / 2));
+  const ambNs = `scale-amb-${n}`;
+  const scNs = `scale-sc-${n}`;
+  const docs: string[] = [
+    `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ambNs}\n  labels:\n    istio.io/dataplane-mode: ambient\n`,
+    `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${scNs}\n`,
+  ];
+  for (const ns of [ambNs, scNs]) {
+    for (let i = 0; i < pairsCount; i++) {
+      const cn = i % 2 === 0 ? "node-1" : "node-2";
+      const sn = i % 2 === 0 ? "node-2" : "node-1";
+      docs.push(scalePod(`client-${i}`, ns, cn, ["sleep", "infinity"]));
+      docs.push(scalePod(`server-${i}`, ns, sn, serverCommand(c.bodyBytes)));
+    }
+  }
+  progress(`scale ${n} pods: starting ${2 * 2 * pairsCount} pods`);
+  await k.apply(docs.join("---\n"));
+  const names = Array.from({ length: pairsCount }, (_, i) => [`client-${i}`, `server-${i}`]).flat();
+  const amb = await k.waitForPods(ambNs, names);
+  const sc = await k.waitForPods(scNs, names);
+  await new Promise((r) => setTimeout(r, 2000)); // servers listening
+  const byName = (pods: PodRef[]) => new Map(pods.map((p) => [p.name, p]));
+  const ambPods = byName(amb);
+  const scPods = byName(sc);
+  const perPair = c.scaleRate / pairsCount;
+  const load = async (
+    targets: LoadTarget[],
+    pids: number[],
+  ): Promise<{ rss: number; cpu: number; errors: number }> => {
+    const rss = new RssSampler(pids, 500);
+    const cpu = new CpuMeter(pids);
+    const rs = await Promise.all(
+      targets.map((t) => fixedRate(t, { rate: perPair, seconds: c.seconds, connections: 1 })),
+    );
+    const used = cpu.stop();
+    const peaks = rss.stop();
+    return {
+      rss: [...peaks.values()].reduce((a, b) => a + b, 0),
+      cpu: used,
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+    };
+  };
+  progress(`scale ${n} pods: ambient, ${c.scaleRate} req/s over ${pairsCount} pairs`);
+  const ambTargets = Array.from({ length: pairsCount }, (_, i) => {
+    const cl = ambPods.get(`client-${i}`) as PodRef;
+    const sv = ambPods.get(`server-${i}`) as PodRef;
+    return targetFrom(cl, sv.ip, APP_PORT, "server");
+  });
+  const ambient = await load(ambTargets, [...k.ztunnelPids]);
+  progress(`scale ${n} pods: starting ${2 * pairsCount} HAProxy sidecars`);
+  const sidecars: SidecarPair[] = [];
+  try {
+    for (let i = 0; i < pairsCount; i++) {
+      const cl = scPods.get(`client-${i}`) as PodRef;
+      const sv = scPods.get(`server-${i}`) as PodRef;
+      sidecars.push(
+        await startSidecarPair({
+          kind: "haproxy",
+          clientNetns: cl.netns,
+          serverNetns: sv.netns,
+          serverIp: sv.ip,
+          ports: [{ local: 15001, tls: 15443, target: APP_PORT }],
+          dir: mkdtempSync(join(dir, `scale-${n}-${i}-`)),
+        }),
+      );
+    }
+    progress(`scale ${n} pods: sidecars, ${c.scaleRate} req/s over ${pairsCount} pairs`);
+    const scTargets = Array.from({ length: pairsCount }, (_, i) =>
+      targetFrom(scPods.get(`client-${i}`) as PodRef, "127.0.0.1", 15001, "server"),
+    );
+    const sidecar = await load(
+      scTargets,
+      sidecars.flatMap((s) => [s.clientPid, s.serverPid]),
+    );
+    const r: ScaleResult = {
+      pods: 2 * pairsCount,
+      rate: c.scaleRate,
+      ambient: {
+        proxies: k.ztunnelPids.length,
+        rss_mb: round(ambient.rss),
+        cpu_s: round(ambient.cpu),
+        errors: ambient.errors,
+      },
+      sidecar: {
+        proxies: 2 * pairsCount,
+        rss_mb: round(sidecar.rss),
+        cpu_s: round(sidecar.cpu),
+        errors: sidecar.errors,
+      },
+    };
+    progress(
+      `scale ${r.pods} pods: proxy memory ambient ${r.ambient.rss_mb} MiB vs sidecar ${r.sidecar.rss_mb} MiB; CPU ${r.ambient.cpu_s} s vs ${r.sidecar.cpu_s} s`,
+    );
+    return r;
+  } finally {
+    for (const s of sidecars) await s.stop();
+    // The next pod count starts from the bench pods alone: ztunnel memory grows with the pods it serves.
+    await k.remove(docs.join("---\n"));
+  }
+}
+
+function scalePod(name: string, ns: string, node: string, command: readonly string[]): string {
+  return `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: ${ns}\n  labels:\n    app: ${name.replace(/-\d+$/, "")}\nspec:\n  nodeName: ${node}\n  containers:\n    - name: c\n      command: ${JSON.stringify(command)}\n`;
+}

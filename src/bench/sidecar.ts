@@ -1,0 +1,197 @@
+/**
+ * The classic sidecar model `ambit bench` compares against: one mTLS proxy per pod, from Debian,
+ * in the pod's network namespace — a client-side proxy the app connects to on loopback and a
+ * server-side proxy in front of the app — with each proxy's default TLS session resumption.
+ * HAProxy (event loop, threads) stands in for Envoy; stunnel is the simplest TLS pair. Both get
+ * SPIFFE certificates from a throwaway CA and require the peer's certificate, as a mesh would.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createTestPki } from "../identity/testing.js";
+import { connectFrom } from "../platform/netns-sockets.js";
+
+export type SidecarKind = "haproxy" | "stunnel";
+
+/** One tunnelled port: the app connects to 127.0.0.1:`local` in the client pod; the server proxy listens on `tls` and forwards to 127.0.0.1:`target`. */
+export interface SidecarPort {
+  readonly local: number;
+  readonly tls: number;
+  readonly target: number;
+}
+
+export interface SidecarPairOptions {
+  readonly kind: SidecarKind;
+  readonly clientNetns: string;
+  readonly serverNetns: string;
+  readonly serverIp: string;
+  readonly ports: readonly SidecarPort[];
+  /** A private directory for configs and keys. */
+  readonly dir: string;
+}
+
+export interface SidecarPair {
+  readonly clientPid: number;
+  readonly serverPid: number;
+  stop(): Promise<void>;
+}
+
+function haproxyConfig(role: "client" | "server", o: SidecarPairOptions, files: Files): string {
+  const lines = [
+    "global",
+    "  maxconn 4000",
+    "defaults",
+    "  mode tcp",
+    "  timeout connect 5s",
+    "  timeout client 120s",
+    "  timeout server 120s",
+  ];
+  for (const p of o.ports) {
+    if (role === "client") {
+      // No `sni`/`verifyhost`: SPIFFE certificates carry a URI SAN, not a DNS name; the chain is verified.
+      lines.push(
+        `listen out-${p.local}`,
+        `  bind 127.0.0.1:${p.local}`,
+        `  server s ${o.serverIp}:${p.tls} ssl crt ${files.clientPem} ca-file ${files.roots} verify required`,
+      );
+    } else {
+      lines.push(
+        `listen in-${p.tls}`,
+        `  bind 0.0.0.0:${p.tls} ssl crt ${files.serverPem} ca-file ${files.roots} verify required`,
+        `  server app 127.0.0.1:${p.target}`,
+      );
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function stunnelConfig(role: "client" | "server", o: SidecarPairOptions, files: Files): string {
+  const lines = [
+    "foreground = yes",
+    "pid =",
+    "syslog = no",
+    "debug = 3",
+    "socket = l:TCP_NODELAY=1",
+    "socket = r:TCP_NODELAY=1",
+  ];
+  for (const p of o.ports) {
+    if (role === "client") {
+      lines.push(
+        `[out-${p.local}]`,
+        "client = yes",
+        `accept = 127.0.0.1:${p.local}`,
+        `connect = ${o.serverIp}:${p.tls}`,
+        `cert = ${files.clientPem}`,
+        `CAfile = ${files.roots}`,
+        "verifyChain = yes",
+      );
+    } else {
+      lines.push(
+        `[in-${p.tls}]`,
+        `accept = 0.0.0.0:${p.tls}`,
+        `connect = 127.0.0.1:${p.target}`,
+        `cert = ${files.serverPem}`,
+        `CAfile = ${files.roots}`,
+        "verifyChain = yes",
+        "requireCert = yes",
+      );
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+interface Files {
+  readonly roots: string;
+  /** Certificate chain followed by the key (both proxies read the key from the same file). */
+  readonly clientPem: string;
+  readonly serverPem: string;
+}
+
+function writeCredentials(dir: string): Files {
+  const pki = createTestPki();
+  const files: Files = {
+    roots: join(dir, "roots.pem"),
+    clientPem: join(dir, "client.pem"),
+    serverPem: join(dir, "server.pem"),
+  };
+  const client = pki.issue("spiffe://cluster.local/ns/bench-sidecar/sa/client", { ttlSeconds: 86_400 });
+  const server = pki.issue("spiffe://cluster.local/ns/bench-sidecar/sa/server", { ttlSeconds: 86_400 });
+  writeFileSync(files.roots, pki.rootsPem, { mode: 0o600 });
+  writeFileSync(files.clientPem, client.certChainPem + client.keyPem, { mode: 0o600 });
+  writeFileSync(files.serverPem, server.certChainPem + server.keyPem, { mode: 0o600 });
+  return files;
+}
+
+function startIn(netns: string, argv: string[], name: string): ChildProcess {
+  // `ip netns exec` execs the program after setns(2): the child's pid is the proxy's own.
+  const p = spawn("ip", ["netns", "exec", netns, ...argv], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  p.stderr?.on("data", (c: Buffer) => {
+    err = (err + c.toString()).slice(-4000);
+  });
+  p.once("exit", (code, signal) => {
+    if (code !== 0 && code !== null && signal === null)
+      process.stderr.write(`${name} exited with code ${code}: ${err.trim()}\n`);
+  });
+  return p;
+}
+
+async function waitForPort(netns: string, host: string, port: number, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connectFrom({ netns, host, port });
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not open ${host}:${port} in ${netns} within 10 s`);
+}
+
+/** Starts the server-side and client-side proxies and waits until both listen. */
+export async function startSidecarPair(o: SidecarPairOptions): Promise<SidecarPair> {
+  const files = writeCredentials(o.dir);
+  const procs: ChildProcess[] = [];
+  const start = (role: "client" | "server"): ChildProcess => {
+    const conf = join(o.dir, `${o.kind}-${role}.conf`);
+    const netns = role === "client" ? o.clientNetns : o.serverNetns;
+    if (o.kind === "haproxy") {
+      writeFileSync(conf, haproxyConfig(role, o, files));
+      return startIn(netns, ["haproxy", "-db", "-f", conf], `haproxy (${role})`);
+    }
+    writeFileSync(conf, stunnelConfig(role, o, files));
+    return startIn(netns, ["stunnel4", conf], `stunnel (${role})`);
+  };
+  const server = start("server");
+  procs.push(server);
+  const client = start("client");
+  procs.push(client);
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.exitCode !== null || p.signalCode !== null) return resolve();
+            p.once("exit", () => resolve());
+            p.kill("SIGTERM");
+            setTimeout(() => p.kill("SIGKILL"), 2000).unref();
+          }),
+      ),
+    );
+  };
+  try {
+    for (const p of o.ports) {
+      await waitForPort(o.serverNetns, "127.0.0.1", p.tls, `${o.kind} (server)`);
+      await waitForPort(o.clientNetns, "127.0.0.1", p.local, `${o.kind} (client)`);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { clientPid: client.pid ?? 0, serverPid: server.pid ?? 0, stop };
+}

@@ -1,0 +1,57 @@
+/**
+ * `ambit bench` end to end on a real local cluster (root): a short run of every scenario, checking
+ * that each number comes from a real measurement (requests served, proxies found and measured).
+ * The numbers themselves are not judged here; bench/ records them.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { BenchDocument } from "../../src/bench/report.js";
+import { needsRoot, runCli } from "../e2e/cluster.js";
+
+test("ambit bench -o json: every scenario measured through its own proxies", {
+  skip: needsRoot,
+}, async () => {
+  const r = await runCli(
+    [
+      "bench",
+      "--duration",
+      "1s",
+      "--rate",
+      "50",
+      "--connections",
+      "2",
+      "--new-connections",
+      "5",
+      "--iperf-seconds",
+      "1",
+      "-o",
+      "json",
+    ],
+    {},
+    400_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as BenchDocument;
+  assert.match(doc.commit, /^[0-9a-f]{7,}$|^unknown$/);
+  const expectProxies: Record<string, number> = {
+    direct: 0,
+    "ambient-l4": 2,
+    "ambient-l7": 3,
+    sidecar: 2,
+    "sidecar-stunnel": 2,
+  };
+  for (const [name, proxies] of Object.entries(expectProxies)) {
+    const s = doc.scenarios[name as keyof typeof doc.scenarios];
+    assert.ok(s, `scenario ${name} present`);
+    assert.equal(s.errors.fixed_rate + s.errors.newconn, 0, `${name}: ${JSON.stringify(s.errors)}`);
+    assert.equal(s.rate.target, 50);
+    assert.ok(s.rps > 0 && s.p50_ms > 0 && s.p99_ms >= s.p50_ms, `${name} latency/rps measured`);
+    assert.ok(s.newconn_p50_ms > 0, `${name} new connections measured`);
+    assert.ok(s.throughput_gbps > 0, `${name} iperf3 measured`);
+    assert.equal(s.proxies.length, proxies, `${name} proxies: ${JSON.stringify(s.proxies)}`);
+    for (const p of s.proxies)
+      assert.ok(p.pid > 0 && p.rss_mb > 1, `${name} ${p.role} measured: ${JSON.stringify(p)}`);
+    // CPU is not asserted: 50 requests may cost a proxy less than one 10 ms clock tick.
+  }
+  assert.ok(doc.comparisons.added_latency_ms["ambient-l4"] !== undefined);
+});
