@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { AdminClient } from "../cli/admin-client.js";
 import { cliEntry, repoRoot } from "../local/cluster-config.js";
 import { podNames } from "../local/cluster-plan.js";
+import { requireClusterState } from "../local/cluster-state.js";
 import { readAgentStatus } from "../local/cluster-up.js";
 
 export const APP_PORT = 8080;
@@ -44,6 +45,8 @@ export interface BenchCluster {
   /** pids of the ztunnels (node-1, node-2) and the waypoint. */
   readonly ztunnelPids: readonly number[];
   readonly waypointPid: number;
+  /** Network namespaces of node-1 and node-2 (their ztunnels' admin port 15000 is on loopback there). */
+  readonly nodeNetns: readonly string[];
   apply(yaml: string): Promise<void>;
   remove(yaml: string): Promise<void>;
   waitForPods(namespace: string, names: readonly string[]): Promise<PodRef[]>;
@@ -213,9 +216,11 @@ export async function startBenchCluster(o: {
     const status = await readAgentStatus(home);
     const ztunnelPids = ["node-1", "node-2"].map((n) => status?.ztunnels[n]?.pid ?? 0);
     const waypointPid = status?.pods[`${PATH_NAMESPACES.l7}/waypoint-0`]?.pid ?? 0;
+    const state = await requireClusterState(home);
     return {
       name,
       home,
+      nodeNetns: state.nodes.map((n) => n.netns),
       client,
       server,
       l7Vip,

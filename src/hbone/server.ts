@@ -527,6 +527,9 @@ export class HboneServer {
         // end(), not close(): an RST per refusal would trip nghttp2's rapid-reset guard under load.
         stream.respond({ ":status": status }, { endStream: true });
       }
+      // Data the client sent behind its CONNECT (early data) is discarded, never forwarded; reading
+      // it lets the stream see the client's END_STREAM and close instead of sitting half-open.
+      stream.resume();
       this.#config.onConnectDone?.(record);
     };
     if (headers[":method"] !== "CONNECT" || headers[":protocol"] !== undefined) {

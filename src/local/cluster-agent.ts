@@ -60,6 +60,7 @@ export function logsDir(home: string): string {
 export function ztunnelArgv(state: ClusterState, node: NodeRecord): string[] {
   return [
     process.execPath,
+    ...ztunnelNodeArgs(),
     cliEntry(state.repoRoot),
     "ztunnel",
     "--node",
@@ -464,4 +465,13 @@ function agentPod(p: DesiredPod) {
     labels: p.labels,
     enrollment: p.enrollment,
   };
+}
+
+/**
+ * Node.js flags for the ztunnels from `AMBIT_ZTUNNEL_NODE_ARGS` in the environment of `ambit up`,
+ * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the data path (docs/performance.md); such
+ * flags are refused in NODE_OPTIONS, so they go on the command line.
+ */
+function ztunnelNodeArgs(): string[] {
+  return (process.env["AMBIT_ZTUNNEL_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
 }

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { toJson } from "@bufbuild/protobuf";
 import type { CertStore } from "../identity/cert-store.js";
+import { cpuProfile, ProfileBusyError } from "../telemetry/cpu-profile.js";
 import { isLogLevel, LOG_LEVELS } from "../telemetry/env.js";
 import type { Logger } from "../telemetry/logger.js";
 import type { MeshMetrics } from "../telemetry/metrics.js";
@@ -124,8 +125,37 @@ export function adminHandler(s: AdminSources) {
         send(res, 200, { level });
         return;
       }
+      case "/debug/pprof/profile": {
+        // ztunnel's own path for this; the answer is a V8 .cpuprofile (DevTools, speedscope).
+        const seconds = Number(url.searchParams.get("seconds") ?? "10");
+        if (!Number.isInteger(seconds) || seconds < 1 || seconds > 120) {
+          send(res, 400, {
+            error: `seconds=${url.searchParams.get("seconds")}: expected a whole number 1-120`,
+          });
+          return;
+        }
+        cpuProfile(seconds).then(
+          (text) => {
+            res.writeHead(200, {
+              "content-type": "application/json",
+              "content-disposition": 'attachment; filename="ztunnel.cpuprofile"',
+            });
+            res.end(text);
+          },
+          (e: unknown) =>
+            send(res, e instanceof ProfileBusyError ? 409 : 500, { error: (e as Error).message }),
+        );
+        return;
+      }
       case "/": {
-        send(res, 200, { endpoints: ["/config_dump", "/certs", "/logging?level=<level>"] });
+        send(res, 200, {
+          endpoints: [
+            "/config_dump",
+            "/certs",
+            "/logging?level=<level>",
+            "/debug/pprof/profile?seconds=<1-120>",
+          ],
+        });
         return;
       }
       default: {

@@ -14,7 +14,7 @@ import { type ProxyContext, spiffe, track } from "./context.js";
 import { decideOutbound, type OutboundDecision } from "./decide-outbound.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { connectionLabels } from "./labels.js";
-import { pipeBoth } from "./pipe.js";
+import { type PipeResult, pipeBoth } from "./pipe.js";
 import { SocksReply } from "./socks5.js";
 
 const trace = tracer("outbound");
@@ -99,11 +99,24 @@ export async function handleOutbound(ctx: ProxyContext, conn: OutboundEntry): Pr
     ctx.metrics.tcpOpened.inc(labels());
     opened = true;
     let upstream: Duplex;
+    let piping: Promise<PipeResult> | undefined;
     try {
-      upstream =
-        decision.kind === "hbone"
-          ? await openHbone(ctx, decision, connId, srcIp)
-          : await openDirect(ctx, decision, srcIp, record);
+      if (decision.kind === "hbone") {
+        const { stream, established } = await openHbone(ctx, decision, connId, srcIp);
+        // A captured client already believes it is connected: its first bytes ride right behind
+        // the CONNECT instead of waiting a round trip for the 200 (the server forwards nothing
+        // before it accepts). A SOCKS5 client waits for our reply, so it gets the answer first.
+        if (conn.reply === undefined) piping = pipeBoth(conn.client, stream);
+        try {
+          await established;
+        } catch (e) {
+          stream.destroy();
+          throw e;
+        }
+        upstream = stream;
+      } else {
+        upstream = await openDirect(ctx, decision, srcIp, record);
+      }
     } catch (e) {
       flags =
         (e as { status?: unknown }).status === 403 || (e as { status?: unknown }).status === 401
@@ -114,7 +127,7 @@ export async function handleOutbound(ctx: ProxyContext, conn: OutboundEntry): Pr
     }
     track(ctx, upstream);
     conn.reply?.(SocksReply.Succeeded);
-    const r = await pipeBoth(conn.client, upstream);
+    const r = await (piping ?? pipeBoth(conn.client, upstream));
     received = r.received;
     sent = r.sent;
     if (r.error !== undefined && !isBenignClose(r.error)) failure = r.error;
@@ -166,7 +179,7 @@ async function openHbone(
   d: Extract<OutboundDecision, { kind: "hbone" }>,
   connId: string,
   srcIp: string,
-): Promise<Duplex> {
+): Promise<{ stream: Duplex; established: Promise<void> }> {
   let source: Awaited<ReturnType<ProxyContext["certs"]["get"]>>;
   try {
     source = await ctx.certs.get(spiffe(d.source.identity));
@@ -177,7 +190,7 @@ async function openHbone(
       { cause: e },
     );
   }
-  const stream = await ctx.pool.connect({
+  const { stream, established } = await ctx.pool.open({
     source,
     dstAddress: { host: d.target.ip, port: d.target.port },
     expectedIdentities: d.expectedIdentities.map(spiffe),
@@ -198,7 +211,7 @@ async function openHbone(
   stream.on("error", () => {});
   // Two pipelines, the byte counters and shutdown tracking each watch 'close'.
   stream.setMaxListeners(32);
-  return stream;
+  return { stream, established };
 }
 
 async function openDirect(

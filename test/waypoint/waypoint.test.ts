@@ -361,6 +361,28 @@ describe("waypoint", { timeout: 60_000 }, () => {
     }
   });
 
+  test("a request sent right behind the CONNECT (early data, as a captured client does) is served", async () => {
+    const pool = new HbonePool({ connect: connector(cp, nodePorts) });
+    try {
+      const { stream, established } = await pool.open({
+        source: cp.pki.issue("spiffe://cluster.local/ns/default/sa/client"),
+        dstAddress: { host: WAYPOINT_IP, port: 15008 },
+        expectedIdentities: [wp.identity],
+        authority: `${VIP}:80`,
+      });
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      const ended = new Promise((r) => stream.once("end", r));
+      stream.write(`GET /pay HTTP/1.1\r\nHost: payments\r\nConnection: close\r\n\r\n`);
+      await established;
+      await ended;
+      stream.destroy();
+      assert.match(Buffer.concat(chunks).toString(), /^HTTP\/1\.1 200 /);
+    } finally {
+      await pool.close(100);
+    }
+  });
+
   test("a CONNECT whose authority is not a known service VIP is refused with 403", async () => {
     const pool = new HbonePool({ connect: connector(cp, nodePorts) });
     try {
