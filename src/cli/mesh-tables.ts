@@ -25,8 +25,9 @@ export function viewList<T>(
   return { apiVersion: "ambit.dev/v1", kind, items };
 }
 
-function withNs(allNs: boolean, ns: string, cells: string[]): string[] {
-  return allNs ? [ns, ...cells] : cells;
+/** Prepends the NAMESPACE cell when listing across namespaces (`-A`), as kubectl does. */
+export function withNs(allNs: boolean, ns: string | undefined, cells: string[]): string[] {
+  return allNs ? [ns ?? "", ...cells] : cells;
 }
 
 function orNone(v: string | null | undefined, none = "<none>"): string {

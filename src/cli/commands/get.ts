@@ -13,7 +13,14 @@ import type { ServiceInfo, WorkloadInfo } from "../../control/registry.js";
 import type { StoredResource } from "../../control/store.js";
 import { AdminClient, adminOptionsOf, table } from "../admin-client.js";
 import { loadMeshView } from "../mesh-client.js";
-import { policiesTable, servicesTable, viewList, waypointsTable, workloadsTable } from "../mesh-tables.js";
+import {
+  policiesTable,
+  servicesTable,
+  viewList,
+  waypointsTable,
+  withNs,
+  workloadsTable,
+} from "../mesh-tables.js";
 
 interface GetFlags {
   namespace?: string;
@@ -211,10 +218,6 @@ function print(
   } else {
     process.stdout.write(tableOf());
   }
-}
-
-function withNs(allNs: boolean, ns: string | undefined, cells: string[]): string[] {
-  return allNs ? [ns ?? "", ...cells] : cells;
 }
 
 function podTable(items: readonly WorkloadInfo[], allNs: boolean, wide: boolean): string {
