@@ -5,13 +5,7 @@
 import assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
-import type {
-  PodDescription,
-  PolicyView,
-  ServiceDescription,
-  WaypointView,
-  WorkloadView,
-} from "../../src/control/mesh-views.js";
+import type { PodDescription, PolicyView, WaypointView, WorkloadView } from "../../src/control/mesh-views.js";
 import { connectFrom } from "../../src/platform/netns-sockets.js";
 import type { LiveConnectionView } from "../../src/ztunnel/connections.js";
 import { eventually, needsRoot, TestCluster } from "../e2e/cluster.js";
