@@ -1,7 +1,9 @@
 /**
  * The ztunnel's HTTP endpoints: `/metrics` (15020), `/healthz/ready` (15021), and the admin API
- * (15000, loopback only): `/config_dump`, `/certs`, `/logging`. Dumps never contain private keys
- * or tokens (DESIGN §10): certificates are listed by identity, serial, validity and chain only.
+ * (15000, loopback only): `/config_dump`, `/certs`, `/logging`, and the views `ambit ztunnel-config`
+ * reads (as istioctl ztunnel-config reads ztunnel's): `/workloads`, `/certificates`, `/policies`,
+ * `/connections`. Dumps never contain private keys or tokens (DESIGN §10): certificates are listed by
+ * identity, serial, validity and chain only.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { toJson } from "@bufbuild/protobuf";
@@ -11,6 +13,7 @@ import { isLogLevel, LOG_LEVELS } from "../telemetry/env.js";
 import type { Logger } from "../telemetry/logger.js";
 import type { MeshMetrics } from "../telemetry/metrics.js";
 import { AuthorizationSchema } from "../xds/gen/istio/security/authorization_pb.js";
+import type { LiveConnectionView } from "./connections.js";
 import type { ZtunnelState } from "./state.js";
 
 export type Readiness =
@@ -26,6 +29,10 @@ export interface AdminSources {
   readonly readiness: () => Readiness;
   readonly xds: () => unknown;
   readonly listeners: () => Record<string, string>;
+  /** Open connections, oldest first. */
+  readonly connections: () => LiveConnectionView[];
+  /** Wall clock for "time left" (tests pin it). */
+  readonly now?: () => number;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
@@ -43,6 +50,56 @@ export function certificatesDump(certs: CertStore): unknown[] {
     state: certs.status(c.identity) ?? null,
     // Public material only: the chain, never `keyPem`.
     certChainPem: c.certChainPem,
+  }));
+}
+
+/** Certificates without the chain: what an operator checks (identity, serial, expiry, time left). */
+export function certificatesView(certs: CertStore, now: number): unknown[] {
+  return certs
+    .list()
+    .map((c) => ({
+      identity: c.identity.toString(),
+      serial: c.serial,
+      notBefore: c.notBefore.toISOString(),
+      notAfter: c.notAfter.toISOString(),
+      secondsLeft: Math.max(0, Math.floor((c.notAfter.getTime() - now) / 1000)),
+      state: certs.status(c.identity)?.state ?? "unknown",
+    }))
+    .sort((a, b) => (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0));
+}
+
+/** Every workload this ztunnel knows (from xDS), `local` = scheduled on its node. */
+export function workloadsView(state: ZtunnelState): unknown[] {
+  return [...state.workloads()].map((w) => ({
+    uid: w.uid,
+    namespace: w.namespace,
+    name: w.name,
+    addresses: w.addresses,
+    node: w.node,
+    identity: w.identity,
+    protocol: w.tunnel === "hbone" ? "HBONE" : "TCP",
+    mode: w.mode,
+    waypoint:
+      w.waypoint === undefined
+        ? null
+        : w.waypoint.kind === "hostname"
+          ? `${w.waypoint.namespace}/${w.waypoint.hostname}`
+          : `${w.waypoint.ip}:${w.waypoint.port}`,
+    services: [...w.services.keys()],
+    local: state.isLocal(w),
+  }));
+}
+
+/** The L4 policies (istio.security.Authorization) this ztunnel enforces. */
+export function policiesView(state: ZtunnelState): unknown[] {
+  return [...state.policies()].map((p) => ({
+    key: p.key,
+    namespace: p.namespace,
+    name: p.name,
+    scope: p.scope,
+    action: p.action,
+    rules: p.proto.rules.length,
+    spec: toJson(AuthorizationSchema, p.proto),
   }));
 }
 
@@ -107,6 +164,22 @@ export function adminHandler(s: AdminSources) {
         send(res, 200, { certificates: certificatesDump(s.certs) });
         return;
       }
+      case "/certificates": {
+        send(res, 200, { node: s.node, certificates: certificatesView(s.certs, (s.now ?? Date.now)()) });
+        return;
+      }
+      case "/workloads": {
+        send(res, 200, { node: s.node, workloads: workloadsView(s.state) });
+        return;
+      }
+      case "/policies": {
+        send(res, 200, { node: s.node, policies: policiesView(s.state) });
+        return;
+      }
+      case "/connections": {
+        send(res, 200, { node: s.node, connections: s.connections() });
+        return;
+      }
       case "/logging": {
         const level = url.searchParams.get("level");
         if (level === null) {
@@ -152,6 +225,10 @@ export function adminHandler(s: AdminSources) {
           endpoints: [
             "/config_dump",
             "/certs",
+            "/certificates",
+            "/workloads",
+            "/policies",
+            "/connections",
             "/logging?level=<level>",
             "/debug/pprof/profile?seconds=<1-120>",
           ],

@@ -8,6 +8,7 @@ import type { Logger } from "../telemetry/logger.js";
 import type { MeshMetrics } from "../telemetry/metrics.js";
 import type { L4Authorizer } from "./authz.js";
 import type { ZtunnelConfig } from "./config.js";
+import type { ConnectionTable } from "./connections.js";
 import type { ZtunnelState } from "./state.js";
 
 export interface ProxyContext {
@@ -18,6 +19,8 @@ export interface ProxyContext {
   readonly pool: HbonePool;
   readonly metrics: MeshMetrics;
   readonly accessLog: AccessLog;
+  /** The same object as `accessLog`: its open records are the live connections (`/connections`). */
+  readonly connections: ConnectionTable;
   readonly logger: Logger;
   readonly connectUpstream: (target: { host: string; port: number }) => Promise<Duplex>;
   /** Sockets and streams of live connections, destroyed on shutdown. */

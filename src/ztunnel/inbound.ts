@@ -125,6 +125,7 @@ export class HboneInbound {
         try {
           const upstream = await ctx.connectUpstream({ host: target.ip, port: target.port });
           track(ctx, upstream);
+          ctx.connections.observe(record, upstream, "upstream");
           return upstream;
         } catch (e) {
           pending.flags = "CONNECT";
@@ -229,6 +230,7 @@ export async function handlePlaintextInbound(
     "dst.addr": hostPort(dst.ip, dst.port),
     security: "none",
   });
+  ctx.connections.observe(record, client, "client");
   const source = ctx.state.workloadByIp(srcIp);
   record.set({ "src.workload": source?.name, "src.namespace": source?.namespace });
   const decision = decideInbound(ctx.state, ctx.authorizer, {

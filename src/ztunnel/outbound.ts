@@ -53,6 +53,7 @@ export async function handleOutbound(ctx: ProxyContext, conn: OutboundEntry): Pr
     "src.addr": hostPort(srcIp, conn.client.remotePort ?? 0),
     "dst.addr": hostPort(conn.dst.ip, conn.dst.port),
   });
+  ctx.connections.observe(record, conn.client, "client");
   const decision = decideOutbound(ctx.state, { srcIp, dst: conn.dst, entry: conn.entry });
   trace.trace("decision", () => ({
     connId,

@@ -10,7 +10,6 @@ import type { Duplex } from "node:stream";
 import { HbonePool } from "../hbone/pool.js";
 import { HboneServer } from "../hbone/server.js";
 import type { CertStore } from "../identity/cert-store.js";
-import { AccessLog } from "../telemetry/access-log.js";
 import { createLogger, type Logger } from "../telemetry/logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../telemetry/metrics.js";
 import { tracer } from "../telemetry/trace.js";
@@ -28,6 +27,7 @@ import {
   type ZtunnelOptions,
   ztunnelConfig,
 } from "./config.js";
+import { ConnectionTable } from "./connections.js";
 import { type ProxyContext, spiffe } from "./context.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { HboneInbound, handlePlaintextInbound, handoffToHbone } from "./inbound.js";
@@ -185,6 +185,7 @@ export class Ztunnel {
     });
     const pool = new HbonePool(config.hboneConnector !== undefined ? { connect: config.hboneConnector } : {});
     const originalDst = config.originalDst ?? (await platformOriginalDst());
+    const connections = new ConnectionTable({ logger: logger.child({ component: "access" }) });
     const ctx: ProxyContext = {
       config: { ...config, originalDst },
       state,
@@ -192,7 +193,8 @@ export class Ztunnel {
       certs,
       pool,
       metrics,
-      accessLog: new AccessLog({ logger: logger.child({ component: "access" }) }),
+      accessLog: connections,
+      connections,
       logger,
       connectUpstream: config.upstreamConnector ?? defaultUpstream(config.connectTimeoutMs),
       live: new Set(),
@@ -231,6 +233,7 @@ export class Ztunnel {
             logger,
             metrics,
             readiness,
+            connections: () => connections.list(),
             xds: () => ({ state: xds.state }),
             listeners: () =>
               Object.fromEntries(Object.entries(addresses).map(([k, a]) => [k, `${a.address}:${a.port}`])),

@@ -1,15 +1,26 @@
 /**
  * `ambit get <kind> [name] [-n ns | -A] [-o yaml|json|wide]` with kubectl's habits: kinds are
  * case-insensitive with plurals and short names; `pods` and `workloads` show the registry (pods
- * made by Deployments included, with node and IP); `svc` shows allocated cluster IPs.
+ * made by Deployments included, with node and IP); `svc` shows allocated cluster IPs. The mesh
+ * views `workloads`, `policies` and `waypoints` (and `svc -o wide`) come from src/control/mesh-views.ts.
  */
 import type { Command } from "commander";
 import { stringify } from "yaml";
 import { ControlError, ControlErrorCode } from "../../control/errors.js";
 import { type KindInfo, lookupKind } from "../../control/kinds.js";
+import type { MeshView, PolicyView, WaypointView, WorkloadView } from "../../control/mesh-views.js";
 import type { ServiceInfo, WorkloadInfo } from "../../control/registry.js";
 import type { StoredResource } from "../../control/store.js";
 import { AdminClient, adminOptionsOf, table } from "../admin-client.js";
+import { loadMeshView } from "../mesh-client.js";
+import {
+  policiesTable,
+  servicesTable,
+  viewList,
+  waypointsTable,
+  withNs,
+  workloadsTable,
+} from "../mesh-tables.js";
 
 interface GetFlags {
   namespace?: string;
@@ -19,13 +30,24 @@ interface GetFlags {
   server?: string;
 }
 
-const WORKLOAD_NAMES = new Set(["workloads", "workload", "wl"]);
+/** Views that exist only in the mesh's eyes (no stored kind of that name). */
+const VIEW_KINDS: Record<string, ViewKind> = {
+  workloads: "WorkloadList",
+  workload: "WorkloadList",
+  wl: "WorkloadList",
+  policies: "PolicyList",
+  policy: "PolicyList",
+  pol: "PolicyList",
+  waypoints: "WaypointList",
+  waypoint: "WaypointList",
+  wp: "WaypointList",
+};
 
 export function register(program: Command): void {
   program
     .command("get")
     .description(
-      "list resources: ns, no, svc, deploy, po, sa, ap, pa, vs, dr, gw, httproute, se, we, workloads …",
+      "list resources: ns, no, svc, deploy, po, sa, ap, pa, vs, dr, gw, httproute, se, we, and the mesh views workloads, policies, waypoints",
     )
     .argument("<kind>", "resource type (case-insensitive; plural and short names work)")
     .argument("[name]", "one object")
@@ -45,28 +67,43 @@ export function register(program: Command): void {
       const client = await AdminClient.connect(adminOptionsOf(flags));
       const ns = flags.allNamespaces ? undefined : (flags.namespace ?? "default");
       const nsQuery = ns === undefined ? "" : `?namespace=${encodeURIComponent(ns)}`;
-      const isWorkloads = WORKLOAD_NAMES.has(kindArg.toLowerCase());
-      const info = isWorkloads ? undefined : lookupKind(kindArg);
-      if (!isWorkloads && !info) {
+      const viewKind = VIEW_KINDS[kindArg.toLowerCase()];
+      if (viewKind !== undefined) {
+        const rows = viewRows(await loadMeshView(client), viewKind, ns, name);
+        const items: readonly unknown[] = rows.items;
+        if (name !== undefined && items.length === 0) return notFound(kindArg.toLowerCase(), name);
+        if (items.length === 0 && (format === "table" || format === "wide")) {
+          process.stderr.write(`No resources found${ns !== undefined ? ` in ${ns} namespace` : ""}.\n`);
+          return;
+        }
+        if (format === "json" || format === "yaml") {
+          const doc = name !== undefined && items.length === 1 ? items[0] : viewList(viewKind, items);
+          process.stdout.write(
+            format === "json" ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc, { lineWidth: 0 }),
+          );
+          return;
+        }
+        process.stdout.write(viewTable(rows, ns === undefined, format === "wide"));
+        return;
+      }
+      const info = lookupKind(kindArg);
+      if (!info) {
         throw new ControlError(
           ControlErrorCode.BAD_REQUEST,
           `the server doesn't have a resource type "${kindArg}"`,
         );
       }
 
-      if (isWorkloads || info?.kind === "Pod") {
+      if (info.kind === "Pod") {
         let items = (await client.get<{ items: WorkloadInfo[] }>(`/v1/registry/workloads${nsQuery}`)).items;
-        if (!isWorkloads) items = items.filter((w) => w.kind === "Pod");
+        items = items.filter((w) => w.kind === "Pod");
         if (name !== undefined) items = items.filter((w) => w.name === name);
-        if (name !== undefined && items.length === 0)
-          return notFound(isWorkloads ? "workloads" : "pods", name);
+        if (name !== undefined && items.length === 0) return notFound("pods", name);
         return print(items, format, flags, name !== undefined, () =>
-          isWorkloads
-            ? workloadTable(items, ns === undefined, format === "wide")
-            : podTable(items, ns === undefined, format === "wide"),
+          podTable(items, ns === undefined, format === "wide"),
         );
       }
-      const kind = info as KindInfo;
+      const kind: KindInfo = info;
       const q = kind.namespaced ? nsQuery : "";
       if (name !== undefined) {
         try {
@@ -96,10 +133,67 @@ export function register(program: Command): void {
         );
         return;
       }
+      if (kind.kind === "Service" && format !== "table") {
+        // The mesh's view of each Service: VIP, ports with their protocol, endpoints, waypoint.
+        const view = (await loadMeshView(client)).services(ns);
+        if (format === "wide") {
+          const stored = new Set(items.map((r) => `${r.metadata.namespace}/${r.metadata.name}`));
+          const rows = view.filter((v) => v.kind === "Service" && stored.has(`${v.namespace}/${v.name}`));
+          process.stdout.write(servicesTable(rows, ns === undefined, true));
+          return;
+        }
+        const withStatus = items.map((r) => ({
+          ...r,
+          status: {
+            mesh:
+              view.find(
+                (v) =>
+                  v.kind === "Service" && v.namespace === r.metadata.namespace && v.name === r.metadata.name,
+              ) ?? null,
+          },
+        }));
+        return print(withStatus, format, flags, false, () => "");
+      }
       return print(items, format, flags, false, () =>
         resourceTable(kind, items, services, kind.namespaced && ns === undefined, format === "wide"),
       );
     });
+}
+
+type ViewKind = "WorkloadList" | "PolicyList" | "WaypointList";
+
+type ViewRows =
+  | { readonly kind: "WorkloadList"; readonly items: WorkloadView[] }
+  | { readonly kind: "PolicyList"; readonly items: PolicyView[] }
+  | { readonly kind: "WaypointList"; readonly items: WaypointView[] };
+
+function viewRows(
+  view: MeshView,
+  kind: ViewKind,
+  ns: string | undefined,
+  name: string | undefined,
+): ViewRows {
+  const named = <T extends { name: string }>(xs: T[]): T[] =>
+    name === undefined ? xs : xs.filter((x) => x.name === name);
+  switch (kind) {
+    case "WorkloadList":
+      return { kind, items: named(view.workloads(ns)) };
+    case "PolicyList":
+      return { kind, items: named(view.policies(ns)) };
+    case "WaypointList":
+      return { kind, items: named(view.waypoints(ns)) };
+  }
+}
+
+function viewTable(rows: ViewRows, allNs: boolean, wide: boolean): string {
+  switch (rows.kind) {
+    case "WorkloadList":
+      return workloadsTable(rows.items, allNs, wide);
+    case "PolicyList":
+      return policiesTable(rows.items, allNs, wide);
+    case "WaypointList":
+      return waypointsTable(rows.items, allNs, wide);
+  }
 }
 
 function notFound(plural: string, name: string): void {
@@ -126,10 +220,6 @@ function print(
   }
 }
 
-function withNs(allNs: boolean, ns: string | undefined, cells: string[]): string[] {
-  return allNs ? [ns ?? "", ...cells] : cells;
-}
-
 function podTable(items: readonly WorkloadInfo[], allNs: boolean, wide: boolean): string {
   const header = withNs(allNs, "NAMESPACE", ["NAME", "STATUS", "IP", "NODE", "DATAPLANE"]);
   if (wide) header.push("SERVICE-ACCOUNT", "WAYPOINT", "COMMAND");
@@ -150,26 +240,6 @@ function podTable(items: readonly WorkloadInfo[], allNs: boolean, wide: boolean)
           w.runtime ? [...w.runtime.command, ...w.runtime.args].join(" ") || w.runtime.kind : "<none>",
         );
       }
-      return row;
-    }),
-  );
-}
-
-function workloadTable(items: readonly WorkloadInfo[], allNs: boolean, wide: boolean): string {
-  const header = withNs(allNs, "NAMESPACE", ["NAME", "ADDRESS", "NODE", "WAYPOINT", "PROTOCOL"]);
-  if (wide) header.push("IDENTITY", "SERVICES");
-  return table(
-    header,
-    items.map((w) => {
-      const row = withNs(allNs, w.namespace, [
-        w.name,
-        w.ip ?? "<none>",
-        w.node ?? "<none>",
-        w.waypoint ? w.waypoint.name : "None",
-        w.enrollment === "ambient" || w.isWaypoint ? "HBONE" : "TCP",
-      ]);
-      if (wide)
-        row.push(`${w.namespace}/sa/${w.serviceAccount}`, Object.keys(w.services).join(",") || "<none>");
       return row;
     }),
   );
