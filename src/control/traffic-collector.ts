@@ -18,6 +18,11 @@ import {
 
 /** Newest first; a page shows a screenful, `ambit top` fewer. */
 const MAX_DENIALS = 50;
+/**
+ * Rates are taken over about this much history, like Prometheus' `rate(x[10s])`: a demo client
+ * sending a request a second would flicker between 0 and 1 over a single 1.5 s scrape interval.
+ */
+const RATE_WINDOW_MS = 10_000;
 
 export interface ProxyState {
   /** Node name of a ztunnel, `waypoint/<ns>/<name>` of a waypoint. */
@@ -56,8 +61,8 @@ export interface TrafficCollectorDeps {
 
 export class TrafficCollector {
   readonly #deps: TrafficCollectorDeps;
-  #previous: TrafficScrape | undefined;
-  #current: TrafficScrape | undefined;
+  /** Recent scrapes, oldest first: the window the rates span. */
+  #history: TrafficScrape[] = [];
   #round: ScrapeRound | undefined;
   #denials: Denial[] = [];
   #edges: TrafficEdge[] = [];
@@ -90,16 +95,24 @@ export class TrafficCollector {
         r.samples === undefined ? [] : [{ target: r.node, kind: r.kind, samples: r.samples }],
       ),
     };
-    this.#previous = this.#current;
-    this.#current = scrape;
+    const last = this.#history[this.#history.length - 1];
+    // Keep the newest scrape older than the window too, so the window is always covered.
+    while ((this.#history[1]?.at ?? Number.POSITIVE_INFINITY) <= scrape.at - RATE_WINDOW_MS)
+      this.#history.shift();
+    const first = this.#history[0];
+    this.#history.push(scrape);
     const registry = this.#deps.registry();
-    const graph = computeTraffic(this.#previous, this.#current, {
-      workloadOfPrincipal: (p) => workloadOfPrincipal(registry, p),
-    });
+    const options = {
+      workloadOfPrincipal: (p: string) => workloadOfPrincipal(registry, p),
+      workloadName: (ns: string, name: string) => ownerOf(registry, ns, name),
+    };
+    const graph = computeTraffic(first, scrape, options);
     this.#edges = graph.edges;
     this.#graphNodes = graph.nodes;
     this.#interval = graph.intervalSeconds;
-    this.#denials = [...graph.denials, ...this.#denials].slice(0, MAX_DENIALS);
+    // Denials are counted between successive scrapes only, so each is listed once.
+    const fresh = first === last ? graph.denials : computeTraffic(last, scrape, options).denials;
+    this.#denials = [...fresh, ...this.#denials].slice(0, MAX_DENIALS);
   }
 }
 
@@ -121,11 +134,17 @@ export function workloadOfPrincipal(
   const sa = id.serviceAccount;
   const names = new Set(
     registry.workloads
-      .filter((w) => w.namespace === ns && w.serviceAccount === sa && !w.isWaypoint)
+      .filter((w) => w.namespace === ns && w.serviceAccount === sa)
       .map((w) => w.owner ?? w.name),
   );
   const [only] = names;
   return names.size === 1 && only !== undefined ? { namespace: ns, name: only } : undefined;
+}
+
+/** A pod's Deployment when the registry knows the pod, else the name as reported. */
+function ownerOf(registry: Registry, namespace: string, name: string): string {
+  const w = registry.workloads.find((x) => x.namespace === namespace && x.name === name);
+  return w?.owner ?? name;
 }
 
 /** Every mesh workload (by Deployment) and service, with traffic or not, plus the graph's own ends. */

@@ -94,6 +94,11 @@ export interface TrafficGraph {
 export interface TrafficModelOptions {
   /** The workload of a SPIFFE principal, when the reporter only knew the peer's identity (waypoints). */
   readonly workloadOfPrincipal?: (principal: string) => { namespace: string; name: string } | undefined;
+  /**
+   * The graph's name of a reported workload: ztunnel names a pod by its Deployment, a waypoint by
+   * the pod; this maps both to one node.
+   */
+  readonly workloadName?: (namespace: string, name: string) => string;
 }
 
 /** Per-edge accumulator of deltas over the interval. */
@@ -152,7 +157,7 @@ export function computeTraffic(
       const reporter = s.labels["reporter"];
       if (reporter !== "source" && reporter !== "destination" && reporter !== "waypoint") continue;
       const src = sourceNode(s.labels, options);
-      const dst = destinationNode(s.labels);
+      const dst = destinationNode(s.labels, options);
       const a = acc(src, dst);
       const d = delta(s);
       const policy = s.labels["connection_security_policy"] ?? "none";
@@ -160,7 +165,7 @@ export function computeTraffic(
       if (d > 0 && s.name !== DURATION_BUCKET) a.mtls.add(policy);
       if (s.name === REQUESTS || s.name === DURATION_BUCKET) {
         // A waypoint also knows which endpoint it chose: the service → workload hop of the graph.
-        const hop = serviceHop(s.labels, dst);
+        const hop = serviceHop(s.labels, dst, options);
         for (const e of hop ? [a, acc(dst, hop)] : [a]) {
           addHttp(e, s, d);
           e.mtlsAll.add(policy);
@@ -285,13 +290,13 @@ function mtlsOf(policies: ReadonlySet<string>): MtlsState {
 function sourceNode(l: Readonly<Record<string, string>>, o: TrafficModelOptions): GraphNode {
   const ns = l["source_workload_namespace"] ?? UNKNOWN;
   const name = l["source_workload"] ?? UNKNOWN;
-  if (name !== UNKNOWN && ns !== UNKNOWN) return workload(ns, name);
+  if (name !== UNKNOWN && ns !== UNKNOWN) return workload(ns, name, o);
   const principal = l["source_principal"] ?? UNKNOWN;
   const w = principal === UNKNOWN ? undefined : o.workloadOfPrincipal?.(principal);
-  return w ? workload(w.namespace, w.name) : UNKNOWN_NODE;
+  return w ? workload(w.namespace, w.name, o) : UNKNOWN_NODE;
 }
 
-function destinationNode(l: Readonly<Record<string, string>>): GraphNode {
+function destinationNode(l: Readonly<Record<string, string>>, o: TrafficModelOptions): GraphNode {
   const svcNs = l["destination_service_namespace"] ?? UNKNOWN;
   const svc = l["destination_service_name"] ?? UNKNOWN;
   if (svc !== UNKNOWN && svcNs !== UNKNOWN) {
@@ -299,19 +304,24 @@ function destinationNode(l: Readonly<Record<string, string>>): GraphNode {
   }
   const ns = l["destination_workload_namespace"] ?? UNKNOWN;
   const name = l["destination_workload"] ?? UNKNOWN;
-  return name !== UNKNOWN && ns !== UNKNOWN ? workload(ns, name) : UNKNOWN_NODE;
+  return name !== UNKNOWN && ns !== UNKNOWN ? workload(ns, name, o) : UNKNOWN_NODE;
 }
 
 /** The endpoint a waypoint picked for a service, when it reported one. */
-function serviceHop(l: Readonly<Record<string, string>>, dst: GraphNode): GraphNode | undefined {
+function serviceHop(
+  l: Readonly<Record<string, string>>,
+  dst: GraphNode,
+  o: TrafficModelOptions,
+): GraphNode | undefined {
   if (dst.kind !== "service" || l["reporter"] !== "waypoint") return undefined;
   const ns = l["destination_workload_namespace"] ?? UNKNOWN;
   const name = l["destination_workload"] ?? UNKNOWN;
-  return name !== UNKNOWN && ns !== UNKNOWN ? workload(ns, name) : undefined;
+  return name !== UNKNOWN && ns !== UNKNOWN ? workload(ns, name, o) : undefined;
 }
 
 // Graph ids keep services and workloads of the same name apart (a Deployment is often named as its Service).
-function workload(namespace: string, name: string): GraphNode {
+function workload(namespace: string, reported: string, o: TrafficModelOptions): GraphNode {
+  const name = o.workloadName?.(namespace, reported) ?? reported;
   return { id: `workload:${namespace}/${name}`, namespace, name, kind: "workload" };
 }
 
