@@ -17,7 +17,8 @@ declare global {
   }
 }
 
-const css = (name: string): string => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+const css = (name: string): string =>
+  getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 const $ = (id: string): HTMLElement => {
   const el = document.getElementById(id);
   if (!el) throw new Error(`the page has no #${id}`);
@@ -58,8 +59,8 @@ const cy = cytoscape({
         "font-size": 12,
         "font-weight": "bold",
         color: css("--muted"),
-        "background-color": css("--ns-bg") || "#eef2fb",
-        "background-opacity": 1,
+        "background-color": css("--accent"),
+        "background-opacity": 0.06,
         "border-width": 1,
         "border-style": "dashed",
         "border-color": css("--line"),
@@ -110,7 +111,8 @@ function edgeLabel(e: TrafficEdge): string {
 function elements(nodes: readonly TopologyNode[], edges: readonly TrafficEdge[]): ElementDefinition[] {
   const out: ElementDefinition[] = [];
   const namespaces = new Set(nodes.filter((n) => n.kind !== "unknown").map((n) => n.namespace));
-  for (const ns of namespaces) out.push({ group: "nodes", data: { id: `ns:${ns}`, label: ns, kind: "namespace" } });
+  for (const ns of namespaces)
+    out.push({ group: "nodes", data: { id: `ns:${ns}`, label: ns, kind: "namespace" } });
   for (const n of nodes) {
     out.push({
       group: "nodes",
@@ -144,6 +146,51 @@ function elements(nodes: readonly TopologyNode[], edges: readonly TrafficEdge[])
   return out;
 }
 
+/**
+ * Left to right in the direction of traffic: a node's column is its longest path from a caller;
+ * nodes without traffic sit in a row underneath. Deterministic, so a reload draws the same picture.
+ */
+function layered(
+  nodes: readonly TopologyNode[],
+  edges: readonly TrafficEdge[],
+): Map<string, { x: number; y: number }> {
+  const linked = new Set(edges.flatMap((e) => [e.source, e.destination]));
+  const column = new Map<string, number>();
+  for (const id of linked) column.set(id, 0);
+  // Longest-path layering; bounded by the node count so a cycle cannot loop forever.
+  for (let round = 0; round < linked.size; round++) {
+    let changed = false;
+    for (const e of edges) {
+      if (e.source === e.destination) continue;
+      const next = (column.get(e.source) ?? 0) + 1;
+      if (next > (column.get(e.destination) ?? 0) && next < linked.size) {
+        column.set(e.destination, next);
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  const byColumn = new Map<number, TopologyNode[]>();
+  const idle: TopologyNode[] = [];
+  for (const n of nodes) {
+    const c = column.get(n.id);
+    if (c === undefined) idle.push(n);
+    else byColumn.set(c, [...(byColumn.get(c) ?? []), n]);
+  }
+  const out = new Map<string, { x: number; y: number }>();
+  let rows = 0;
+  for (const [c, list] of byColumn) {
+    list.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    for (const [i, n] of list.entries())
+      out.set(n.id, { x: c * 210, y: i * 95 - ((list.length - 1) * 95) / 2 });
+    rows = Math.max(rows, list.length);
+  }
+  idle.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  const top = rows * 48 + 70;
+  for (const [i, n] of idle.entries()) out.set(n.id, { x: (i % 6) * 150, y: top + Math.floor(i / 6) * 80 });
+  return out;
+}
+
 function renderGraph(s: DashboardSnapshot): void {
   const els = elements(s.traffic.nodes, s.traffic.edges);
   const shape = els
@@ -154,7 +201,12 @@ function renderGraph(s: DashboardSnapshot): void {
     state.shape = shape;
     cy.elements().remove();
     cy.add(els);
-    cy.layout({ name: "cose", animate: false, padding: 30, nodeRepulsion: () => 9000, idealEdgeLength: () => 90 }).run();
+    const positions = layered(s.traffic.nodes, s.traffic.edges);
+    cy.layout({
+      name: "preset",
+      positions: Object.fromEntries(positions),
+      padding: 30,
+    }).run();
     cy.fit(undefined, 30);
     return;
   }
@@ -298,7 +350,11 @@ function renderProxies(s: DashboardSnapshot): void {
           p.map((x) => [
             x.name,
             x.reachable ? pill("up", "ok") : pill("unreachable", "critical"),
-            x.xdsConnected === null ? "–" : x.xdsConnected ? pill("connected", "ok") : pill("down", "warning"),
+            x.xdsConnected === null
+              ? "–"
+              : x.xdsConnected
+                ? pill("connected", "ok")
+                : pill("down", "warning"),
             x.activeConnections === null ? "–" : String(x.activeConnections),
             x.workloads === null ? "–" : String(x.workloads),
             x.certificates === null ? "–" : String(x.certificates),
