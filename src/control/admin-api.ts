@@ -15,11 +15,13 @@
  *   GET    /status                    → control plane, CA, store, xDS clients
  *   POST   /tokens                    {kind: "node", node} | {kind: "waypoint", namespace, name} → {token}
  *   GET    /health                    → {score, indicators} (docs/health.md)
+ *   GET    /traffic                   → per-edge rates, recent denials, proxy states (docs/dashboard.md)
+ *   POST   /dashboard/logins          → {code, expiresAt}: a one-time dashboard login code
  * and, outside /v1, `GET /metrics`: the `ambit_mesh_health_*` gauges in Prometheus text.
  */
 import { chmod, unlink } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { connect } from "node:net";
+import { connect, type Server as NetServer } from "node:net";
 import { isAmbitError } from "../errors.js";
 import type { Credentials, TokenSubject } from "./credentials.js";
 import { ControlError, ControlErrorCode } from "./errors.js";
@@ -42,6 +44,10 @@ export interface AdminApiDeps {
     report(): Promise<unknown>;
     metricsText(): Promise<{ contentType: string; text: string }>;
   };
+  /** The traffic graph (src/control/traffic-collector.ts). */
+  traffic?: { report(): Promise<unknown> };
+  /** Mints one-time dashboard login codes (src/dashboard/logins.ts). */
+  dashboard?: { createCode(): { code: string; expiresAt: number } };
 }
 
 export class AdminApi {
@@ -219,6 +225,18 @@ export class AdminApi {
         send(res, 200, await this.#deps.health.report());
         return;
       }
+      case "GET traffic": {
+        if (!this.#deps.traffic) throw notFound(url.pathname);
+        send(res, 200, await this.#deps.traffic.report());
+        return;
+      }
+      case "POST dashboard": {
+        if (!this.#deps.dashboard || parts[2] !== "logins") throw notFound(url.pathname);
+        // The code is a credential for the page: never logged.
+        this.#deps.log.info({}, "issued a dashboard login code");
+        send(res, 200, this.#deps.dashboard.createCode());
+        return;
+      }
       case "POST tokens": {
         const b = await jsonBody(req);
         const subject: TokenSubject =
@@ -354,8 +372,8 @@ function optStr(b: Record<string, unknown>, k: string): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
-function listen(
-  server: Server,
+export function listen(
+  server: NetServer,
   at: { path: string } | { host: string; port: number },
   what: string,
 ): Promise<void> {
@@ -378,7 +396,7 @@ function listen(
   });
 }
 
-function socketAlive(path: string): Promise<boolean> {
+export function socketAlive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     s.once("connect", () => {

@@ -7,6 +7,9 @@
 import { join } from "node:path";
 import type { Message } from "@bufbuild/protobuf";
 import { parseDocuments } from "../api/load.js";
+import { DASHBOARD_SOCKET, DashboardServer } from "../dashboard/dashboard-server.js";
+import { DashboardLogins } from "../dashboard/logins.js";
+import { buildSnapshot } from "../dashboard/snapshot.js";
 import { CertificateAuthority, DEFAULT_MIN_TTL_SECONDS } from "../identity/ca.js";
 import { parseCsr } from "../identity/keys.js";
 import { SpiffeId } from "../identity/spiffe.js";
@@ -22,10 +25,17 @@ import { type ControlConfig, type ControlOptions, controlConfig } from "./config
 import { Credentials } from "./credentials.js";
 import { ControlError, ControlErrorCode } from "./errors.js";
 import { FileStore } from "./file-store.js";
-import { HealthCollector, localClusterTargets, type ScrapeTarget } from "./health-collector.js";
+import {
+  HealthCollector,
+  localClusterTargets,
+  type ScrapeTarget,
+  waypointTargets,
+} from "./health-collector.js";
 import { type ControlLogger, defaultLogger } from "./log.js";
 import { MeshState } from "./mesh-state.js";
+import type { Registry } from "./registry.js";
 import { issueServingCert, type ServingCert } from "./serving-cert.js";
+import { TrafficCollector } from "./traffic-collector.js";
 
 export const ADMIN_SOCKET = "admin.sock";
 
@@ -48,6 +58,7 @@ export class ControlPlane {
   readonly #log: ControlLogger;
   readonly #startedAt = new Date();
   readonly #adminPort: number | undefined;
+  readonly #dashboard: DashboardServer;
   #issued = 0;
   #denied = 0;
 
@@ -63,7 +74,9 @@ export class ControlPlane {
     admin: AdminApi;
     adminPort: number | undefined;
     log: ControlLogger;
+    dashboard: DashboardServer;
   }) {
+    this.#dashboard = p.dashboard;
     this.config = p.config;
     this.state = p.state;
     this.credentials = p.credentials;
@@ -120,7 +133,22 @@ export class ControlPlane {
       registry: () => state.registry,
       xdsClients: () => xds?.status() ?? [],
       caCertificates: () => [...ca.chainPem(), ca.rootPem()],
-      targets: deps.healthTargets ?? localClusterTargets(config.home),
+      targets: deps.healthTargets ?? withWaypoints(localClusterTargets(config.home), () => state.registry),
+      log,
+    });
+    const traffic = new TrafficCollector({
+      scrapeRound: () => health.scrapeRound(),
+      registry: () => state.registry,
+    });
+    const logins = new DashboardLogins();
+    const dashboard = new DashboardServer({
+      snapshot: () =>
+        buildSnapshot({
+          health: () => health.report(),
+          traffic: () => traffic.report(),
+          certificates: () => health.certificates(),
+        }),
+      logins,
       log,
     });
     // A token written to disk by another process is picked up, re-reading at most once a second.
@@ -148,8 +176,17 @@ export class ControlPlane {
         ca: { handler: (caller, req) => (cp as ControlPlane).#createCertificate(caller, req) },
         log: xdsLogger(log),
       });
-      admin = new AdminApi({ state, credentials, log, status: () => (cp as ControlPlane).status(), health });
+      admin = new AdminApi({
+        state,
+        credentials,
+        log,
+        status: () => (cp as ControlPlane).status(),
+        health,
+        traffic,
+        dashboard: logins,
+      });
       await admin.listenUnix(join(config.home, ADMIN_SOCKET));
+      await dashboard.listenUnix(join(config.home, DASHBOARD_SOCKET));
       const adminPort = config.admin
         ? await admin.listenTcp(config.admin.host, config.admin.port)
         : undefined;
@@ -165,8 +202,10 @@ export class ControlPlane {
         admin,
         adminPort,
         log,
+        dashboard,
       });
     } catch (e) {
+      await dashboard.close();
       await admin?.close();
       await xds?.close(0);
       state.close();
@@ -251,6 +290,7 @@ export class ControlPlane {
   }
 
   async close(): Promise<void> {
+    await this.#dashboard.close();
     await this.#admin.close();
     await this.#xds.close(500);
     this.state.close();
@@ -335,4 +375,13 @@ function xdsLogger(log: ControlLogger): XdsLogger {
     warn: (o, m) => log.warn(o, m),
     error: (o, m) => log.error(o, m),
   };
+}
+
+/** The local cluster's ztunnels plus the registry's waypoints (for the traffic graph's L7 figures). */
+function withWaypoints(
+  ztunnels: () => Promise<ScrapeTarget[]>,
+  registry: () => Registry,
+): () => Promise<ScrapeTarget[]> {
+  const waypoints = waypointTargets(registry);
+  return async () => [...(await ztunnels()), ...waypoints()];
 }

@@ -20,7 +20,11 @@ import {
   type NodeConfigInput,
   type ZoneInput,
 } from "../telemetry/health/model.js";
-import { DEFAULT_PARSE_LIMITS, parsePrometheusText } from "../telemetry/health/prometheus-text.js";
+import {
+  DEFAULT_PARSE_LIMITS,
+  parsePrometheusText,
+  type Sample,
+} from "../telemetry/health/prometheus-text.js";
 import { type ZtunnelCounters, ztunnelCounters } from "../telemetry/health/ztunnel-counters.js";
 import type { TypeStatus } from "../xds/delta-stream.js";
 import type { ControlLogger } from "./log.js";
@@ -33,6 +37,23 @@ export interface ScrapeTarget {
   readonly node: string;
   /** `http://<node address>:15020/metrics`. */
   readonly url: string;
+  /** Waypoints are scraped for the traffic graph only; the health indicators read ztunnels. Default ztunnel. */
+  readonly kind?: "ztunnel" | "waypoint";
+}
+
+/** One target's answer in a scrape round: its parsed samples, or why it had none. */
+export interface ScrapeResult {
+  readonly node: string;
+  readonly kind: "ztunnel" | "waypoint";
+  readonly url: string;
+  readonly samples: readonly Sample[] | undefined;
+  readonly error: string | undefined;
+}
+
+/** Every target scraped at `at` (unix ms); the traffic graph rates two successive rounds. */
+export interface ScrapeRound {
+  readonly at: number;
+  readonly results: readonly ScrapeResult[];
 }
 
 /** One leaf the CA signed, as the issuance hook reports it. */
@@ -82,7 +103,7 @@ export class HealthCollector {
   readonly #score: Gauge<string>;
   readonly #value: Gauge<"indicator">;
   readonly #state: Gauge<"indicator">;
-  #cached: { at: number; report: Promise<HealthReport> } | undefined;
+  #cached: { at: number; report: Promise<HealthReport>; round: Promise<ScrapeRound> } | undefined;
 
   constructor(deps: HealthCollectorDeps) {
     this.#deps = deps;
@@ -140,17 +161,33 @@ export class HealthCollector {
 
   /** The current report, reused for `cacheMs`. */
   report(): Promise<HealthReport> {
+    return this.#refresh().report;
+  }
+
+  /** The scrape round behind the current report (same cache): the parsed samples of every target. */
+  scrapeRound(): Promise<ScrapeRound> {
+    return this.#refresh().round;
+  }
+
+  #refresh(): { report: Promise<HealthReport>; round: Promise<ScrapeRound> } {
     const now = this.#now();
     if (this.#cached && now - this.#cached.at < (this.#deps.cacheMs ?? DEFAULT_CACHE_MS)) {
-      return this.#cached.report;
+      return this.#cached;
     }
-    const report = this.#compute(now);
-    this.#cached = { at: now, report };
+    const round = this.#scrapeAll(now);
+    const report = round.then((r) => this.#compute(now, r));
+    const cached = { at: now, report, round };
+    this.#cached = cached;
     // A failed computation must not be served from the cache.
     report.catch(() => {
       if (this.#cached?.report === report) this.#cached = undefined;
     });
-    return report;
+    return cached;
+  }
+
+  async #scrapeAll(now: number): Promise<ScrapeRound> {
+    const targets = await this.#deps.targets();
+    return { at: now, results: await Promise.all(targets.map((t) => this.#scrape(t))) };
   }
 
   /** Prometheus text of the health gauges, refreshed first. */
@@ -159,11 +196,13 @@ export class HealthCollector {
     return { contentType: this.metrics.contentType, text: await this.metrics.metrics() };
   }
 
-  async #compute(now: number): Promise<HealthReport> {
+  #compute(now: number, round: ScrapeRound): HealthReport {
     const registry = this.#deps.registry();
-    const targets = await this.#deps.targets();
-    const scraped = await Promise.all(targets.map((t) => this.#scrape(t)));
-    const counters = scraped.filter((s): s is { node: string; counters: ZtunnelCounters } => s !== undefined);
+    const counters: { node: string; counters: ZtunnelCounters }[] = round.results.flatMap((r) =>
+      r.kind === "ztunnel" && r.samples !== undefined
+        ? [{ node: r.node, counters: ztunnelCounters(r.samples) }]
+        : [],
+    );
     const zoneOfNode = new Map(registry.nodes.map((n) => [n.name, n.zone]));
     const zones = new Map<string, { connections: number; endpoints: number }>();
     const zone = (name: string): { connections: number; endpoints: number } => {
@@ -187,7 +226,7 @@ export class HealthCollector {
     const report = assessHealth(
       {
         now,
-        certificates: this.#certificates(),
+        certificates: this.certificates(),
         poolHits: sum(counters, (c) => c.poolHits),
         poolMisses: sum(counters, (c) => c.poolMisses),
         hboneAttempts: sum(counters, (c) => c.poolHits + c.poolMisses),
@@ -201,7 +240,8 @@ export class HealthCollector {
     return report;
   }
 
-  #certificates(): CertificateInput[] {
+  /** Leaves in use and the CA's own certificates, with their validity (the dashboard's timeline). */
+  certificates(): CertificateInput[] {
     const out: CertificateInput[] = this.leavesInUse().map((l) => ({
       name: `${l.identity} (serial ${l.serial})`,
       notBefore: l.notBefore.getTime(),
@@ -241,14 +281,15 @@ export class HealthCollector {
     }
   }
 
-  async #scrape(t: ScrapeTarget): Promise<{ node: string; counters: ZtunnelCounters } | undefined> {
+  async #scrape(t: ScrapeTarget): Promise<ScrapeResult> {
+    const base = { node: t.node, kind: t.kind ?? "ztunnel", url: t.url };
     try {
       const text = await httpGetText(t.url, this.#deps.scrapeTimeoutMs ?? DEFAULT_SCRAPE_TIMEOUT_MS);
-      return { node: t.node, counters: ztunnelCounters(parsePrometheusText(text)) };
+      return { ...base, samples: parsePrometheusText(text), error: undefined };
     } catch (e) {
       // A node that cannot be scraped drops out of the traffic indicators; `ambit status` shows why.
       this.#deps.log.warn({ node: t.node, url: t.url, err: (e as Error).message }, "health scrape failed");
-      return undefined;
+      return { ...base, samples: undefined, error: (e as Error).message };
     }
   }
 }
@@ -307,4 +348,23 @@ export function localClusterTargets(home: string): () => Promise<ScrapeTarget[]>
       return [];
     }
   };
+}
+
+/**
+ * The waypoints of the registry as scrape targets (their pod address, port 15020), named
+ * `waypoint/<namespace>/<name>`: the traffic graph's only source of L7 figures.
+ */
+export function waypointTargets(registry: () => Registry): () => ScrapeTarget[] {
+  return () =>
+    registry().workloads.flatMap((w) =>
+      w.isWaypoint && w.phase === "Running" && w.ip !== undefined
+        ? [
+            {
+              node: `waypoint/${w.namespace}/${w.owner ?? w.name}`,
+              url: `http://${w.ip.includes(":") ? `[${w.ip}]` : w.ip}:${ZTUNNEL_METRICS_PORT}/metrics`,
+              kind: "waypoint" as const,
+            },
+          ]
+        : [],
+    );
 }
