@@ -135,11 +135,8 @@ describe("certificate and root rotation (real control plane, real HBONE)", () =>
       [node2, DB],
     ] as const) {
       const cred = n.certs.current(id);
-      assert.ok(
-        cred !== undefined &&
-          cred.rootsPem.includes(newRoot.trim()) &&
-          cred.rootsPem.includes(oldRoot.trim()),
-      );
+      assert.ok(cred, `${n.name} holds ${id}`);
+      assert.ok(cred.rootsPem.includes(newRoot.trim()) && cred.rootsPem.includes(oldRoot.trim()));
       assert.ok(new X509Certificate(cred.certChainPem).verify(new X509Certificate(newRoot).publicKey));
     }
     const rows = await certs();
