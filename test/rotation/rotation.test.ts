@@ -171,3 +171,44 @@ describe("certificate and root rotation (real control plane, real HBONE)", () =>
     assert.equal(status.trustBundle.roots, 1);
   });
 });
+
+describe("renewal at half-life with a real short TTL (test-only floor)", () => {
+  let h: ControlHarness;
+  let node1: TestNode;
+  let node2: TestNode;
+  let traffic: TrafficLoop;
+
+  before(async () => {
+    h = await startControl({ certTtl: "20s" });
+    assert.equal((await h.admin("POST", "/v1/apply", { filename: "shop.yaml", yaml: SHOP })).status, 200);
+    node1 = await startNode(h, "node1", 20);
+    node2 = await startNode(h, "node2", 20);
+    traffic = await startTraffic(node1, WEB, node2, DB);
+  });
+
+  after(async () => {
+    await traffic?.stop();
+    node1?.close();
+    node2?.close();
+    await h?.close();
+  });
+
+  test("a 20 s certificate is renewed by itself before it expires; connections keep working", async () => {
+    await until(() => traffic.ok >= 2, "first connections");
+    const first = node1.certs.current(WEB);
+    assert.ok(first);
+    const lifetime = first.notAfter.getTime() - first.notBefore.getTime();
+    assert.ok(lifetime <= 25_000, `short lifetime, got ${lifetime} ms`);
+    const rotated = new Promise<string>((resolve) =>
+      node1.certs.once("rotated", (_id, cred) => resolve(cred.serial)),
+    );
+    const serial = await rotated;
+    assert.notEqual(serial, first.serial);
+    // Renewed at half-life: the old certificate was still valid when the new one arrived.
+    assert.ok(Date.now() < first.notAfter.getTime(), "renewed before expiry");
+    const okBefore = traffic.ok;
+    await until(() => traffic.ok >= okBefore + 2, "connections after renewal");
+    assert.deepEqual(traffic.failures, []);
+    assert.equal(traffic.peers.at(-1)?.serialNumber, node1.certs.current(WEB)?.serial);
+  });
+});
