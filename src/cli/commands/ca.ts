@@ -48,6 +48,16 @@ function describe(ca: CaView): string {
   ].join("\n");
 }
 
+/** `--home`/`--server` given before the subcommand (`ambit ca --home x status`) count too. */
+function withGroup<T extends CommonFlags>(flags: T, cmd: Command): T {
+  const group = cmd.parent?.opts<CommonFlags>() ?? {};
+  return {
+    ...flags,
+    ...(flags.home === undefined && group.home !== undefined ? { home: group.home } : {}),
+    ...(flags.server === undefined && group.server !== undefined ? { server: group.server } : {}),
+  };
+}
+
 function withAdmin(cmd: Command): Command {
   return cmd
     .option("-o, --output <format>", "json prints the raw answer")
@@ -56,11 +66,15 @@ function withAdmin(cmd: Command): Command {
 }
 
 export function register(program: Command): void {
-  const ca = program.command("ca").description("the mesh CA: roots, signer and root rotation");
+  const ca = program
+    .command("ca")
+    .description("the mesh CA: roots, signer and root rotation")
+    .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
+    .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
 
   withAdmin(ca.command("status").description("signer, trusted roots, rotation phase, nodes' bundles")).action(
-    async (flags: CommonFlags) => {
-      const client = await AdminClient.connect(adminOptionsOf(flags));
+    async (flags: CommonFlags, cmd: Command) => {
+      const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
       const view = await client.get<CaView>("/v1/ca");
       process.stdout.write(flags.output === "json" ? `${JSON.stringify(view, null, 2)}\n` : describe(view));
     },
@@ -82,6 +96,7 @@ export function register(program: Command): void {
   ).action(
     async (
       flags: CommonFlags & { fromDir?: string; retireNow?: boolean; wait: boolean; timeout: string },
+      cmd: Command,
     ) => {
       const timeoutS = parseDuration(flags.timeout);
       if (timeoutS === undefined) {
@@ -90,7 +105,7 @@ export function register(program: Command): void {
           `--timeout ${flags.timeout} is not a duration (e.g. 5m)`,
         );
       }
-      const client = await AdminClient.connect(adminOptionsOf(flags));
+      const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
       const json = flags.output === "json";
       let view = await client.post<CaView>("/v1/ca/rotate-root", {
         ...(flags.fromDir !== undefined ? { fromDir: flags.fromDir } : {}),

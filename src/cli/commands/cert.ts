@@ -55,6 +55,16 @@ export function pendingTargets(answer: RotateAnswer, certs: readonly CertView[])
   });
 }
 
+/** `--home`/`--server` given before the subcommand (`ambit cert --home x status`) count too. */
+function withGroup<T extends CommonFlags>(flags: T, cmd: Command): T {
+  const group = cmd.parent?.opts<CommonFlags>() ?? {};
+  return {
+    ...flags,
+    ...(flags.home === undefined && group.home !== undefined ? { home: group.home } : {}),
+    ...(flags.server === undefined && group.server !== undefined ? { server: group.server } : {}),
+  };
+}
+
 function withAdmin(cmd: Command): Command {
   return cmd
     .option("-o, --output <format>", "json prints the raw answer")
@@ -63,15 +73,19 @@ function withAdmin(cmd: Command): Command {
 }
 
 export function register(program: Command): void {
-  const cert = program.command("cert").description("workload certificates: status and forced rotation");
+  const cert = program
+    .command("cert")
+    .description("workload certificates: status and forced rotation")
+    .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
+    .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
 
   withAdmin(
     cert
       .command("status")
       .description("every certificate in use: identity, node, serial, not-after, time left, root")
       .option("-n, --namespace <ns>", "only identities of this namespace"),
-  ).action(async (flags: CommonFlags & { namespace?: string }) => {
-    const client = await AdminClient.connect(adminOptionsOf(flags));
+  ).action(async (flags: CommonFlags & { namespace?: string }, cmd: Command) => {
+    const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
     const { certificates } = await client.get<{ certificates: CertView[] }>("/v1/certs");
     const shown = certificates.filter(
       (c) => flags.namespace === undefined || c.identity.includes(`/ns/${flags.namespace}/sa/`),
@@ -106,7 +120,10 @@ export function register(program: Command): void {
       .option("--no-wait", "return once the nodes were asked, without waiting for the new serials")
       .option("--timeout <duration>", "how long to wait for every node", "60s"),
   ).action(
-    async (flags: CommonFlags & { namespace?: string; all?: boolean; wait: boolean; timeout: string }) => {
+    async (
+      flags: CommonFlags & { namespace?: string; all?: boolean; wait: boolean; timeout: string },
+      cmd: Command,
+    ) => {
       if ((flags.namespace === undefined) === (flags.all !== true)) {
         throw new ControlError(ControlErrorCode.BAD_OPTIONS, "give exactly one of --namespace <ns> or --all");
       }
@@ -117,7 +134,7 @@ export function register(program: Command): void {
           `--timeout ${flags.timeout} is not a duration (e.g. 60s)`,
         );
       }
-      const client = await AdminClient.connect(adminOptionsOf(flags));
+      const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
       const answer = await client.post<RotateAnswer>(
         "/v1/certs/rotate",
         flags.all === true ? { all: true } : { namespace: flags.namespace },
