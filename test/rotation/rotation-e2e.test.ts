@@ -67,7 +67,7 @@ describe("rotation on a local cluster (payment-system)", { skip: needsRoot }, ()
 
   test("cert rotate --all, then ca rotate-root: zero failed requests, new root everywhere", {
     timeout: 600_000,
-  }, async () => {
+  }, async (t) => {
     const admin = await c.admin();
     const services = await admin.get<{ items: Array<{ name: string; vip?: string }> }>(
       "/v1/registry/services?namespace=payment-system",
@@ -92,7 +92,9 @@ describe("rotation on a local cluster (payment-system)", { skip: needsRoot }, ()
 
     const before = await certs();
     assert.ok(before.length >= 3, `certificates in use: ${JSON.stringify(before)}`);
+    const rotateStart = Date.now();
     const rotate = await c.cli(["cert", "rotate", "--all", "--timeout", "120s"]);
+    t.diagnostic(`cert rotate --all: ${Date.now() - rotateStart} ms (CLI process included)`);
     assert.equal(rotate.code, 0, rotate.stdout + rotate.stderr);
     assert.match(rotate.stdout, /every targeted certificate was renewed/);
     const renewed = await certs();
@@ -101,7 +103,9 @@ describe("rotation on a local cluster (payment-system)", { skip: needsRoot }, ()
       if (now !== undefined) assert.notEqual(now.serial, b.serial, `${b.identity} on ${b.caller} renewed`);
     }
 
+    const rootStart = Date.now();
     const rr = await c.cli(["ca", "rotate-root", "--timeout", "5m"]);
+    t.diagnostic(`ca rotate-root until retiring: ${Date.now() - rootStart} ms (CLI process included)`);
     assert.equal(rr.code, 0, rr.stdout + rr.stderr);
     assert.match(rr.stdout, /root rotation: distributing/);
     assert.match(rr.stdout, /root rotation: retiring/);
@@ -126,6 +130,7 @@ describe("rotation on a local cluster (payment-system)", { skip: needsRoot }, ()
     const okAfter = loop.ok;
     await until(() => loop!.ok >= okAfter + 10, "requests after retirement", 60_000);
     await loop.stop();
+    t.diagnostic(`requests: ${loop.ok} ok, ${loop.failures.length} failed`);
     assert.deepEqual(loop.failures, []);
   });
 });
