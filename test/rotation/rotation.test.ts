@@ -172,6 +172,41 @@ describe("certificate and root rotation (real control plane, real HBONE)", () =>
   });
 });
 
+describe("ambit status names nodes on an old trust bundle", () => {
+  let h: ControlHarness;
+  let node1: TestNode;
+  let node2: TestNode;
+  before(async () => {
+    h = await startControl();
+    assert.equal((await h.admin("POST", "/v1/apply", { filename: "shop.yaml", yaml: SHOP })).status, 200);
+    node1 = await startNode(h, "node1");
+    node2 = await startNode(h, "node2");
+  });
+  after(async () => {
+    node1?.close();
+    node2?.close();
+    await h?.close();
+  });
+
+  test("a disconnected node is behind once the bundle changes; a rotation waits for it", async () => {
+    type Status = { trustBundle: { behind: string[] } };
+    await until(
+      async () => (await h.admin<Status>("GET", "/v1/status")).body.trustBundle.behind.length === 0,
+      "ACKs",
+    );
+    node2.xds.close();
+    const started = await h.admin<CaView>("POST", "/v1/ca/rotate-root", {});
+    assert.equal(started.body.phase.state, "distributing");
+    await until(async () => {
+      const behind = (await h.admin<Status>("GET", "/v1/status")).body.trustBundle.behind;
+      return behind.length === 1 && behind[0] === "node/node2";
+    }, "node2 reported behind");
+    // node1 ACKed, node2 cannot: signing does not switch.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await h.admin<CaView>("GET", "/v1/ca")).body.phase.state, "distributing");
+  });
+});
+
 describe("renewal at half-life with a real short TTL (test-only floor)", () => {
   let h: ControlHarness;
   let node1: TestNode;
