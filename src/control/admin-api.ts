@@ -17,6 +17,10 @@
  *   GET    /health                    → {score, indicators} (docs/health.md)
  *   GET    /traffic                   → per-edge rates, recent denials, proxy states (docs/dashboard.md)
  *   POST   /dashboard/logins          → {code, expiresAt}: a one-time dashboard login code
+ *   GET    /certs                     → {certificates}: the CA's ledger (docs/identity.md)
+ *   POST   /certs/rotate              {namespace} | {all: true} → {generation, requestedAt, targets}
+ *   GET    /ca                        → signer, roots, rotation phase, nodes' trust bundles
+ *   POST   /ca/rotate-root            {fromDir?, retireNow?} → as GET /ca
  * and, outside /v1, `GET /metrics`: the `ambit_mesh_health_*` gauges in Prometheus text.
  */
 import { chmod, unlink } from "node:fs/promises";
@@ -48,6 +52,13 @@ export interface AdminApiDeps {
   traffic?: { report(): Promise<unknown> };
   /** Mints one-time dashboard login codes (src/dashboard/logins.ts). */
   dashboard?: { createCode(): { code: string; expiresAt: number } };
+  /** Certificates and the CA (src/control/control-plane.ts). */
+  certs?: {
+    list(): unknown;
+    rotate(namespace: string | undefined): unknown;
+    ca(): unknown;
+    rotateRoot(o: { fromDir?: string; retireNow?: boolean }): unknown;
+  };
 }
 
 export class AdminApi {
@@ -248,6 +259,38 @@ export class AdminApi {
         send(res, 200, { token });
         return;
       }
+      case "GET certs":
+      case "POST certs":
+      case "GET ca":
+      case "POST ca": {
+        const certs = this.#deps.certs;
+        if (certs === undefined) throw notFound(url.pathname);
+        if (route === "GET certs" && parts.length === 2) send(res, 200, certs.list());
+        else if (route === "GET ca" && parts.length === 2) send(res, 200, certs.ca());
+        else if (route === "POST certs" && parts[2] === "rotate") {
+          const b = await jsonBody(req);
+          const namespace = optStr(b, "namespace");
+          if ((namespace === undefined) === (b["all"] !== true)) {
+            throw new ControlError(
+              ControlErrorCode.BAD_REQUEST,
+              'POST /v1/certs/rotate needs exactly one of {"namespace": "<ns>"} or {"all": true}',
+            );
+          }
+          send(res, 200, certs.rotate(namespace));
+        } else if (route === "POST ca" && parts[2] === "rotate-root") {
+          const b = await jsonBody(req);
+          const fromDir = optStr(b, "fromDir");
+          send(
+            res,
+            200,
+            certs.rotateRoot({
+              ...(fromDir !== undefined ? { fromDir } : {}),
+              ...(b["retireNow"] === true ? { retireNow: true } : {}),
+            }),
+          );
+        } else throw notFound(url.pathname);
+        return;
+      }
       default:
         throw notFound(url.pathname);
     }
@@ -266,7 +309,7 @@ export class AdminApi {
       const status =
         e.code === ControlErrorCode.NOT_FOUND
           ? 404
-          : e.code === ControlErrorCode.LABEL_CONFLICT
+          : e.code === ControlErrorCode.LABEL_CONFLICT || e.code === ControlErrorCode.ROTATION_CONFLICT
             ? 409
             : e.code === ControlErrorCode.BAD_REQUEST
               ? 400

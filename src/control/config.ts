@@ -12,8 +12,15 @@ export interface ControlOptions {
   /** Extra admin listener on loopback TCP, `127.0.0.1:port`; the unix socket is always there. */
   adminAddress?: string;
   trustDomain?: string;
-  /** Default (and maximum) workload certificate lifetime, e.g. `1h`, `30m`. */
+  /** Default (and maximum) workload certificate lifetime, e.g. `1h`, `30m`; at least 5m. */
   certTtl?: string;
+  /**
+   * Test-only floor below the 5-minute minimum of `certTtl` (seconds), so tests watch renewals at
+   * half-life without waiting minutes. Never for production: peers would renew constantly.
+   */
+  testOnlyMinCertTtlSeconds?: number;
+  /** A plug-in CA in Istio's cacerts layout, imported into `<home>/ca/` on first start. */
+  caDir?: string;
   debounceMs?: number;
   storeDebounceMs?: number;
 }
@@ -25,6 +32,7 @@ export interface ControlConfig {
   readonly admin: { readonly host: string; readonly port: number } | undefined;
   readonly trustDomain: string;
   readonly certTtlSeconds: number;
+  readonly caDir: string | undefined;
   readonly clusterId: string;
   readonly network: string;
   readonly rootNamespace: string;
@@ -37,6 +45,10 @@ export interface ControlConfig {
 export function resolveHome(flag?: string): string {
   return resolve(flag ?? process.env["AMBIT_HOME"] ?? ".ambit");
 }
+
+/** Workload certificates live at least 5 minutes (issue 5) and at most 90 days (Istio's max-workload-cert-ttl). */
+export const MIN_CERT_TTL_SECONDS = 300;
+export const MAX_CERT_TTL_SECONDS = 90 * 86400;
 
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
@@ -69,10 +81,11 @@ export function controlConfig(o: ControlOptions): ControlConfig {
     );
   }
   const ttl = parseDuration(o.certTtl ?? "1h");
-  if (ttl === undefined || ttl < 60) {
+  const minTtl = o.testOnlyMinCertTtlSeconds ?? MIN_CERT_TTL_SECONDS;
+  if (ttl === undefined || ttl < minTtl || ttl > MAX_CERT_TTL_SECONDS) {
     throw new ControlError(
       ControlErrorCode.BAD_OPTIONS,
-      `--cert-ttl ${JSON.stringify(o.certTtl)} must be a duration of at least 1m (e.g. 1h)`,
+      `--cert-ttl ${JSON.stringify(o.certTtl)} must be a duration between ${minTtl >= 60 ? `${minTtl / 60}m` : `${minTtl}s`} and 90d (e.g. 1h)`,
     );
   }
   const xds = parseHostPort(o.xdsAddress ?? "0.0.0.0:15012", "--xds-address");
@@ -84,6 +97,7 @@ export function controlConfig(o: ControlOptions): ControlConfig {
     admin,
     trustDomain,
     certTtlSeconds: Math.floor(ttl),
+    caDir: o.caDir === undefined ? undefined : resolve(o.caDir),
     clusterId: "Kubernetes",
     network: "",
     rootNamespace: "istio-system",

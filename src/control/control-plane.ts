@@ -4,23 +4,26 @@
  * taken port fails here, at start-up, naming the port. After that it only reacts: store changes
  * recompute the registry and publish xDS; the xDS server pushes (debounced) to every client.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Message } from "@bufbuild/protobuf";
 import { parseDocuments } from "../api/load.js";
 import { DASHBOARD_SOCKET, DashboardServer } from "../dashboard/dashboard-server.js";
 import { DashboardLogins } from "../dashboard/logins.js";
 import { buildSnapshot } from "../dashboard/snapshot.js";
-import { CertificateAuthority, DEFAULT_MIN_TTL_SECONDS } from "../identity/ca.js";
+import { type CertificateAuthority, DEFAULT_MIN_TTL_SECONDS } from "../identity/ca.js";
 import { parseCsr } from "../identity/keys.js";
 import { SpiffeId } from "../identity/spiffe.js";
 import { bearerToken } from "../xds/auth.js";
 import type { CertificateSigningRequest } from "../xds/ca-service.js";
+import { TrustBundleSchema } from "../xds/gen/ambit/security/trust_bundle_pb.js";
 import type { XdsLogger } from "../xds/log.js";
 import type { XdsResourceInput } from "../xds/resource-store.js";
 import { XdsServer } from "../xds/server.js";
+import { TRUST_BUNDLE_RESOURCE, TRUST_BUNDLE_TYPE_URL, trustBundleMessage } from "../xds/trust-bundle.js";
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from "../xds/type-urls.js";
 import { AdminApi } from "./admin-api.js";
 import { type DataPlaneCaller, mayIssue } from "./ca-authz.js";
+import { CaRotation, fingerprintOf, importCaDir, type RotationProgress } from "./ca-rotation.js";
 import { type ControlConfig, type ControlOptions, controlConfig } from "./config.js";
 import { Credentials } from "./credentials.js";
 import { ControlError, ControlErrorCode } from "./errors.js";
@@ -49,7 +52,7 @@ export class ControlPlane {
   readonly config: ControlConfig;
   readonly state: MeshState;
   readonly credentials: Credentials;
-  readonly ca: CertificateAuthority;
+  readonly rotation: CaRotation;
   readonly servingCert: ServingCert;
   readonly health: HealthCollector;
   readonly #store: FileStore;
@@ -61,12 +64,15 @@ export class ControlPlane {
   readonly #dashboard: DashboardServer;
   #issued = 0;
   #denied = 0;
+  /** serial → root fingerprint and issue time of the leaves signed here, for rotation progress and `cert status`. */
+  readonly #leafInfo = new Map<string, { root: string; issuedAt: number }>();
+  #rotationTimer: NodeJS.Timeout | undefined;
 
   private constructor(p: {
     config: ControlConfig;
     state: MeshState;
     credentials: Credentials;
-    ca: CertificateAuthority;
+    rotation: CaRotation;
     servingCert: ServingCert;
     health: HealthCollector;
     store: FileStore;
@@ -80,7 +86,7 @@ export class ControlPlane {
     this.config = p.config;
     this.state = p.state;
     this.credentials = p.credentials;
-    this.ca = p.ca;
+    this.rotation = p.rotation;
     this.servingCert = p.servingCert;
     this.health = p.health;
     this.#store = p.store;
@@ -95,13 +101,20 @@ export class ControlPlane {
     const log = deps.log ?? defaultLogger();
     const credentials = new Credentials(config.home);
     await credentials.load();
-    let ca: CertificateAuthority;
+    let rotation: CaRotation;
     try {
-      ca = CertificateAuthority.loadOrCreate(join(config.home, "ca"), {
+      const caOptions = {
         trustDomain: config.trustDomain,
         minTtlSeconds: Math.min(DEFAULT_MIN_TTL_SECONDS, config.certTtlSeconds),
+      };
+      if (config.caDir !== undefined) importCaDir(config.caDir, join(config.home, "ca"), caOptions);
+      rotation = CaRotation.open(join(config.home, "ca"), {
+        ...caOptions,
+        certTtlSeconds: config.certTtlSeconds,
+        log: (msg, fields) => log.info(fields, msg),
       });
     } catch (e) {
+      if (e instanceof ControlError) throw e;
       throw new ControlError(
         ControlErrorCode.BAD_OPTIONS,
         `cannot load the CA from ${join(config.home, "ca")}: ${(e as Error).message}`,
@@ -132,7 +145,7 @@ export class ControlPlane {
     const health = new HealthCollector({
       registry: () => state.registry,
       xdsClients: () => xds?.status() ?? [],
-      caCertificates: () => [...ca.chainPem(), ca.rootPem()],
+      caCertificates: () => [...rotation.signer.chainPem(), rotation.signer.rootPem()],
       targets: deps.healthTargets ?? withWaypoints(localClusterTargets(config.home), () => state.registry),
       log,
     });
@@ -161,7 +174,11 @@ export class ControlPlane {
     try {
       xds = await XdsServer.listen<DataPlaneCaller>({
         address: `${config.xdsHost.includes(":") ? `[${config.xdsHost}]` : config.xdsHost}:${config.xdsPort}`,
-        tls: { certChainPem: [servingCert.certPem, ...ca.chainPem()].join(""), keyPem: servingCert.keyPem },
+        tls: {
+          certChainPem: [servingCert.certPem, ...rotation.signer.chainPem()].join(""),
+          keyPem: servingCert.keyPem,
+        },
+        extraSchemas: [TrustBundleSchema],
         authenticate: async (ctx) => {
           const token = bearerToken(ctx.metadata);
           const caller = token === null ? undefined : await credentialsCaller(credentials, token, mayReload);
@@ -184,6 +201,12 @@ export class ControlPlane {
         health,
         traffic,
         dashboard: logins,
+        certs: {
+          list: () => ({ certificates: (cp as ControlPlane).certificates() }),
+          rotate: (namespace) => (cp as ControlPlane).rotateCertificates(namespace),
+          ca: () => (cp as ControlPlane).caStatus(),
+          rotateRoot: (o) => (cp as ControlPlane).rotateRoot(o),
+        },
       });
       await admin.listenUnix(join(config.home, ADMIN_SOCKET));
       await dashboard.listenUnix(join(config.home, DASHBOARD_SOCKET));
@@ -194,7 +217,7 @@ export class ControlPlane {
         config,
         state,
         credentials,
-        ca,
+        rotation,
         servingCert,
         health,
         store,
@@ -216,6 +239,14 @@ export class ControlPlane {
     const started = cp;
     state.subscribe(() => started.#publish());
     started.#publish();
+    rotation.onChange(() => started.#publishBundle());
+    started.#publishBundle();
+    // Rotation moves on when nodes ACK the bundle, and with time (leaves expiring).
+    xds.on("ack", (e) => {
+      if (e.typeUrl === TRUST_BUNDLE_TYPE_URL) started.#advanceRotation();
+    });
+    started.#rotationTimer = setInterval(() => started.#advanceRotation(), 1000);
+    started.#rotationTimer.unref();
     log.info(
       {
         home: config.home,
@@ -226,6 +257,11 @@ export class ControlPlane {
       "control plane serving",
     );
     return started;
+  }
+
+  /** The CA that signs now (it changes during a root rotation). */
+  get ca(): CertificateAuthority {
+    return this.rotation.signer;
   }
 
   get xdsPort(): number {
@@ -263,7 +299,9 @@ export class ControlPlane {
         certTtlSeconds: this.config.certTtlSeconds,
         issued: this.#issued,
         denied: this.#denied,
+        rotation: this.rotation.phase.state,
       },
+      trustBundle: this.trustBundleStatus(),
       store: this.#store.info(),
       registry: {
         nodes: registry.nodes.length,
@@ -291,6 +329,7 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     await this.#dashboard.close();
+    clearInterval(this.#rotationTimer);
     await this.#admin.close();
     await this.#xds.close(500);
     this.state.close();
@@ -304,6 +343,144 @@ export class ControlPlane {
       new Map([...m].map(([k, v]) => [k, { resource: v }]));
     this.#xds.setResources(ADDRESS_TYPE_URL, toInputs(snap.addresses));
     this.#xds.setResources(AUTHORIZATION_TYPE_URL, toInputs(snap.authorizations));
+  }
+
+  /** Which node holds which version of the trust bundle; `behind` lists those not on the current one. */
+  trustBundleStatus(): {
+    version: string | null;
+    roots: number;
+    nodes: Array<{ caller: string; node: string | null; upToDate: boolean }>;
+    behind: string[];
+  } {
+    const current = this.#xds.store.get(TRUST_BUNDLE_TYPE_URL, TRUST_BUNDLE_RESOURCE)?.version ?? null;
+    const held = this.#xds.heldVersions(TRUST_BUNDLE_TYPE_URL, TRUST_BUNDLE_RESOURCE);
+    const nodes = held.map((h) => ({
+      caller: h.caller.id,
+      node: h.node ?? null,
+      upToDate: h.version !== undefined && h.version === current,
+    }));
+    const connected = new Set(held.filter((h) => h.caller.kind === "node").map((h) => h.caller.id));
+    // A node that hosts workloads but has no stream cannot have the bundle either.
+    const expected = new Set(
+      this.state.registry.workloads.flatMap((w) => (w.node === undefined ? [] : [`node/${w.node}`])),
+    );
+    const behind = [
+      ...new Set([
+        ...nodes.filter((n) => !n.upToDate).map((n) => n.caller),
+        ...[...expected].filter((id) => !connected.has(id)),
+      ]),
+    ].sort();
+    return { version: current, roots: this.rotation.rootsPem().length, nodes, behind };
+  }
+
+  /** The CA's ledger: the latest leaf per caller and identity still in use, with its root and time left. */
+  certificates(): Array<{
+    caller: string;
+    node: string | null;
+    identity: string;
+    serial: string;
+    notBefore: string;
+    notAfter: string;
+    issuedAt: string | null;
+    timeLeftSeconds: number;
+    root: "active" | "retiring" | "unknown";
+  }> {
+    const now = Date.now();
+    const active = fingerprintOf(this.rotation.signer.rootPem());
+    return this.health
+      .leavesInUse()
+      .map((l) => {
+        const info = this.#leafInfo.get(l.serial);
+        return {
+          caller: l.caller,
+          node: l.node ?? null,
+          identity: l.identity,
+          serial: l.serial,
+          notBefore: l.notBefore.toISOString(),
+          notAfter: l.notAfter.toISOString(),
+          issuedAt: info === undefined ? null : new Date(info.issuedAt).toISOString(),
+          timeLeftSeconds: Math.max(0, Math.floor((l.notAfter.getTime() - now) / 1000)),
+          root:
+            info === undefined
+              ? ("unknown" as const)
+              : info.root === active
+                ? ("active" as const)
+                : ("retiring" as const),
+        };
+      })
+      .sort((a, b) => a.identity.localeCompare(b.identity) || a.caller.localeCompare(b.caller));
+  }
+
+  /** `ambit cert rotate`: asks the nodes to renew now; the returned targets are the leaves to be replaced. */
+  rotateCertificates(namespace: string | undefined): {
+    generation: number;
+    namespace: string | null;
+    requestedAt: string;
+    targets: Array<{ caller: string; identity: string; serial: string }>;
+  } {
+    const requestedAt = new Date().toISOString();
+    const targets = this.certificates()
+      .filter((c) => c.timeLeftSeconds > 0)
+      .filter((c) => namespace === undefined || SpiffeId.parse(c.identity).namespace === namespace)
+      .map((c) => ({ caller: c.caller, identity: c.identity, serial: c.serial }));
+    const generation = this.rotation.requestRenewal(namespace);
+    this.#log.info(
+      { namespace: namespace ?? "*", generation, targets: targets.length },
+      "certificate rotation requested",
+    );
+    return { generation, namespace: namespace ?? null, requestedAt, targets };
+  }
+
+  /** `GET /v1/ca`: signer, roots, rotation phase and which nodes hold the current bundle. */
+  caStatus(): unknown {
+    return { ...(this.rotation.status() as object), trustBundle: this.trustBundleStatus() };
+  }
+
+  /** `ambit ca rotate-root`: starts a rotation (new self-signed root, or a CA from files), or retires early. */
+  rotateRoot(o: { fromDir?: string; retireNow?: boolean }): unknown {
+    if (o.retireNow === true) {
+      this.#log.warn(
+        {},
+        "retiring the old root now (--retire-now): peers still holding its leaves will fail",
+      );
+      this.rotation.retireNow();
+      return this.caStatus();
+    }
+    try {
+      this.rotation.startRootRotation(
+        o.fromDir === undefined ? { kind: "generate" } : { kind: "dir", dir: resolve(o.fromDir) },
+      );
+    } catch (e) {
+      if (e instanceof ControlError && e.code === ControlErrorCode.ROTATION_CONFLICT) throw e;
+      // Bad plug-in material is the caller's mistake: answer 400 with the loader's message.
+      throw new ControlError(ControlErrorCode.BAD_REQUEST, (e as Error).message, { cause: e });
+    }
+    return this.caStatus();
+  }
+
+  #rotationProgress(): RotationProgress {
+    const active = fingerprintOf(this.rotation.signer.rootPem());
+    const now = Date.now();
+    const oldLeavesInUse = this.health
+      .leavesInUse()
+      .filter((l) => l.notAfter.getTime() > now && this.#leafInfo.get(l.serial)?.root !== active).length;
+    return { nodesBehind: this.trustBundleStatus().behind, oldLeavesInUse };
+  }
+
+  #advanceRotation(): void {
+    if (this.rotation.phase.state === "idle") return;
+    try {
+      this.rotation.advance(this.#rotationProgress());
+    } catch (e) {
+      this.#log.error({ err: String(e) }, "root rotation step failed; retrying in a second");
+    }
+  }
+
+  #publishBundle(): void {
+    this.#xds.setResources(
+      TRUST_BUNDLE_TYPE_URL,
+      new Map([[TRUST_BUNDLE_RESOURCE, { resource: trustBundleMessage(this.rotation.bundle()) }]]),
+    );
   }
 
   async #createCertificate(
@@ -334,8 +511,14 @@ export class ControlPlane {
     const max = this.config.certTtlSeconds;
     const requested = req.validityDuration > 0 ? Math.floor(req.validityDuration) : max;
     const ttlSeconds = Math.min(max, Math.max(requested, Math.min(DEFAULT_MIN_TTL_SECONDS, max)));
-    const issued = this.ca.signCsr(req.csr, { identity, ttlSeconds });
+    const signer = this.rotation.signer;
+    const issued = signer.signCsr(req.csr, { identity, ttlSeconds });
     this.#issued += 1;
+    this.#leafInfo.set(issued.serial, { root: fingerprintOf(signer.rootPem()), issuedAt: Date.now() });
+    if (this.#leafInfo.size > 100_000) {
+      const oldest = this.#leafInfo.keys().next().value;
+      if (oldest !== undefined) this.#leafInfo.delete(oldest);
+    }
     this.health.recordIssued({
       caller: caller.id,
       node: caller.kind === "node" ? caller.node : undefined,
@@ -348,7 +531,9 @@ export class ControlPlane {
       { caller: caller.id, identity: identity.toString(), serial: issued.serial, notAfter: issued.notAfter },
       "certificate issued",
     );
-    return { certChain: [issued.certPem, ...issued.chainPem, issued.rootPem] };
+    // Every trusted root follows the chain (the signer's first), as Istio appends its root: a node learns
+    // the bundle with each certificate, even before the pushed TrustBundle reaches it.
+    return { certChain: [issued.certPem, ...issued.chainPem, ...this.rotation.rootsPem()] };
   }
 }
 

@@ -31,6 +31,8 @@ export const ControlErrorCode = {
   UNREACHABLE: "CP_ERR_UNREACHABLE",
   /** The admin API answered with an error the CLI does not know. */
   ADMIN_ERROR: "CP_ERR_ADMIN_ERROR",
+  /** A CA change conflicts with the CA state: a root rotation is in progress, or `--ca-dir` differs from the CA in use. */
+  ROTATION_CONFLICT: "CP_ERR_ROTATION_CONFLICT",
 } as const;
 
 export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];

@@ -94,8 +94,12 @@ describe("self-signed CA", () => {
       );
     }
     const short = CertificateAuthority.createSelfSigned({ minTtlSeconds: 1 });
+    // Below the 5-minute floor (tests only) the backdate is at most a quarter of the TTL, so that
+    // half-life still falls after the issue time.
     const s = short.sign(generateKeyPair().publicKey, { identity: ID, ttlSeconds: 2 });
-    assert.equal(s.notAfter.getTime() - s.notBefore.getTime(), 122_000);
+    assert.equal(s.notAfter.getTime() - s.notBefore.getTime(), 2_000);
+    const s40 = short.sign(generateKeyPair().publicKey, { identity: ID, ttlSeconds: 40 });
+    assert.equal(s40.notAfter.getTime() - s40.notBefore.getTime(), 50_000);
   });
 
   test("serials are distinct", () => {

@@ -477,8 +477,14 @@ export class CertificateAuthority {
     const now = this.#config.clock();
     // A leaf never outlives its issuer: peers would reject it once the CA certificate expires anyway.
     const notAfterMs = Math.min(now + ttl * 1000, this.notAfter.getTime());
+    // Below the production floor (tests only) a 2-minute backdate would put half-life before the issue
+    // time and renewal would loop: backdate by at most a quarter of the TTL there.
+    const grace =
+      ttl < DEFAULT_MIN_TTL_SECONDS
+        ? Math.min(CLOCK_SKEW_GRACE_SECONDS, Math.floor(ttl / 4))
+        : CLOCK_SKEW_GRACE_SECONDS;
     return {
-      notBefore: floorToSecond(now - CLOCK_SKEW_GRACE_SECONDS * 1000),
+      notBefore: floorToSecond(now - grace * 1000),
       notAfter: floorToSecond(notAfterMs),
     };
   }

@@ -140,6 +140,8 @@ export interface CertStoreEvents {
   issued: [identity: SpiffeId, cred: WorkloadCredential];
   rotated: [identity: SpiffeId, cred: WorkloadCredential, previous: WorkloadCredential];
   "renewal-failed": [identity: SpiffeId, error: Error];
+  /** The trust bundle changed: held credentials now carry `rootsPem` (same keys and serials). */
+  "trust-bundle": [rootsPem: string];
 }
 
 /**
@@ -155,6 +157,8 @@ export interface CertStoreEvents {
 export class CertStore extends EventEmitter<CertStoreEvents> {
   readonly #config: CertStoreConfig;
   readonly #entries = new Map<string, Entry>();
+  /** A bundle pushed by the control plane; it wins over the roots of a CA answer, which may be older. */
+  #bundle: string | undefined;
   #closed = false;
 
   constructor(opts: CertStoreOptions) {
@@ -225,6 +229,31 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed !== undefined) throw failed.reason;
+  }
+
+  /**
+   * Replaces the roots every held and future credential trusts (root rotation). Keys and leaves stay:
+   * only handshakes that start afterwards use the new bundle; open connections are untouched.
+   */
+  setTrustBundle(rootsPem: string): void {
+    this.#assertOpen();
+    const pem = splitCertificates(rootsPem).join("");
+    if (pem === "") {
+      throw new IdentityError("ID_ERR_NO_TRUST_ROOTS", "setTrustBundle() needs at least one PEM certificate");
+    }
+    if (pem === this.#bundle) return;
+    this.#bundle = pem;
+    for (const entry of this.#entries.values()) {
+      if (entry.cred !== undefined && entry.cred.rootsPem !== pem) {
+        entry.cred = Object.freeze({ ...entry.cred, rootsPem: pem });
+      }
+    }
+    this.emit("trust-bundle", pem);
+  }
+
+  /** The roots new handshakes trust: the pushed bundle, else the configured roots. */
+  trustBundle(): string {
+    return this.#bundle ?? this.#config.rootsPem();
   }
 
   close(): void {
@@ -300,7 +329,8 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
     }
     if (!certified.equals(identity)) throw badCert(`the leaf names ${certified}`);
     const rootsPem =
-      response.rootsPem?.flatMap((p) => splitCertificates(p)).join("") || this.#config.rootsPem();
+      this.#bundle ??
+      (response.rootsPem?.flatMap((p) => splitCertificates(p)).join("") || this.#config.rootsPem());
     if (rootsPem === "") {
       throw new IdentityError(
         "ID_ERR_NO_TRUST_ROOTS",

@@ -20,6 +20,7 @@ import { controlPlaneCertStore } from "../xds/ca-service.js";
 import { XdsClient } from "../xds/client.js";
 import { type Address, AddressSchema } from "../xds/gen/istio/workload/workload_pb.js";
 import { defineResourceType } from "../xds/resource-types.js";
+import { TRUST_BUNDLE_TYPE, TrustBundleFollower } from "../xds/trust-bundle.js";
 import { ADDRESS_TYPE_URL } from "../xds/type-urls.js";
 import { AddressBook } from "./address-book.js";
 import { type WaypointConfig, type WaypointOptions, waypointConfig } from "./config.js";
@@ -149,7 +150,7 @@ export class Waypoint {
         id: `waypoint~${config.namespace}~${config.name}`,
         metadata: { kind: "waypoint", NAMESPACE: config.namespace, NAME: config.name },
       },
-      subscriptions: [{ type: ADDRESS_TYPE }],
+      subscriptions: [{ type: ADDRESS_TYPE }, { type: TRUST_BUNDLE_TYPE }],
       ...(config.control.backoff !== undefined ? { backoff: config.control.backoff } : {}),
       log: logger.child({ component: "xds" }),
     });
@@ -258,7 +259,11 @@ export class Waypoint {
 
   #wire(): void {
     const book = this.#ctx!.book;
+    const bundle = new TrustBundleFollower(this.#certs);
     this.#xds.on("change", (change) => {
+      bundle
+        .apply(change)
+        ?.renewals.catch((e: Error) => this.logger.warn(`forced renewal failed: ${e.message}`));
       if (change.typeUrl !== ADDRESS_TYPE_URL) return;
       for (const name of change.removed) book.remove(name);
       for (const [name, message] of change.upserted) book.upsert(name, message as unknown as Address);
@@ -277,6 +282,11 @@ export class Waypoint {
       this.metrics.certExpiry.set({ identity: cred.identity.toString() }, cred.notAfter.getTime() / 1000);
     };
     this.#certs.on("rotated", (_id, cred) => install(cred));
+    // Same certificate, new roots (root rotation): new handshakes must trust them.
+    this.#certs.on("trust-bundle", () => {
+      const cred = this.#certs.current(this.identity);
+      if (cred !== undefined) install(cred);
+    });
     const fetch = (): void => {
       this.#certs.get(this.identity).then(install, (e: Error) => {
         this.logger.warn(`certificate fetch for ${this.identity.toString()} failed, retrying: ${e.message}`);

@@ -175,6 +175,23 @@ export class DeltaStream<C> {
     }
   }
 
+  /**
+   * The version of `name` the client has acknowledged holding (sent and ACKed, or declared on reconnect),
+   * or undefined while none is, or while a newer send awaits its ACK or was NACKed.
+   */
+  /** Whether the client subscribed to `typeUrl` at all on this stream. */
+  subscribes(typeUrl: string): boolean {
+    return this.#types.has(typeUrl);
+  }
+
+  heldVersion(typeUrl: string, name: string): string | undefined {
+    const t = this.#types.get(typeUrl);
+    if (t === undefined) return undefined;
+    for (const f of t.inflight.values()) if (f.prior.has(name)) return undefined;
+    if (t.nack !== undefined && (t.nack.pending === null || t.nack.pending.has(name))) return undefined;
+    return t.known.get(name);
+  }
+
   status(): TypeStatus[] {
     return [...this.#types].map(([typeUrl, t]) => {
       const s: {

@@ -267,6 +267,21 @@ export class XdsServer<C extends XdsCaller> extends EventEmitter<XdsServerEvents
     });
   }
 
+  /** Per client subscribed to `typeUrl`, the version of one resource it has acknowledged holding (undefined: none yet). */
+  heldVersions(
+    typeUrl: string,
+    name: string,
+  ): Array<{ stream: string; caller: C; node: string | undefined; version: string | undefined }> {
+    return [...this.#streams.values()]
+      .filter((s) => s.subscribes(typeUrl))
+      .map((s) => ({
+        stream: s.id,
+        caller: s.caller,
+        node: s.node?.id,
+        version: s.heldVersion(typeUrl, name),
+      }));
+  }
+
   async close(graceMs = 1000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

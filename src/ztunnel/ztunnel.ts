@@ -15,6 +15,7 @@ import { createMeshMetrics, type MeshMetrics } from "../telemetry/metrics.js";
 import { tracer } from "../telemetry/trace.js";
 import { controlPlaneCertStore } from "../xds/ca-service.js";
 import { XdsClient } from "../xds/client.js";
+import { TRUST_BUNDLE_TYPE, type TrustBundleApplied, TrustBundleFollower } from "../xds/trust-bundle.js";
 import { canonicalIp } from "./addresses.js";
 import { adminHandler, metricsHandler, type Readiness, readinessHandler } from "./admin.js";
 import { L4Authorizer } from "./authz.js";
@@ -245,7 +246,11 @@ export class Ztunnel {
       tls: config.control.tls,
       ...(config.control.token !== undefined ? { token: config.control.token } : {}),
       node: { id: config.node, metadata: { NODE_NAME: config.node, kind: "ztunnel" } },
-      subscriptions: [{ type: ZTUNNEL_ADDRESS_TYPE }, { type: ZTUNNEL_AUTHORIZATION_TYPE }],
+      subscriptions: [
+        { type: ZTUNNEL_ADDRESS_TYPE },
+        { type: ZTUNNEL_AUTHORIZATION_TYPE },
+        { type: TRUST_BUNDLE_TYPE },
+      ],
       ...(config.control.backoff !== undefined ? { backoff: config.control.backoff } : {}),
       log: logger.child({ component: "xds" }),
     });
@@ -291,8 +296,11 @@ export class Ztunnel {
 
   #wire(): void {
     const { xds, metrics, logger, state } = this;
+    const bundle = new TrustBundleFollower(this.certs);
     xds.on("change", (change) => {
       applyChange(state, change);
+      const applied = bundle.apply(change);
+      if (applied !== undefined) this.#logBundle(applied);
       metrics.xdsUpdates.inc({ type: change.typeUrl, result: "ack" });
       metrics.xdsLastUpdate.set({ type: change.typeUrl }, Date.now() / 1000);
       trace.trace("xds change", () => ({
@@ -338,6 +346,18 @@ export class Ztunnel {
         `certificate renewal failed, keeping the current one: ${e.message}`,
       );
     });
+  }
+
+  #logBundle(applied: TrustBundleApplied): void {
+    if (applied.rootsChanged) this.logger.info("trust bundle updated: new handshakes use the new roots");
+    if (applied.renewing.length === 0) return;
+    this.logger.info(
+      { identities: applied.renewing.map(String) },
+      "certificate rotation requested: renewing now",
+    );
+    applied.renewals.catch((e: Error) =>
+      this.logger.warn(`forced renewal failed, keeping the current certificate: ${e.message}`),
+    );
   }
 
   /** Fetches certificates of every local enrolled workload; readiness waits for the first round. */

@@ -2,7 +2,7 @@
  * `ambit control`: runs the control plane (store, registry, CA, xDS on :15012, admin API) until
  * SIGINT/SIGTERM. Fails at start-up, exit 1, when a port is taken or an option is invalid.
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { ControlPlane } from "../../control/control-plane.js";
 import { defaultLogger } from "../../control/log.js";
 import { untilStopSignal } from "../process-io.js";
@@ -13,6 +13,8 @@ interface ControlFlags {
   adminAddress?: string;
   trustDomain: string;
   certTtl: string;
+  caDir?: string;
+  testOnlyMinCertTtl?: string;
   logLevel: string;
 }
 
@@ -24,7 +26,14 @@ export function register(program: Command): void {
     .option("--xds-address <host:port>", "xDS + CA gRPC/TLS listener", "0.0.0.0:15012")
     .option("--admin-address <host:port>", "also serve the admin API on this TCP address (loopback advised)")
     .option("--trust-domain <domain>", "SPIFFE trust domain", "cluster.local")
-    .option("--cert-ttl <duration>", "workload certificate lifetime (also the maximum)", "1h")
+    .option("--cert-ttl <duration>", "workload certificate lifetime (also the maximum), 5m to 90d", "1h")
+    .option("--ca-dir <dir>", "plug-in CA in Istio's cacerts layout, imported into <home>/ca on first start")
+    .addOption(
+      new Option(
+        "--test-only-min-cert-ttl <seconds>",
+        "lower the 5m floor of --cert-ttl (tests only)",
+      ).hideHelp(),
+    )
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .action(async (flags: ControlFlags) => {
       const cp = await ControlPlane.start(
@@ -34,6 +43,10 @@ export function register(program: Command): void {
           ...(flags.adminAddress !== undefined ? { adminAddress: flags.adminAddress } : {}),
           trustDomain: flags.trustDomain,
           certTtl: flags.certTtl,
+          ...(flags.caDir !== undefined ? { caDir: flags.caDir } : {}),
+          ...(flags.testOnlyMinCertTtl !== undefined
+            ? { testOnlyMinCertTtlSeconds: Number(flags.testOnlyMinCertTtl) }
+            : {}),
         },
         { log: defaultLogger(flags.logLevel) },
       );

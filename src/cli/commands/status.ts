@@ -36,6 +36,7 @@ interface StatusView {
     problems: { object: string; message: string }[];
   };
   xds: { clients: { caller: { id: string }; node: string | null; peer: string; types: TypeStatusView[] }[] };
+  trustBundle?: { roots: number; behind: string[] };
 }
 
 export function register(program: Command): void {
@@ -61,6 +62,11 @@ export function register(program: Command): void {
         `registry        v${s.controlPlane.registryVersion}: ${s.registry.nodes} nodes, ${s.registry.workloads} workloads, ${s.registry.services} services`,
       ];
       for (const p of s.registry.problems) out.push(`  problem: ${p.object}: ${p.message}`);
+      if (s.trustBundle !== undefined) {
+        out.push(
+          `trust bundle    ${s.trustBundle.roots} root(s); ${s.trustBundle.behind.length === 0 ? "every node holds the current bundle" : `on an OLD bundle: ${s.trustBundle.behind.join(", ")}`}`,
+        );
+      }
       out.push("");
       process.stdout.write(`${out.join("\n")}\n`);
       if (s.xds.clients.length === 0) {

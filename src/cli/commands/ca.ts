@@ -1,0 +1,138 @@
+/**
+ * `ambit ca status|rotate-root`: the CA's signer, trusted roots and root rotation. A rotation pushes the
+ * new root to every node first, switches signing only after every node ACKed it, re-issues every
+ * workload certificate, and retires the old root once its last leaf has expired.
+ */
+import type { Command } from "commander";
+import { parseDuration } from "../../control/config.js";
+import { ControlError, ControlErrorCode } from "../../control/errors.js";
+import { AdminClient, adminOptionsOf, table } from "../admin-client.js";
+
+interface CaView {
+  phase: { state: string; startedAt?: string; switchedAt?: string; retireAfter?: string };
+  signer: { subject: string; fingerprint: string; notAfter: string; intermediate: boolean };
+  roots: Array<{
+    fingerprint: string;
+    subject: string;
+    notAfter: string;
+    role: string;
+    retireAfter?: string;
+  }>;
+  trustBundle: { roots: number; behind: string[]; nodes: Array<{ caller: string; upToDate: boolean }> };
+}
+
+interface CommonFlags {
+  output?: string;
+  home?: string;
+  server?: string;
+}
+
+function describe(ca: CaView): string {
+  const p = ca.phase;
+  const phase =
+    p.state === "idle"
+      ? "idle"
+      : `${p.state} (started ${p.startedAt ?? "?"}${p.switchedAt ? `, signing with the new CA since ${p.switchedAt}` : ""}${p.retireAfter ? `, old root removed after ${p.retireAfter}` : ""})`;
+  const rows = ca.roots.map((r) => [
+    r.role,
+    r.subject.replace(/\n/g, ","),
+    r.fingerprint.slice(0, 23),
+    r.notAfter,
+  ]);
+  return [
+    `signer          ${ca.signer.subject.replace(/\n/g, ",")}${ca.signer.intermediate ? " (intermediate)" : ""}, valid until ${ca.signer.notAfter}`,
+    `rotation        ${phase}`,
+    `trust bundle    ${ca.trustBundle.behind.length === 0 ? "every node holds the current bundle" : `waiting for: ${ca.trustBundle.behind.join(", ")}`}`,
+    "",
+    table(["ROLE", "ROOT", "SHA-256", "NOT-AFTER"], rows),
+  ].join("\n");
+}
+
+/** `--home`/`--server` given before the subcommand (`ambit ca --home x status`) count too. */
+function withGroup<T extends CommonFlags>(flags: T, cmd: Command): T {
+  const group = cmd.parent?.opts<CommonFlags>() ?? {};
+  return {
+    ...flags,
+    ...(flags.home === undefined && group.home !== undefined ? { home: group.home } : {}),
+    ...(flags.server === undefined && group.server !== undefined ? { server: group.server } : {}),
+  };
+}
+
+function withAdmin(cmd: Command): Command {
+  return cmd
+    .option("-o, --output <format>", "json prints the raw answer")
+    .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
+    .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
+}
+
+export function register(program: Command): void {
+  const ca = program
+    .command("ca")
+    .description("the mesh CA: roots, signer and root rotation")
+    .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
+    .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
+
+  withAdmin(ca.command("status").description("signer, trusted roots, rotation phase, nodes' bundles")).action(
+    async (flags: CommonFlags, cmd: Command) => {
+      const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
+      const view = await client.get<CaView>("/v1/ca");
+      process.stdout.write(flags.output === "json" ? `${JSON.stringify(view, null, 2)}\n` : describe(view));
+    },
+  );
+
+  withAdmin(
+    ca
+      .command("rotate-root")
+      .description(
+        "replace the root CA without breaking a connection (or, with --retire-now, end the overlap)",
+      )
+      .option(
+        "--from-dir <dir>",
+        "the new CA from files in Istio's cacerts layout (default: a new self-signed root)",
+      )
+      .option("--retire-now", "UNSAFE: drop the old root now; peers still holding its leaves fail handshakes")
+      .option("--no-wait", "return once the rotation started")
+      .option("--timeout <duration>", "how long to wait for the switch and re-issue", "5m"),
+  ).action(
+    async (
+      flags: CommonFlags & { fromDir?: string; retireNow?: boolean; wait: boolean; timeout: string },
+      cmd: Command,
+    ) => {
+      const timeoutS = parseDuration(flags.timeout);
+      if (timeoutS === undefined) {
+        throw new ControlError(
+          ControlErrorCode.BAD_OPTIONS,
+          `--timeout ${flags.timeout} is not a duration (e.g. 5m)`,
+        );
+      }
+      const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
+      const json = flags.output === "json";
+      let view = await client.post<CaView>("/v1/ca/rotate-root", {
+        ...(flags.fromDir !== undefined ? { fromDir: flags.fromDir } : {}),
+        ...(flags.retireNow === true ? { retireNow: true } : {}),
+      });
+      const say = (line: string): void => {
+        if (!json) process.stdout.write(`${line}\n`);
+      };
+      say(`root rotation: ${view.phase.state}`);
+      if (flags.wait && flags.retireNow !== true) {
+        const deadline = Date.now() + timeoutS * 1000;
+        let last = view.phase.state;
+        // Done for the caller once every node signs and holds leaves of the new root; retirement only waits for time.
+        while (view.phase.state !== "retiring" && view.phase.state !== "idle") {
+          if (Date.now() > deadline) {
+            throw new ControlError(
+              ControlErrorCode.ADMIN_ERROR,
+              `root rotation still ${view.phase.state} after ${flags.timeout}; waiting for: ${view.trustBundle.behind.join(", ") || "certificates of the old root to be replaced"} (it continues in the background)`,
+            );
+          }
+          await new Promise((r) => setTimeout(r, 250));
+          view = await client.get<CaView>("/v1/ca");
+          if (view.phase.state !== last) say(`root rotation: ${view.phase.state}`);
+          last = view.phase.state;
+        }
+      }
+      process.stdout.write(json ? `${JSON.stringify(view, null, 2)}\n` : describe(view));
+    },
+  );
+}
