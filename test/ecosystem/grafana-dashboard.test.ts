@@ -33,6 +33,9 @@ interface Dashboard {
   panels: Panel[];
 }
 
+/** Grafana's reference to the data-source variable (a literal `${…}`, not a JS template). */
+const DATASOURCE_REF = ["$", "{datasource}"].join("");
+
 const load = async (): Promise<Dashboard> =>
   JSON.parse(await readFile(join(ROOT, "deploy", "grafana", "ambit-istio.json"), "utf8")) as Dashboard;
 
@@ -57,9 +60,9 @@ test("the Grafana dashboard is a current dashboard with a Prometheus data-source
     "panel ids are unique",
   );
   for (const p of d.panels) {
-    assert.equal(p.datasource?.uid, "${datasource}", `panel "${p.title}" uses the variable`);
+    assert.equal(p.datasource?.uid, DATASOURCE_REF, `panel "${p.title}" uses the variable`);
     assert.ok((p.targets ?? []).length > 0, `panel "${p.title}" has queries`);
-    for (const t of p.targets ?? []) assert.equal(t.datasource?.uid, "${datasource}");
+    for (const t of p.targets ?? []) assert.equal(t.datasource?.uid, DATASOURCE_REF);
   }
   const titles = d.panels.map((p) => p.title.toLowerCase()).join(" | ");
   for (const want of [

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { request } from "node:http";
+import { type RequestOptions, request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -122,17 +122,7 @@ export class PrometheusServer {
   }
 
   get(path: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port: this.port, path, timeout: 10_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        res.on("error", reject);
-      });
-      req.on("timeout", () => req.destroy(new Error(`GET ${path} timed out`)));
-      req.on("error", reject);
-      req.end();
-    });
+    return httpGet({ host: "127.0.0.1", port: this.port, path });
   }
 
   async stop(): Promise<void> {
@@ -170,5 +160,20 @@ function run(
       resolve({ code, output: `${stdout}${stderr}` });
     });
     child.stdin?.end(stdin ?? "");
+  });
+}
+
+/** A GET (TCP or `socketPath`) that resolves with any status; 10 s timeout. */
+export function httpGet(options: RequestOptions): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ timeout: 10_000, ...options, method: "GET" }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET ${options.path ?? "/"} timed out`)));
+    req.on("error", reject);
+    req.end();
   });
 }

@@ -4,12 +4,12 @@
  * its pod netns) and the control plane's admin API `/metrics` (unix socket, bearer token).
  */
 import { readFile } from "node:fs/promises";
-import { request } from "node:http";
 import { join } from "node:path";
 import type { WorkloadInfo } from "../../src/control/registry.js";
 import { readAgentStatus } from "../../src/local/cluster-up.js";
 import { eventually, type TestCluster } from "../e2e/cluster.js";
 import { forwardTo, type LoopbackForward } from "./loopback-forward.js";
+import { httpGet } from "./prometheus-server.js";
 
 export interface ClusterTarget {
   readonly component: "ztunnel" | "waypoint" | "control";
@@ -68,27 +68,11 @@ export async function closeTargets(targets: readonly ClusterTarget[]): Promise<v
   await Promise.all(targets.map((t) => t.forward.close()));
 }
 
-export function scrape(t: ClusterTarget): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> =
-      t.token !== undefined ? { authorization: `Bearer ${t.token}` } : {};
-    const req = request(
-      { host: "127.0.0.1", port: t.forward.port, path: "/metrics", headers, timeout: 10_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (b: Buffer) => chunks.push(b));
-        res.on("end", () => {
-          const body = Buffer.concat(chunks).toString();
-          if (res.statusCode === 200) resolve(body);
-          else reject(new Error(`${t.component} ${t.name} /metrics answered ${res.statusCode}: ${body}`));
-        });
-        res.on("error", reject);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`${t.component} ${t.name} /metrics timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
+export async function scrape(t: ClusterTarget): Promise<string> {
+  const headers: Record<string, string> = t.token !== undefined ? { authorization: `Bearer ${t.token}` } : {};
+  const r = await httpGet({ host: "127.0.0.1", port: t.forward.port, path: "/metrics", headers });
+  if (r.status !== 200) throw new Error(`${t.component} ${t.name} /metrics answered ${r.status}: ${r.body}`);
+  return r.body;
 }
 
 /** Metric family names (from `# TYPE`) and the label names seen on each family's samples. */

@@ -2,7 +2,7 @@
  * The mesh health model against real ztunnels in a local cluster (root, netns). Each indicator is
  * pushed across the issue's own threshold by real means, and `ambit health -o json`, its exit code
  * and the control plane's `ambit_mesh_health_*` gauges are checked:
- * - certificate_expiry: a plug-in CA whose root expires in 48 h (< 72 h);
+ * - certificate_expiry: a CA root (14 days of life) that expires in 48 h (< 72 h);
  * - zone_imbalance and pool_hit_rate: a client in zone-a talking only to servers in zone-b;
  * - hbone_error_rate: the peer at :15008 presents a certificate of another CA, so the source
  *   ztunnel refuses the handshake (real openssl s_server, reached through a nat rule);
@@ -10,12 +10,12 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import { request } from "node:http";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { CertificateAuthority } from "../../src/identity/ca.js";
 import {
   ACTIONS,
   type HealthReport,
@@ -23,6 +23,7 @@ import {
   type IndicatorName,
 } from "../../src/telemetry/health/model.js";
 import { eventually, exchange, needsRoot, ROOT, TestCluster } from "../e2e/cluster.js";
+import { httpGet } from "../ecosystem/prometheus-server.js";
 
 const execFileP = promisify(execFile);
 const ECHO_PORT = 9000;
@@ -78,10 +79,14 @@ describe("mesh health with real ztunnels: each indicator across its threshold", 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "ambit-health-e2e-"));
     c = await TestCluster.up([], 2, async (home) => {
-      // A plug-in CA (Istio's cacerts layout) whose root lives 2 days: under the 72 h threshold.
-      await mkdir(join(home, "ca"), { recursive: true, mode: 0o700 });
-      await selfSignedCa(join(home, "ca"), 2, "short-lived root");
-      await copyFile(join(home, "ca", "ca-cert.pem"), join(home, "ca", "root-cert.pem"));
+      // A root made 12 days ago for 14 days: 48 h left. Its own threshold is min(72 h, lifetime / 4
+      // = 84 h) = 72 h, the issue's, so it is crossed as written (a root made today for 2 days
+      // would be measured against 12 h). The CA's clock is only used to date this root.
+      const DAY = 86_400_000;
+      CertificateAuthority.loadOrCreate(join(home, "ca"), {
+        validityDays: 14,
+        clock: () => Date.now() - 12 * DAY,
+      });
     });
     await c.apply(manifests());
     await c.waitForPods(["health/client", "health/server-a", "health/server-b"]);
@@ -138,23 +143,13 @@ describe("mesh health with real ztunnels: each indicator across its threshold", 
   /** The control plane's `/metrics` (admin API over its unix socket, with the admin token). */
   const controlMetrics = async (): Promise<string> => {
     const token = (await readFile(join(c.home, "admin-token"), "utf8")).trim();
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          socketPath: join(c.home, "admin.sock"),
-          path: "/metrics",
-          headers: { authorization: `Bearer ${token}` },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (b: Buffer) => chunks.push(b));
-          res.on("end", () => resolve(Buffer.concat(chunks).toString()));
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end();
+    const r = await httpGet({
+      socketPath: join(c.home, "admin.sock"),
+      path: "/metrics",
+      headers: { authorization: `Bearer ${token}` },
     });
+    assert.equal(r.status, 200, r.body);
+    return r.body;
   };
   const send = async (pod: string, count: number): Promise<number> => {
     const ip = await c.podIp("health", pod);
