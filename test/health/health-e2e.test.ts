@@ -173,7 +173,7 @@ describe("mesh health with real ztunnels: each indicator across its threshold", 
   });
 
   test("zone-skewed load: zone-a's client only reaches zone-b → zone_imbalance notice; pooled sessions keep pool_hit_rate ok", async () => {
-    assert.equal(await send("server-a", 40), 40, "every connection echoed through the mesh");
+    assert.equal(await send("server-a", 20), 20, "every connection echoed through the mesh");
     const { report } = await healthUntil(
       (r) => indicator(r, "zone_imbalance").value !== null && indicator(r, "pool_hit_rate").value !== null,
       "zone and pool data",
