@@ -14,8 +14,6 @@ export interface AmbitEnv {
   readonly logLevel: LogLevel;
   /** `AMBIT_HOME` — data directory of the embedded store (control plane, CLI). */
   readonly home: string | undefined;
-  /** The OpenTelemetry SDK variables that configure the OTLP logs exporter (docs/metrics.md). */
-  readonly otel: OtelEnv;
 }
 
 export interface OtelEnv {
@@ -73,9 +71,18 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n;
 }
 
-function readOtelEnv(env: NodeJS.ProcessEnv): OtelEnv {
+/**
+ * The OpenTelemetry SDK variables of the OTLP logs exporter (docs/metrics.md). Read only by the
+ * daemons that export (ztunnel, waypoint), so an `OTEL_*` environment meant for other programs
+ * never stops `ambit get` and friends.
+ */
+export function readOtelEnv(env: NodeJS.ProcessEnv = process.env): OtelEnv {
   const protocol = env["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"] ?? env["OTEL_EXPORTER_OTLP_PROTOCOL"];
-  if (protocol !== undefined && protocol !== "http/json") {
+  const configured = [env["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"], env["OTEL_EXPORTER_OTLP_ENDPOINT"]].some(
+    (v) => v !== undefined && v !== "",
+  );
+  // Only a configured exporter needs a protocol ambit speaks.
+  if (configured && protocol !== undefined && protocol !== "http/json") {
     throw new TelemetryError(
       TelemetryErrorCode.BadEnv,
       `OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL="${protocol}": ambit exports logs as OTLP/HTTP JSON only; set it to http/json or unset it`,
@@ -143,6 +150,5 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): AmbitEnv {
     trace: Object.freeze(trace),
     logLevel: level,
     home: env["AMBIT_HOME"],
-    otel: readOtelEnv(env),
   });
 }

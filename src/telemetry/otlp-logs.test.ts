@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
 import { Registry } from "prom-client";
 import { AccessLog } from "./access-log.js";
-import { readEnv } from "./env.js";
+import { readOtelEnv } from "./env.js";
 import { TelemetryErrorCode } from "./errors.js";
 import { createLogger, MemoryLogDestination } from "./logger.js";
 import { otlpAccessLogs } from "./otlp-access-log.js";
@@ -129,7 +129,7 @@ describe("OTLP/HTTP JSON logs export against a real in-test collector", () => {
     const c = await collector();
     const registry = new Registry();
     const otlp = otlpAccessLogs({
-      otel: readEnv({ OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test" }).otel,
+      otel: readOtelEnv({ OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test" }),
       endpoint: c.url.replace("/v1/logs", ""),
       serviceName: "ambit-ztunnel",
       resource: { "k8s.node.name": "node-1" },
@@ -313,43 +313,48 @@ describe("OTLP/HTTP JSON logs export against a real in-test collector", () => {
 
   test("configuration follows the OpenTelemetry environment variables", () => {
     assert.equal(
-      readEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).otel.logsEndpoint,
+      readOtelEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).logsEndpoint,
       "http://collector:4318/v1/logs",
     );
     assert.equal(
-      readEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://gw/otlp/" }).otel.logsEndpoint,
+      readOtelEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://gw/otlp/" }).logsEndpoint,
       "http://gw/otlp/v1/logs",
     );
     assert.equal(
-      readEnv({
+      readOtelEnv({
         OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
         OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: "http://logs:9999/custom",
-      }).otel.logsEndpoint,
+      }).logsEndpoint,
       "http://logs:9999/custom",
       "the signal-specific variable is used as is",
     );
-    assert.equal(readEnv({}).otel.logsEndpoint, undefined);
-    const env = readEnv({
+    assert.equal(readOtelEnv({}).logsEndpoint, undefined);
+    const env = readOtelEnv({
       OTEL_EXPORTER_OTLP_HEADERS: "api-key=a%20b,x=1",
       OTEL_EXPORTER_OTLP_LOGS_HEADERS: "x=2",
       OTEL_BLRP_MAX_QUEUE_SIZE: "100",
-    }).otel;
+    });
     assert.deepEqual(env.headers, { "api-key": "a b", x: "2" });
     assert.equal(env.maxQueueSize, 100);
     for (const bad of [
-      { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
+      { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" },
       { OTEL_BLRP_SCHEDULE_DELAY: "-1" },
       { OTEL_RESOURCE_ATTRIBUTES: "novalue" },
       { OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" },
     ]) {
-      assert.throws(() => readEnv(bad), { code: TelemetryErrorCode.BadEnv }, JSON.stringify(bad));
+      assert.throws(() => readOtelEnv(bad), { code: TelemetryErrorCode.BadEnv }, JSON.stringify(bad));
     }
+    assert.equal(
+      readOtelEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" }).logsEndpoint,
+      undefined,
+      "another program's OTEL_* protocol does not matter while ambit exports nothing",
+    );
     assert.throws(() => new OtlpLogExporter({ endpoint: "ftp://x/v1/logs", resource: {} }), {
       code: TelemetryErrorCode.BadOtlpConfig,
     });
     assert.equal(
       otlpAccessLogs({
-        otel: readEnv({}).otel,
+        otel: readOtelEnv({}),
         endpoint: undefined,
         serviceName: "s",
         resource: {},

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { loadSources } from "../../api/load.js";
-import { readEnv } from "../../telemetry/env.js";
+import { readEnv, readOtelEnv } from "../../telemetry/env.js";
 import { createLogger } from "../../telemetry/logger.js";
 import { createMeshMetrics } from "../../telemetry/metrics.js";
 import { otlpAccessLogs } from "../../telemetry/otlp-access-log.js";
@@ -103,7 +103,7 @@ export function register(program: Command): void {
       const env = readEnv();
       const metrics = createMeshMetrics({ processMetrics: true, defaultLabels: {} });
       const otlp = otlpAccessLogs({
-        otel: env.otel,
+        otel: readOtelEnv(),
         endpoint: flags.otlpEndpoint,
         serviceName: "ambit-waypoint",
         resource: {

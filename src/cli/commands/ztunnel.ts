@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { readEnv } from "../../telemetry/env.js";
+import { readEnv, readOtelEnv } from "../../telemetry/env.js";
 import { createLogger } from "../../telemetry/logger.js";
 import { createMeshMetrics } from "../../telemetry/metrics.js";
 import { otlpAccessLogs } from "../../telemetry/otlp-access-log.js";
@@ -118,7 +118,7 @@ export function register(program: Command): void {
       const level = flags.logLevel ?? env.logLevel;
       const metrics = createMeshMetrics({ processMetrics: true, defaultLabels: {} });
       const otlp = otlpAccessLogs({
-        otel: env.otel,
+        otel: readOtelEnv(),
         endpoint: flags.otlpEndpoint,
         serviceName: "ambit-ztunnel",
         resource: { "k8s.node.name": flags.node, "service.instance.id": flags.node },
