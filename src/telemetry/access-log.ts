@@ -35,6 +35,8 @@ export interface AccessFields {
   duration_ms?: number;
   reason?: string;
   "error.code"?: string;
+  /** W3C trace context of the request, when it carried one; OTLP export turns it into trace ids. */
+  traceparent?: string;
 }
 
 export type AccessFieldsInput = { [K in keyof AccessFields]?: AccessFields[K] | undefined };

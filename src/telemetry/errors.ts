@@ -6,6 +6,8 @@ export const TelemetryErrorCode = {
   BadEnv: "TEL_ERR_BAD_ENV",
   /** A log level name is not one pino knows. */
   BadLogLevel: "TEL_ERR_BAD_LOG_LEVEL",
+  /** An OTLP exporter setting (endpoint URL, protocol, batch or queue size) is unusable. */
+  BadOtlpConfig: "TEL_ERR_BAD_OTLP_CONFIG",
 } as const;
 export type TelemetryErrorCode = (typeof TelemetryErrorCode)[keyof typeof TelemetryErrorCode];
 

@@ -13,6 +13,8 @@ export interface LoggerOptions {
   /** Where JSON lines go; stdout by default. Tests pass a collecting stream. */
   readonly destination?: DestinationStream;
   readonly base?: Record<string, unknown>;
+  /** Further destinations that receive every line at `info` and above (the OTLP access-log bridge). */
+  readonly also?: readonly DestinationStream[];
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -28,8 +30,18 @@ export function createLogger(options: LoggerOptions): Logger {
         censor: "[redacted]",
       },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    destinationOf(options),
   );
+}
+
+function destinationOf(options: LoggerOptions): DestinationStream {
+  const main = options.destination ?? pino.destination({ dest: 1, sync: false });
+  if (options.also === undefined || options.also.length === 0) return main;
+  // multistream filters per stream: the main one must see every level the logger lets through.
+  return pino.multistream([
+    { stream: main, level: options.level ?? "info" },
+    ...options.also.map((stream) => ({ stream, level: "info" as const })),
+  ]);
 }
 
 /** A destination that keeps parsed records in memory, for tests and `ambit … --dry-run` style tools. */

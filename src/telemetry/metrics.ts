@@ -62,6 +62,12 @@ const DURATION_BUCKETS_MS = [
 ];
 const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
 
+const MISNAMED_DEFAULT_GAUGES = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+] as const;
+
 export interface MeshMetrics {
   readonly registry: Registry;
   readonly tcpOpened: Counter<TrafficLabelName>;
@@ -97,7 +103,13 @@ export interface MeshMetricsOptions {
 export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics {
   const registry = options.registry ?? new Registry();
   if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
-  if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics === true) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for
+    // counters (`promtool check metrics` rejects them); the `nodejs_active_*` gauges without the
+    // suffix carry the same numbers.
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
   const traffic = [...TRAFFIC_LABELS];
   const http = [...HTTP_LABELS];

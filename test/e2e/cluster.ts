@@ -71,9 +71,15 @@ export class TestCluster {
   }
 
   /** `ambit up` with a fresh name (`e` + 5 random characters) and a temporary data directory. */
-  static async up(files: readonly string[], nodes = 2): Promise<TestCluster> {
+  static async up(
+    files: readonly string[],
+    nodes = 2,
+    /** Runs on the empty data directory before `ambit up` (e.g. to plug in a CA under `ca/`). */
+    prepareHome?: (home: string) => Promise<void>,
+  ): Promise<TestCluster> {
     const name = `e${randomBytes(3).toString("hex").slice(0, 5)}`;
     const home = await mkdtemp(join(tmpdir(), "ambit-e2e-"));
+    await prepareHome?.(home);
     const c = new TestCluster(name, home);
     const args = ["up", "--name", name, "--home", home, "--nodes", String(nodes)];
     for (const f of files) args.push("-f", resolve(ROOT, f));

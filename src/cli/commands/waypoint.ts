@@ -8,9 +8,10 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { loadSources } from "../../api/load.js";
-import { readEnv } from "../../telemetry/env.js";
+import { readEnv, readOtelEnv } from "../../telemetry/env.js";
 import { createLogger } from "../../telemetry/logger.js";
 import { createMeshMetrics } from "../../telemetry/metrics.js";
+import { otlpAccessLogs } from "../../telemetry/otlp-access-log.js";
 import { WaypointError, WaypointErrorCode } from "../../waypoint/errors.js";
 import { Waypoint } from "../../waypoint/waypoint.js";
 import { untilStopSignal } from "../process-io.js";
@@ -30,6 +31,7 @@ interface WaypointFlags {
   configReloadMs: string;
   certTtl: string;
   logLevel?: string;
+  otlpEndpoint?: string;
 }
 
 const PORT_NAMES = ["hbone", "metrics", "readiness"] as const;
@@ -93,9 +95,25 @@ export function register(program: Command): void {
     .option("--config-reload-ms <ms>", "how often --config-dir is re-read", "2000")
     .option("--cert-ttl <seconds>", "requested certificate lifetime", "86400")
     .option("--log-level <level>", "trace, debug, info, warn, error (default $AMBIT_LOG_LEVEL or info)")
+    .option(
+      "--otlp-endpoint <url>",
+      "also export access records as OTLP/HTTP JSON logs (default $OTEL_EXPORTER_OTLP_LOGS_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
     .action(async (flags: WaypointFlags) => {
       const env = readEnv();
+      const metrics = createMeshMetrics({ processMetrics: true, defaultLabels: {} });
+      const otlp = otlpAccessLogs({
+        otel: readOtelEnv(),
+        endpoint: flags.otlpEndpoint,
+        serviceName: "ambit-waypoint",
+        resource: {
+          "k8s.namespace.name": flags.namespace,
+          "service.instance.id": `${flags.namespace}/${flags.name}`,
+        },
+        registry: metrics.registry,
+      });
       const logger = createLogger({
+        ...(otlp !== undefined ? { also: [otlp.destination] } : {}),
         name: "waypoint",
         level: (flags.logLevel ?? env.logLevel) as typeof env.logLevel,
         base: { waypoint: `${flags.namespace}/${flags.name}` },
@@ -143,7 +161,7 @@ export function register(program: Command): void {
           resources: [...resources, ...dirResources],
           certificateTtlSeconds: Number(flags.certTtl),
         },
-        { logger, metrics: createMeshMetrics({ processMetrics: true, defaultLabels: {} }) },
+        { logger, metrics },
       );
       const a = wp.addresses;
       process.stderr.write(
@@ -176,6 +194,8 @@ export function register(program: Command): void {
       await untilStopSignal();
       if (reload !== undefined) clearTimeout(reload);
       await wp.close();
+      // The last access records of the closed connections still go to the collector.
+      await otlp?.exporter.shutdown();
       logger.flush();
     });
 }

@@ -5,9 +5,10 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { readEnv } from "../../telemetry/env.js";
+import { readEnv, readOtelEnv } from "../../telemetry/env.js";
 import { createLogger } from "../../telemetry/logger.js";
 import { createMeshMetrics } from "../../telemetry/metrics.js";
+import { otlpAccessLogs } from "../../telemetry/otlp-access-log.js";
 import { stderrTraceSink, watchTrace } from "../../telemetry/trace.js";
 import { LISTENERS, type ListenerName } from "../../ztunnel/config.js";
 import { ZtunnelError, ZtunnelErrorCode } from "../../ztunnel/errors.js";
@@ -28,6 +29,7 @@ interface ZtunnelFlags {
   disable?: string;
   certTtl: string;
   logLevel?: string;
+  otlpEndpoint?: string;
 }
 
 function parsePorts(text: string | undefined): Partial<Record<ListenerName, number>> {
@@ -106,11 +108,24 @@ export function register(program: Command): void {
     .option("--disable <list>", "listeners not to open, e.g. outbound,inboundPlaintext")
     .option("--cert-ttl <seconds>", "requested workload certificate lifetime", "3600")
     .option("--log-level <level>", "trace, debug, info, warn, error (default $AMBIT_LOG_LEVEL or info)")
+    .option(
+      "--otlp-endpoint <url>",
+      "also export access records as OTLP/HTTP JSON logs (default $OTEL_EXPORTER_OTLP_LOGS_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
     .action(async (flags: ZtunnelFlags) => {
       const env = readEnv();
       const stopTrace = env.trace.length > 0 ? watchTrace(env.trace, stderrTraceSink) : () => {};
       const level = flags.logLevel ?? env.logLevel;
+      const metrics = createMeshMetrics({ processMetrics: true, defaultLabels: {} });
+      const otlp = otlpAccessLogs({
+        otel: readOtelEnv(),
+        endpoint: flags.otlpEndpoint,
+        serviceName: "ambit-ztunnel",
+        resource: { "k8s.node.name": flags.node, "service.instance.id": flags.node },
+        registry: metrics.registry,
+      });
       const logger = createLogger({
+        ...(otlp !== undefined ? { also: [otlp.destination] } : {}),
         name: "ztunnel",
         level: level as typeof env.logLevel,
         base: { node: flags.node },
@@ -137,7 +152,7 @@ export function register(program: Command): void {
           disabled: parseDisabled(flags.disable),
           certificateTtlSeconds: Number(flags.certTtl),
         },
-        { logger, metrics: createMeshMetrics({ processMetrics: true, defaultLabels: {} }) },
+        { logger, metrics },
       );
       const listening = Object.entries(zt.addresses)
         .map(([k, a]) => `${k}=${a.address}:${a.port}`)
@@ -145,6 +160,8 @@ export function register(program: Command): void {
       process.stderr.write(`ambit ztunnel (${flags.node}): ${listening}\n`);
       await untilStopSignal();
       await zt.close();
+      // The last access records of the closed connections still go to the collector.
+      await otlp?.exporter.shutdown();
       stopTrace();
       logger.flush();
     });
