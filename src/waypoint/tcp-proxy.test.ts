@@ -12,10 +12,15 @@ test("classify: protocol detection on the first bytes", () => {
     ["GE", false, undefined],
     // The stream ended before a full line: opaque.
     ["GET /pa", true, "tcp"],
-    // Lower case, binary, TLS ClientHello, HTTP/2 preface: opaque at once.
+    // Lower case, binary, TLS ClientHello: opaque at once.
     ["hello", false, "tcp"],
     ["\x16\x03\x01\x02\x00", false, "tcp"],
-    ["PRI * HTTP/2.0\r\n", false, "tcp"],
+    // HTTP/2 prior knowledge: the whole 24-byte preface decides; a part of it waits; anything else is opaque.
+    ["PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", false, "http2"],
+    ["PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04", false, "http2"],
+    ["PRI * HTTP/2.0\r\n", false, undefined],
+    ["PRI * HTTP/2.0\r\n", true, "tcp"],
+    ["PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", false, "tcp"],
     ["GET / HTTP/1.1 extra\r\n", false, "tcp"],
     ["GET  / HTTP/1.1\r\n", false, "tcp"],
   ];

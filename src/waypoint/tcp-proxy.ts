@@ -13,7 +13,10 @@ import { policyAuthorizer } from "./mysql/authorize.js";
 import { relayMysql } from "./mysql/session.js";
 import { chooseUpstream } from "./upstream.js";
 
-export type DetectedProtocol = "http1" | "tcp";
+export type DetectedProtocol = "http1" | "http2" | "tcp";
+
+/** The HTTP/2 client connection preface (RFC 9113 §3.4): prior knowledge starts with it. */
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 /** Longest first line looked at: a request line longer than this is not treated as HTTP. */
 const MAX_SNIFF_BYTES = 8192;
@@ -21,6 +24,11 @@ const REQUEST_LINE = /^[A-Z][A-Z-]{0,19} \S+ HTTP\/1\.[01]\r?$/;
 
 /** Pure: what the first bytes say, or undefined when more bytes are needed to tell. */
 export function classify(head: Buffer, ended: boolean): DetectedProtocol | undefined {
+  const n = Math.min(head.length, HTTP2_PREFACE.length);
+  if (head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) {
+    if (n === HTTP2_PREFACE.length) return "http2";
+    if (!ended && head.length < MAX_SNIFF_BYTES) return undefined;
+  }
   const nl = head.indexOf(0x0a);
   if (nl >= 0) return REQUEST_LINE.test(head.subarray(0, nl).toString("latin1")) ? "http1" : "tcp";
   // A method token is upper-case letters then a space; anything else cannot become a request line.
