@@ -54,6 +54,8 @@ export class HttpProxy {
   readonly #balancers: Balancers;
   readonly #conns = new WeakMap<Duplex, InboundConnection>();
   readonly #open = new Set<Duplex>();
+  /** HTTP/1.1 connections whose request is in the handler: a body framing error is logged there, once. */
+  readonly #busy = new WeakSet<Duplex>();
 
   constructor(ctx: WaypointContext) {
     this.#ctx = ctx;
@@ -61,12 +63,22 @@ export class HttpProxy {
     this.#server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
       const conn = this.#conns.get(req.socket as unknown as Duplex);
       if (conn === undefined) return send(res, 500, "connection without context\n");
+      const problem = http1Problem(req);
+      if (problem !== undefined) {
+        this.#badRequest(conn, problem.reason, problem.status);
+        res.shouldKeepAlive = false;
+        return send(res, problem.status, problem.status === 501 ? "Not Implemented\n" : "Bad Request\n");
+      }
+      const socket = req.socket as unknown as Duplex;
+      this.#busy.add(socket);
+      res.once("close", () => this.#busy.delete(socket));
       this.#run(req, res, conn, "http1");
     });
     // Node's parser rejects smuggling shapes (Content-Length with Transfer-Encoding, duplicate
     // Content-Length, bad chunk framing): answer 400 and never forward a byte of it.
     this.#server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-      this.#badRequest(this.#conns.get(socket), `malformed HTTP request: ${err.code ?? err.message}`);
+      if (!this.#busy.has(socket))
+        this.#badRequest(this.#conns.get(socket), `malformed HTTP request: ${err.code ?? err.message}`);
       if (socket.writable)
         socket.end(
           "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 12\r\n\r\nBad Request\n",
@@ -122,7 +134,7 @@ export class HttpProxy {
     });
   }
 
-  #badRequest(conn: InboundConnection | undefined, reason: string): void {
+  #badRequest(conn: InboundConnection | undefined, reason: string, status = 400): void {
     const rec = this.#ctx.accessLog.open({
       "conn.id": conn?.connId,
       direction: "inbound",
@@ -132,7 +144,7 @@ export class HttpProxy {
       reason,
       "error.code": WaypointErrorCode.BadRequest,
     });
-    if (conn !== undefined) this.#count(conn, undefined, 400, 0, 0, 0, "http", "");
+    if (conn !== undefined) this.#count(conn, undefined, status, 0, 0, 0, "http", "");
     rec.finish();
   }
 
@@ -150,6 +162,7 @@ export class HttpProxy {
     const target = originForm(req.url ?? "/", host);
     if (target === undefined) {
       this.#badRequest(conn, `request target ${JSON.stringify(req.url)} is not origin-form for host ${host}`);
+      if (res instanceof http.ServerResponse) res.shouldKeepAlive = false;
       return send(res, 400, "Bad Request\n");
     }
     const path = target;
@@ -213,6 +226,14 @@ export class HttpProxy {
         ctx.config.rand,
       );
       rec.set({ route: rd.route ?? "none" });
+      if (rd.faultInjected !== undefined) {
+        // Envoy's response flags: DI = delay injected, FI = fault (abort) injected.
+        const flags = [
+          ...(rd.faultInjected.delayMs !== undefined ? ["DI"] : []),
+          ...(rd.faultInjected.abortStatus !== undefined ? ["FI"] : []),
+        ];
+        rec.set({ reason: `response flags: ${flags.join(",")}` });
+      }
       const early = earlyResponse(rd);
       if (early !== undefined) {
         status = early.status;
@@ -261,7 +282,8 @@ export class HttpProxy {
       });
     } catch (e) {
       const err = e as WaypointError;
-      status = err.code === WaypointErrorCode.Timeout ? 504 : 503;
+      status =
+        err.code === WaypointErrorCode.Timeout ? 504 : err.code === WaypointErrorCode.BadRequest ? 400 : 503;
       rec.set({ reason: err.message, "error.code": err.code });
       if (!res.headersSent)
         send(
@@ -543,6 +565,24 @@ export class HttpProxy {
   }
 }
 
+/**
+ * What Node's HTTP/1.1 parser lets through but a proxy must refuse before forwarding (RFC 9112):
+ * HTTP/0.9 and unknown versions, more than one Host, and transfer codings other than `chunked`
+ * (501, as RFC 9112 §6.1 and Envoy's codec answer), which a backend could frame differently.
+ */
+function http1Problem(req: IncomingMessage): { status: number; reason: string } | undefined {
+  if (req.httpVersion !== "1.1" && req.httpVersion !== "1.0")
+    return { status: 400, reason: `HTTP version ${req.httpVersion} is not served` };
+  let hosts = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i]?.toLowerCase() === "host") hosts++;
+  if (hosts > 1) return { status: 400, reason: `${hosts} Host headers (RFC 9112 §3.2 allows one)` };
+  const te = req.headers["transfer-encoding"];
+  if (te !== undefined && te.trim().toLowerCase() !== "chunked")
+    return { status: 501, reason: `transfer-encoding ${JSON.stringify(te)} is not supported (only chunked)` };
+  return undefined;
+}
+
 /** Request headers as one string each; HTTP/2's `:authority` becomes `host` (as Envoy exposes it). */
 function requestHeaders(req: InboundRequest): Record<string, string> {
   const out: Record<string, string> = {};
@@ -621,7 +661,8 @@ function readBody(req: Readable, limit: number): Promise<Buffer | Readable> {
     };
     const onError = (e: Error): void => {
       cleanup();
-      reject(new WaypointError(WaypointErrorCode.Upstream, `client request body failed: ${e.message}`, { cause: e }));
+      // A framing error (bad chunk size…) surfaces here; nothing was sent upstream yet.
+      reject(new WaypointError(WaypointErrorCode.BadRequest, `malformed request body: ${e.message}`, { cause: e }));
     };
     req.on("data", onData);
     req.once("end", onEnd);

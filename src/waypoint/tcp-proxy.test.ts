@@ -21,8 +21,14 @@ test("classify: protocol detection on the first bytes", () => {
     ["PRI * HTTP/2.0\r\n", false, undefined],
     ["PRI * HTTP/2.0\r\n", true, "tcp"],
     ["PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", false, "tcp"],
-    ["GET / HTTP/1.1 extra\r\n", false, "tcp"],
-    ["GET  / HTTP/1.1\r\n", false, "tcp"],
+    // Malformed but unmistakably HTTP/1: the parser answers 400 instead of relaying bytes.
+    ["GET / HTTP/1.1 extra\r\n", false, "http1"],
+    ["GET  / HTTP/1.1\r\n", false, "http1"],
+    ["G(ET / HTTP/1.1\r\n", false, "http1"],
+    ["GET / HTTP/1.2\r\n", false, "http1"],
+    // HTTP/0.9 and text protocols without an HTTP version stay opaque.
+    ["GET /\r\n", false, "tcp"],
+    ["PING\r\n", false, "tcp"],
   ];
   for (const [input, ended, want] of cases) {
     assert.equal(classify(Buffer.from(input, "latin1"), ended), want, JSON.stringify(input));
