@@ -40,7 +40,14 @@ export class Balancers {
     const addresses = [...byAddress.keys()].join(",");
     let entry = this.#byBackend.get(k);
     if (entry === undefined) {
-      entry = { lb: new LoadBalancer(policy, [...byAddress.keys()].map((address) => ({ address })), this.#rand), addresses };
+      entry = {
+        lb: new LoadBalancer(
+          policy,
+          [...byAddress.keys()].map((address) => ({ address })),
+          this.#rand,
+        ),
+        addresses,
+      };
       this.#byBackend.set(k, entry);
     } else if (entry.addresses !== addresses) {
       entry.lb.update([...byAddress.keys()].map((address) => ({ address })));

@@ -8,7 +8,7 @@
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import http2 from "node:http2";
-import { Readable, type Duplex } from "node:stream";
+import { type Duplex, Readable } from "node:stream";
 import { SpiffeId } from "../identity/spiffe.js";
 import { evaluate } from "../policy/index.js";
 import { applyHeaderOps, type MirrorSpec, type RouteDecision, route } from "../routing/index.js";
@@ -17,6 +17,7 @@ import { Balancers, endpointAddress, type Lease } from "./balancers.js";
 import type { InboundConnection, WaypointContext } from "./context.js";
 import { WaypointError, WaypointErrorCode } from "./errors.js";
 import { type AttemptOutcome, backoffMs, RETRY_BUFFER_LIMIT, retriable } from "./retry-policy.js";
+import { type UpstreamChoice, upstreamCandidates } from "./upstream.js";
 import {
   type ExchangeFailure,
   type ExchangeRequest,
@@ -25,7 +26,6 @@ import {
   flatten,
   type UpstreamProtocol,
 } from "./upstream-exchange.js";
-import { type UpstreamChoice, upstreamCandidates } from "./upstream.js";
 
 /** Largest request header block accepted (Envoy's default is 60 KiB). */
 const MAX_HEADER_BYTES = 60 * 1024;
@@ -366,7 +366,9 @@ export class HttpProxy {
         lease.release();
         if (attempt.kind === "failed" && (last || spec === undefined || !retriable(spec, attempt.outcome)))
           throw new WaypointError(
-            attempt.outcome.kind === "per-try-timeout" ? WaypointErrorCode.Timeout : WaypointErrorCode.Upstream,
+            attempt.outcome.kind === "per-try-timeout"
+              ? WaypointErrorCode.Timeout
+              : WaypointErrorCode.Upstream,
             `${attempt.message} (attempt ${n} of ${maxAttempts})`,
           );
         const wait = backoffMs(n, this.#ctx.config.rand);
@@ -574,8 +576,7 @@ function http1Problem(req: IncomingMessage): { status: number; reason: string } 
   if (req.httpVersion !== "1.1" && req.httpVersion !== "1.0")
     return { status: 400, reason: `HTTP version ${req.httpVersion} is not served` };
   let hosts = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2)
-    if (req.rawHeaders[i]?.toLowerCase() === "host") hosts++;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === "host") hosts++;
   if (hosts > 1) return { status: 400, reason: `${hosts} Host headers (RFC 9112 §3.2 allows one)` };
   const te = req.headers["transfer-encoding"];
   if (te !== undefined && te.trim().toLowerCase() !== "chunked")
@@ -662,7 +663,9 @@ function readBody(req: Readable, limit: number): Promise<Buffer | Readable> {
     const onError = (e: Error): void => {
       cleanup();
       // A framing error (bad chunk size…) surfaces here; nothing was sent upstream yet.
-      reject(new WaypointError(WaypointErrorCode.BadRequest, `malformed request body: ${e.message}`, { cause: e }));
+      reject(
+        new WaypointError(WaypointErrorCode.BadRequest, `malformed request body: ${e.message}`, { cause: e }),
+      );
     };
     req.on("data", onData);
     req.once("end", onEnd);

@@ -51,7 +51,9 @@ export const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
-export function flatten(h: Readonly<Record<string, string | string[] | number | undefined>>): Record<string, string> {
+export function flatten(
+  h: Readonly<Record<string, string | string[] | number | undefined>>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(h)) {
     if (v === undefined || k.startsWith(":") || HOP_BY_HOP.has(k)) continue;
@@ -103,7 +105,9 @@ function exchangeH1(tunnel: Duplex, req: ExchangeRequest): Promise<ExchangeRespo
     };
     upReq.on("error", (e) => {
       s.destroy();
-      reject(new ExchangeFailure("reset", `upstream reset before response headers: ${e.message}`, { cause: e }));
+      reject(
+        new ExchangeFailure("reset", `upstream reset before response headers: ${e.message}`, { cause: e }),
+      );
     });
     upReq.on("response", (res) => {
       res.on("error", () => {});
@@ -141,7 +145,8 @@ function exchangeH2(tunnel: Duplex, req: ExchangeRequest): Promise<ExchangeRespo
     };
     stream.on("trailers", (t) => {
       trailers = {};
-      for (const [k, v] of Object.entries(t)) if (v !== undefined) trailers[k] = Array.isArray(v) ? v.join(", ") : String(v);
+      for (const [k, v] of Object.entries(t))
+        if (v !== undefined) trailers[k] = Array.isArray(v) ? v.join(", ") : String(v);
     });
     stream.once("close", () => session.close());
     stream.on("error", (e: Error) => {
@@ -154,7 +159,12 @@ function exchangeH2(tunnel: Duplex, req: ExchangeRequest): Promise<ExchangeRespo
       session.destroy();
     });
     stream.once("close", () =>
-      reject(new ExchangeFailure("reset", `upstream stream closed before response headers (code ${stream.rstCode})`)),
+      reject(
+        new ExchangeFailure(
+          "reset",
+          `upstream stream closed before response headers (code ${stream.rstCode})`,
+        ),
+      ),
     );
     stream.on("response", (h) => {
       resolve({

@@ -13,7 +13,14 @@ import type { Resource } from "../../src/api/types.js";
 import { seededRand } from "../../src/routing/index.js";
 import { MemoryLogDestination } from "../../src/telemetry/logger.js";
 import type { Waypoint } from "../../src/waypoint/waypoint.js";
-import { ControlPlane, type NodePorts, socksConnect, startZtunnel, type TestZtunnel, until } from "../ztunnel/harness.js";
+import {
+  ControlPlane,
+  type NodePorts,
+  socksConnect,
+  startZtunnel,
+  type TestZtunnel,
+  until,
+} from "../ztunnel/harness.js";
 import { type L7Pod, type PodWorld, startL7Pod } from "./l7-pod.js";
 import { startTestWaypoint, WAYPOINT_IP } from "./waypoint-harness.js";
 
@@ -117,7 +124,12 @@ describe("waypoint L7 data plane", { timeout: 240_000 }, () => {
           ports: [[80, 8080]],
           waypointIp: WAYPOINT_IP,
         },
-        { hostname: "dead.default.svc.cluster.local", vip: DEAD_VIP, ports: [[80, 8080]], waypointIp: WAYPOINT_IP },
+        {
+          hostname: "dead.default.svc.cluster.local",
+          vip: DEAD_VIP,
+          ports: [[80, 8080]],
+          waypointIp: WAYPOINT_IP,
+        },
       ],
     );
     zA = await startZtunnel(cp, "node-a", "127.0.0.10", nodePorts);
@@ -142,7 +154,12 @@ describe("waypoint L7 data plane", { timeout: 240_000 }, () => {
     return socket;
   }
 
-  async function request(method: string, path: string, body?: string | Buffer, agent?: http.Agent): Promise<Reply> {
+  async function request(
+    method: string,
+    path: string,
+    body?: string | Buffer,
+    agent?: http.Agent,
+  ): Promise<Reply> {
     const socket = agent === undefined ? await tunnel() : undefined;
     return new Promise((resolve, reject) => {
       const req = http.request(
@@ -202,7 +219,9 @@ describe("waypoint L7 data plane", { timeout: 240_000 }, () => {
     });
 
     test("retriable status codes listed in retryOn", async () => {
-      wp.setResources(virtualService([{ route: toApi, retries: { attempts: 2, retryOn: "418,retriable-4xx" } }]));
+      wp.setResources(
+        virtualService([{ route: toApi, retries: { attempts: 2, retryOn: "418,retriable-4xx" } }]),
+      );
       assert.equal((await request("GET", "/fail/r4/1/418")).status, 200);
       assert.equal(attemptsOf("/fail/r4/").length, 2);
       assert.equal((await request("GET", "/fail/r4b/1/409")).status, 200);
@@ -334,7 +353,10 @@ describe("waypoint L7 data plane", { timeout: 240_000 }, () => {
       const r = await request("POST", "/mirrored/1", "copy-me");
       assert.equal(r.status, 200);
       assert.ok(r.json?.["pod"] === "a" || r.json?.["pod"] === "b", r.text);
-      await until(() => world.seen.some((s) => s.pod === "mirror" && s.path === "/mirrored/1"), "the mirror copy");
+      await until(
+        () => world.seen.some((s) => s.pod === "mirror" && s.path === "/mirrored/1"),
+        "the mirror copy",
+      );
       const copy = world.seen.find((s) => s.pod === "mirror" && s.path === "/mirrored/1");
       assert.equal(copy?.host, "api-shadow");
       assert.equal(copy?.method, "POST");
@@ -354,10 +376,7 @@ describe("waypoint L7 data plane", { timeout: 240_000 }, () => {
         virtualService([{ route: toApi, mirror: { host: "mirror" }, mirrorPercentage: { value: 0 } }]),
       );
       await request("GET", "/not-mirrored");
-      assert.equal(
-        world.seen.filter((s) => s.pod === "mirror" && s.path === "/not-mirrored").length,
-        0,
-      );
+      assert.equal(world.seen.filter((s) => s.pod === "mirror" && s.path === "/not-mirrored").length, 0);
     });
   });
 
@@ -482,16 +501,52 @@ describe("waypoint L7 data plane", { timeout: 240_000 }, () => {
   describe("request smuggling and malformed HTTP/1.1 never reach a pod", () => {
     const big = "x".repeat(61 * 1024);
     const cases: [string, string, number][] = [
-      ["CL then TE", "POST /s HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400],
-      ["TE then CL", "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400],
-      ["differing Content-Length", "POST /s HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400],
-      ["Transfer-Encoding: chunked, identity", "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked, identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400],
-      ["Transfer-Encoding: identity", "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: identity\r\n\r\nhello", 501],
-      ["Transfer-Encoding: xchunked", "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 501],
+      [
+        "CL then TE",
+        "POST /s HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+      ],
+      [
+        "TE then CL",
+        "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+        400,
+      ],
+      [
+        "differing Content-Length",
+        "POST /s HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        400,
+      ],
+      [
+        "Transfer-Encoding: chunked, identity",
+        "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked, identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        400,
+      ],
+      [
+        "Transfer-Encoding: identity",
+        "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: identity\r\n\r\nhello",
+        501,
+      ],
+      [
+        "Transfer-Encoding: xchunked",
+        "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+        501,
+      ],
       ["obs-fold", "GET /s HTTP/1.1\r\nHost: api\r\nX-A: b\r\n c\r\n\r\n", 400],
-      ["chunk size not hex", "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 400],
-      ["negative chunk size", "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", 400],
-      ["chunk size overflow", "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nhello\r\n0\r\n\r\n", 400],
+      [
+        "chunk size not hex",
+        "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        400,
+      ],
+      [
+        "negative chunk size",
+        "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+        400,
+      ],
+      [
+        "chunk size overflow",
+        "POST /s HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nhello\r\n0\r\n\r\n",
+        400,
+      ],
       ["space before colon", "POST /s HTTP/1.1\r\nHost: api\r\nContent-Length : 5\r\n\r\nhello", 400],
       ["NUL in a header value", "GET /s HTTP/1.1\r\nHost: api\r\nX-A: b\0c\r\n\r\n", 400],
       ["bare CR in a header", "GET /s HTTP/1.1\r\nHost: api\r\nX-A: b\rX-B: c\r\n\r\n", 400],

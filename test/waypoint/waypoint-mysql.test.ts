@@ -197,7 +197,10 @@ describe("waypoint MySQL", { skip: mariadbSkipReason(), timeout: 60_000 }, () =>
     ] as const) {
       assert.ok(r.closedByWaypoint, `${name}: the session was not closed`);
       // Nothing of the server's but, at most, an ERR packet (0xff) before the close.
-      assert.ok(r.answer.length === 0 || r.answer[4] === 0xff, `${name}: ${r.answer.subarray(0, 16).toString("hex")}`);
+      assert.ok(
+        r.answer.length === 0 || r.answer[4] === 0xff,
+        `${name}: ${r.answer.subarray(0, 16).toString("hex")}`,
+      );
     }
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout.trim(), "bob");
