@@ -1,63 +1,84 @@
 /**
- * HTTP/1.1 through the waypoint: L7 AuthorizationPolicy, routing (redirects, direct responses,
- * faults, header changes, weighted backends, timeouts, retries on connect failure), then one HBONE
- * stream per request to the chosen endpoint with the waypoint's own certificate. Errors map to
- * statuses here, and only here (Envoy's bodies, so clients see what they would see with Istio).
+ * HTTP through the waypoint, HTTP/1.1 or HTTP/2 with prior knowledge: L7 AuthorizationPolicy,
+ * routing (redirects, direct responses, faults, header changes, weighted backends), then the
+ * request goes to an endpoint picked by the DestinationRule's load balancer over one HBONE stream,
+ * with Envoy's retry semantics (retryOn, perTryTimeout, the route timeout over all attempts) and
+ * fire-and-forget mirroring. Errors map to statuses here, and only here (Envoy's bodies, so clients
+ * see what they would see with Istio).
  */
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import type { Duplex } from "node:stream";
+import http, { type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import http2 from "node:http2";
+import { type Duplex, Readable } from "node:stream";
 import { SpiffeId } from "../identity/spiffe.js";
 import { evaluate } from "../policy/index.js";
-import { applyHeaderOps, type RouteDecision, route } from "../routing/index.js";
+import { applyHeaderOps, type MirrorSpec, type RouteDecision, route } from "../routing/index.js";
 import { type HttpLabels, trafficLabels } from "../telemetry/metrics.js";
+import { Balancers, endpointAddress, type Lease } from "./balancers.js";
 import type { InboundConnection, WaypointContext } from "./context.js";
-import { duplexPair } from "./duplex-pair.js";
 import { WaypointError, WaypointErrorCode } from "./errors.js";
-import { chooseUpstream, type UpstreamChoice } from "./upstream.js";
-
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-]);
+import { type AttemptOutcome, backoffMs, RETRY_BUFFER_LIMIT, retriable } from "./retry-policy.js";
+import { type UpstreamChoice, upstreamCandidates } from "./upstream.js";
+import {
+  type ExchangeFailure,
+  type ExchangeRequest,
+  type ExchangeResponse,
+  exchange,
+  flatten,
+  type UpstreamProtocol,
+} from "./upstream-exchange.js";
 
 /** Largest request header block accepted (Envoy's default is 60 KiB). */
 const MAX_HEADER_BYTES = 60 * 1024;
+/** A mirrored request is abandoned after this long: its answer is discarded anyway. */
+const MIRROR_TIMEOUT_MS = 30_000;
+
+type InboundRequest = IncomingMessage | http2.Http2ServerRequest;
+
+/** What both HTTP/1.1 and HTTP/2 (compatibility API) responses offer. */
+interface ResponseSink extends NodeJS.WritableStream {
+  readonly headersSent: boolean;
+  writeHead(status: number, headers?: OutgoingHttpHeaders): unknown;
+  setHeader(name: string, value: string): unknown;
+  addTrailers(trailers: Record<string, string>): void;
+}
+
+/** How one attempt ended: a response to judge, a failure, or the route timeout cut it short. */
+type Attempt =
+  | { readonly kind: "response"; readonly response: ExchangeResponse }
+  | { readonly kind: "failed"; readonly outcome: AttemptOutcome; readonly message: string }
+  | { readonly kind: "route-timeout" };
 
 export class HttpProxy {
   readonly #ctx: WaypointContext;
   readonly #server: http.Server;
+  readonly #balancers: Balancers;
   readonly #conns = new WeakMap<Duplex, InboundConnection>();
   readonly #open = new Set<Duplex>();
+  /** HTTP/1.1 connections whose request is in the handler: a body framing error is logged there, once. */
+  readonly #busy = new WeakSet<Duplex>();
 
   constructor(ctx: WaypointContext) {
     this.#ctx = ctx;
+    this.#balancers = new Balancers(ctx.config.rand);
     this.#server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
-      this.#handle(req, res).catch((e: unknown) => {
-        ctx.logger.error({ err: e }, "HTTP handler failed");
-        if (!res.headersSent) send(res, 500, "internal error\n");
-        else res.destroy();
-      });
+      const conn = this.#conns.get(req.socket as unknown as Duplex);
+      if (conn === undefined) return send(res, 500, "connection without context\n");
+      const problem = http1Problem(req);
+      if (problem !== undefined) {
+        this.#badRequest(conn, problem.reason, problem.status);
+        res.shouldKeepAlive = false;
+        return send(res, problem.status, problem.status === 501 ? "Not Implemented\n" : "Bad Request\n");
+      }
+      const socket = req.socket as unknown as Duplex;
+      this.#busy.add(socket);
+      res.once("close", () => this.#busy.delete(socket));
+      this.#run(req, res, conn, "http1");
     });
     // Node's parser rejects smuggling shapes (Content-Length with Transfer-Encoding, duplicate
     // Content-Length, bad chunk framing): answer 400 and never forward a byte of it.
     this.#server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-      const conn = this.#conns.get(socket);
-      const rec = ctx.accessLog.open({
-        "conn.id": conn?.connId,
-        direction: "inbound",
-        entry: "hbone",
-        "src.identity": conn?.peer.toString(),
-        "dst.service": conn?.service.hostname,
-        reason: `malformed HTTP request: ${err.code ?? err.message}`,
-        "error.code": WaypointErrorCode.BadRequest,
-      });
-      if (conn !== undefined) this.#count(conn, undefined, 400, 0, 0, 0);
-      rec.finish();
+      if (!this.#busy.has(socket))
+        this.#badRequest(this.#conns.get(socket), `malformed HTTP request: ${err.code ?? err.message}`);
       if (socket.writable)
         socket.end(
           "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 12\r\n\r\nBad Request\n",
@@ -69,10 +90,25 @@ export class HttpProxy {
   /** Serves HTTP/1.1 on a CONNECT stream whose first bytes were pushed back already. */
   serve(stream: Duplex, conn: InboundConnection): void {
     this.#conns.set(stream, conn);
-    this.#open.add(stream);
-    stream.once("close", () => this.#open.delete(stream));
+    this.#track(stream);
     this.#server.emit("connection", stream);
     // Detection paused the stream; a listener added to a paused stream does not restart the flow.
+    stream.resume();
+  }
+
+  /** Serves HTTP/2 with prior knowledge (the client preface was pushed back) on a CONNECT stream. */
+  serveHttp2(stream: Duplex, conn: InboundConnection): void {
+    this.#track(stream);
+    const server = http2.createServer(
+      { maxSessionMemory: 16, settings: { maxHeaderListSize: MAX_HEADER_BYTES } },
+      (req, res) => this.#run(req, res, conn, "http2"),
+    );
+    server.on("sessionError", () => stream.destroy());
+    server.on("session", (session) => {
+      session.on("error", () => {});
+      stream.once("close", () => session.destroy());
+    });
+    server.emit("connection", stream);
     stream.resume();
   }
 
@@ -80,15 +116,57 @@ export class HttpProxy {
     for (const s of this.#open) s.destroy();
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Active requests per endpoint of a backend, as the least-request balancer counts them. */
+  activeRequests(backendKey: string, loadBalancer: string): Record<string, number> {
+    return this.#balancers.active(backendKey, loadBalancer);
+  }
+
+  #track(stream: Duplex): void {
+    this.#open.add(stream);
+    stream.once("close", () => this.#open.delete(stream));
+  }
+
+  #run(req: InboundRequest, res: ResponseSink, conn: InboundConnection, protocol: UpstreamProtocol): void {
+    this.#handle(req, res, conn, protocol).catch((e: unknown) => {
+      this.#ctx.logger.error({ err: e }, "HTTP handler failed");
+      if (!res.headersSent) send(res, 500, "internal error\n");
+      else abortResponse(res);
+    });
+  }
+
+  #badRequest(conn: InboundConnection | undefined, reason: string, status = 400): void {
+    const rec = this.#ctx.accessLog.open({
+      "conn.id": conn?.connId,
+      direction: "inbound",
+      entry: "hbone",
+      "src.identity": conn?.peer.toString(),
+      "dst.service": conn?.service.hostname,
+      reason,
+      "error.code": WaypointErrorCode.BadRequest,
+    });
+    if (conn !== undefined) this.#count(conn, undefined, status, 0, 0, 0, "http", "");
+    rec.finish();
+  }
+
+  async #handle(
+    req: InboundRequest,
+    res: ResponseSink,
+    conn: InboundConnection,
+    protocol: UpstreamProtocol,
+  ): Promise<void> {
     const ctx = this.#ctx;
-    const conn = this.#conns.get(req.socket as unknown as Duplex);
-    if (conn === undefined) return send(res, 500, "connection without context\n");
     const started = performance.now();
-    const headers = flatHeaders(req);
+    const headers = requestHeaders(req);
     const method = req.method ?? "GET";
-    const path = req.url ?? "/";
     const host = headers["host"] ?? conn.service.hostname;
+    const target = originForm(req.url ?? "/", host);
+    if (target === undefined) {
+      this.#badRequest(conn, `request target ${JSON.stringify(req.url)} is not origin-form for host ${host}`);
+      if (res instanceof http.ServerResponse) res.shouldKeepAlive = false;
+      return send(res, 400, "Bad Request\n");
+    }
+    const path = target;
+    const grpc = headers["content-type"]?.startsWith("application/grpc") ?? false;
     const rec = ctx.accessLog.open({
       "conn.id": conn.connId,
       direction: "inbound",
@@ -101,6 +179,7 @@ export class HttpProxy {
       security: "mutual_tls",
     });
     let status = 0;
+    let grpcStatus = "";
     let upstream: UpstreamChoice | undefined;
     let reqBytes = 0;
     let resBytes = 0;
@@ -147,6 +226,14 @@ export class HttpProxy {
         ctx.config.rand,
       );
       rec.set({ route: rd.route ?? "none" });
+      if (rd.faultInjected !== undefined) {
+        // Envoy's response flags: DI = delay injected, FI = fault (abort) injected.
+        const flags = [
+          ...(rd.faultInjected.delayMs !== undefined ? ["DI"] : []),
+          ...(rd.faultInjected.abortStatus !== undefined ? ["FI"] : []),
+        ];
+        rec.set({ reason: `response flags: ${flags.join(",")}` });
+      }
       const early = earlyResponse(rd);
       if (early !== undefined) {
         status = early.status;
@@ -163,158 +250,284 @@ export class HttpProxy {
         rec.set({ reason: `subset ${dst.subset} of ${dst.host} is not defined` });
         return send(res, 503, "no healthy upstream\n");
       }
-      const choice = chooseUpstream(
-        ctx.book,
-        { host: dst.host, port: dst.port ?? conn.port, subsetLabels },
-        (k, n) => ctx.next(k, n),
-      );
-      if (choice.kind === "none") {
+      const found = upstreamCandidates(ctx.book, {
+        host: dst.host,
+        port: dst.port ?? conn.port,
+        subsetLabels,
+      });
+      if (found.kind === "none") {
         status = 503;
-        rec.set({ reason: choice.reason, "error.code": WaypointErrorCode.NoEndpoint });
+        rec.set({ reason: found.reason, "error.code": WaypointErrorCode.NoEndpoint });
         return send(res, 503, "no healthy upstream\n");
       }
-      upstream = choice.choice;
+      const body = await readBody(req, RETRY_BUFFER_LIMIT);
+      const out = upstreamHeaders(rd.upstream.headers, body);
+      const authority = rd.upstream.authority ?? rd.upstream.headers["host"] ?? conn.service.hostname;
+      const request = { method, path: rd.upstream.path, authority, headers: out, body, protocol };
+      if (Buffer.isBuffer(body)) {
+        reqBytes = body.length;
+        for (const m of rd.mirrors) this.#mirror(m, request, conn);
+      } else body.on("data", (d: Buffer) => (reqBytes += d.length));
+      const result = await this.#forward(request, res, rd, found, conn, (n) => {
+        resBytes += n;
+      });
+      upstream = result.upstream;
+      status = result.status;
+      grpcStatus = result.grpcStatus;
       rec.set({
         "dst.workload": upstream.endpoint.name,
         "dst.namespace": upstream.endpoint.namespace,
         "dst.identity": upstream.endpoint.identity,
         "dst.hbone_addr": `${upstream.endpoint.ip}:${upstream.port}`,
       });
-      const result = await this.#forward(
-        req,
-        res,
-        rd,
-        upstream,
-        conn,
-        (n) => {
-          reqBytes += n;
-        },
-        (n) => {
-          resBytes += n;
-        },
-      );
-      status = result;
     } catch (e) {
       const err = e as WaypointError;
-      status = err.code === WaypointErrorCode.Timeout ? 504 : 503;
+      status =
+        err.code === WaypointErrorCode.Timeout ? 504 : err.code === WaypointErrorCode.BadRequest ? 400 : 503;
       rec.set({ reason: err.message, "error.code": err.code });
       if (!res.headersSent)
-        send(res, status, status === 504 ? "upstream request timeout\n" : "upstream connect error\n");
-      else res.destroy();
+        send(
+          res,
+          status,
+          status === 504
+            ? "upstream request timeout\n"
+            : "upstream connect error or disconnect/reset before headers\n",
+        );
+      else abortResponse(res);
     } finally {
       rec.set({ "bytes.received": reqBytes, "bytes.sent": resBytes });
-      this.#count(conn, upstream, status, performance.now() - started, reqBytes, resBytes);
+      this.#count(
+        conn,
+        upstream,
+        status,
+        performance.now() - started,
+        reqBytes,
+        resBytes,
+        grpc ? "grpc" : "http",
+        grpcStatus,
+      );
       rec.finish();
     }
   }
 
+  /**
+   * The attempt loop. Envoy semantics: `attempts` retries after the first try, only for outcomes
+   * `retryOn` names; each try bounded by `perTryTimeout`; the route timeout bounds them all (until
+   * the response headers); a body too large to buffer is never retried; a retry prefers an
+   * endpoint not tried yet (Istio's `previous_hosts` predicate).
+   */
   async #forward(
-    req: IncomingMessage,
-    res: ServerResponse,
+    request: ExchangeRequest,
+    res: ResponseSink,
     rd: RouteDecision,
-    up: UpstreamChoice,
+    found: { key: string; candidates: readonly UpstreamChoice[] },
     conn: InboundConnection,
-    received: (n: number) => void,
     sent: (n: number) => void,
-  ): Promise<number> {
-    const ctx = this.#ctx;
-    const cred = ctx.credential();
+  ): Promise<{ status: number; grpcStatus: string; upstream: UpstreamChoice; attempts: number }> {
+    const spec = rd.retries;
+    const replayable = Buffer.isBuffer(request.body);
+    const maxAttempts = 1 + (spec !== undefined && replayable ? Math.max(0, spec.attempts) : 0);
+    const overall = new AbortController();
+    const routeTimer =
+      rd.timeoutMs !== undefined && rd.timeoutMs > 0
+        ? setTimeout(() => overall.abort(), rd.timeoutMs)
+        : undefined;
+    const tried = new Set<string>();
+    try {
+      for (let n = 1; ; n++) {
+        const lease = this.#balancers.pick(found.key, rd.loadBalancer, found.candidates, tried);
+        if (lease === null)
+          throw new WaypointError(WaypointErrorCode.NoEndpoint, `no endpoint left for ${found.key}`);
+        tried.add(endpointAddress(lease.choice));
+        const attempt = await this.#attempt(lease, request, n, spec?.perTryTimeoutMs, overall.signal, conn);
+        const last = n >= maxAttempts;
+        if (attempt.kind === "route-timeout") {
+          lease.release();
+          throw new WaypointError(
+            WaypointErrorCode.Timeout,
+            `upstream did not answer within the route timeout of ${rd.timeoutMs} ms (${n} attempt(s))`,
+          );
+        }
+        if (attempt.kind === "response") {
+          const r = attempt.response;
+          const grpcStatus = r.headers["grpc-status"];
+          const outcome: AttemptOutcome = {
+            kind: "response",
+            status: r.status,
+            ...(grpcStatus !== undefined ? { grpcStatus: Number(grpcStatus) } : {}),
+          };
+          if (last || spec === undefined || !retriable(spec, outcome)) {
+            if (routeTimer !== undefined) clearTimeout(routeTimer);
+            const final = await this.#commit(r, res, rd, lease, sent);
+            return { status: r.status, grpcStatus: final, upstream: lease.choice, attempts: n };
+          }
+          r.abort();
+        }
+        lease.release();
+        if (attempt.kind === "failed" && (last || spec === undefined || !retriable(spec, attempt.outcome)))
+          throw new WaypointError(
+            attempt.outcome.kind === "per-try-timeout"
+              ? WaypointErrorCode.Timeout
+              : WaypointErrorCode.Upstream,
+            `${attempt.message} (attempt ${n} of ${maxAttempts})`,
+          );
+        const wait = backoffMs(n, this.#ctx.config.rand);
+        if (wait > 0 && !overall.signal.aborted) await abortableSleep(wait, overall.signal);
+      }
+    } finally {
+      if (routeTimer !== undefined) clearTimeout(routeTimer);
+    }
+  }
+
+  #attempt(
+    lease: Lease,
+    request: ExchangeRequest,
+    n: number,
+    perTryTimeoutMs: number | undefined,
+    overall: AbortSignal,
+    conn: InboundConnection,
+  ): Promise<Attempt> {
+    const up = lease.choice;
+    if (overall.aborted) return Promise.resolve({ kind: "route-timeout" });
+    return new Promise<Attempt>((resolve) => {
+      let settled = false;
+      let tunnel: Duplex | undefined;
+      const finish = (a: Attempt): void => {
+        if (settled) return;
+        settled = true;
+        if (perTry !== undefined) clearTimeout(perTry);
+        overall.removeEventListener("abort", onAbort);
+        resolve(a);
+      };
+      const onAbort = (): void => {
+        tunnel?.destroy();
+        finish({ kind: "route-timeout" });
+      };
+      overall.addEventListener("abort", onAbort, { once: true });
+      const perTry =
+        perTryTimeoutMs !== undefined && perTryTimeoutMs > 0
+          ? setTimeout(() => {
+              tunnel?.destroy();
+              finish({
+                kind: "failed",
+                outcome: { kind: "per-try-timeout" },
+                message: `upstream ${up.endpoint.ip}:${up.port} did not answer within perTryTimeout ${perTryTimeoutMs} ms`,
+              });
+            }, perTryTimeoutMs)
+          : undefined;
+      this.#open_(up, conn).then(
+        (stream) => {
+          if (settled) return void stream.destroy();
+          tunnel = stream;
+          const withCount = {
+            ...request,
+            // Istio sets include_request_attempt_count on its virtual hosts.
+            headers: { ...request.headers, "x-envoy-attempt-count": String(n) },
+          };
+          exchange(stream, withCount).then(
+            (response) => {
+              if (settled) response.abort();
+              else finish({ kind: "response", response });
+            },
+            (e: ExchangeFailure) =>
+              finish({
+                kind: "failed",
+                outcome: { kind: e.reason },
+                message: `upstream ${up.endpoint.ip}:${up.port}: ${e.message}`,
+              }),
+          );
+        },
+        (e: Error) =>
+          finish({
+            kind: "failed",
+            outcome: { kind: "connect-failure" },
+            message: `cannot open HBONE to ${up.endpoint.ip}:${up.port} (${up.endpoint.identity}): ${e.message}`,
+          }),
+      );
+    });
+  }
+
+  /** Opens an HBONE stream to an endpoint with the waypoint's own certificate. */
+  async #open_(up: UpstreamChoice, conn: InboundConnection): Promise<Duplex> {
+    const cred = this.#ctx.credential();
     if (cred === undefined)
       throw new WaypointError(WaypointErrorCode.Certificate, "the waypoint has no certificate yet");
-    const attempts = 1 + Math.max(0, rd.retries?.attempts ?? 0);
-    const retryConnect = rd.retries?.retryOn.some((r) => r === "connect-failure" || r === "5xx") ?? false;
-    let stream: Duplex | undefined;
-    let lastError: unknown;
-    // Only connection failures are retried: the request body has not been read yet, so it can still go out whole.
-    for (let i = 0; i < (retryConnect ? attempts : 1) && stream === undefined; i++) {
-      try {
-        stream = await ctx.pool.connect({
-          source: cred,
-          dstAddress: { host: up.endpoint.ip, port: 15008 },
-          expectedIdentities: [SpiffeId.parse(up.endpoint.identity)],
-          authority: `${up.endpoint.ip}:${up.port}`,
-          connId: conn.connId,
-        });
-      } catch (e) {
-        lastError = e;
-      }
-    }
-    if (stream === undefined)
-      throw new WaypointError(
-        WaypointErrorCode.Upstream,
-        `cannot open HBONE to ${up.endpoint.ip}:${up.port} (${up.endpoint.identity}): ${(lastError as Error)?.message}`,
-        { cause: lastError },
-      );
-    const tunnel = stream;
-    tunnel.on("error", () => {});
-    // Node's HTTP client corks the header block and the body into one writev; an HTTP/2 stream
-    // mangled the header bytes of such a write here (seen with POST bodies). Through an in-memory
-    // pair every chunk reaches the tunnel as a plain write.
-    const [s, far] = duplexPair();
-    far.on("error", () => {});
-    s.on("error", () => {});
-    far.pipe(tunnel);
-    tunnel.pipe(far);
-    tunnel.once("close", () => far.destroy());
-    far.once("close", () => tunnel.destroy());
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(rd.upstream.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v;
-    if (rd.upstream.authority !== undefined) out["host"] = rd.upstream.authority;
-    // One HBONE stream per request: `close` makes the upstream end it, so the stream finishes with END_STREAM.
-    out["connection"] = "close";
-    if (req.headers["transfer-encoding"] !== undefined) out["transfer-encoding"] = "chunked";
-    return new Promise<number>((resolve, reject) => {
-      const upReq = http.request({
-        method: req.method,
-        path: rd.upstream.path,
-        headers: out,
-        createConnection: () => s as never,
-      });
-      let timer: NodeJS.Timeout | undefined;
-      if (rd.timeoutMs !== undefined && rd.timeoutMs > 0) {
-        timer = setTimeout(() => {
-          upReq.destroy(
-            new WaypointError(WaypointErrorCode.Timeout, `upstream did not answer within ${rd.timeoutMs} ms`),
-          );
-        }, rd.timeoutMs);
-      }
-      const done = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
-      };
-      upReq.on("error", (e) => {
-        done();
-        s.destroy();
-        reject(
-          e instanceof WaypointError
-            ? e
-            : new WaypointError(
-                WaypointErrorCode.Upstream,
-                `upstream ${up.endpoint.ip}:${up.port}: ${e.message}`,
-                {
-                  cause: e,
-                },
-              ),
-        );
-      });
-      upReq.on("response", (upRes) => {
-        done();
-        const status = upRes.statusCode ?? 502;
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(upRes.headers)) {
-          if (v === undefined || HOP_BY_HOP.has(k)) continue;
-          headers[k] = Array.isArray(v) ? v.join(", ") : v;
-        }
-        const final = applyHeaderOps(headers, rd.responseHeaders);
-        res.writeHead(status, final);
-        upRes.on("data", (d: Buffer) => sent(d.length));
-        upRes.pipe(res);
-        upRes.once("end", () => resolve(status));
-        upRes.once("error", (e) => reject(e));
-      });
-      // Counting starts with the pipe: a data listener added earlier would let the body flow away unread.
-      req.on("data", (d: Buffer) => received(d.length));
-      req.pipe(upReq);
+    return this.#ctx.pool.connect({
+      source: cred,
+      dstAddress: { host: up.endpoint.ip, port: 15008 },
+      expectedIdentities: [SpiffeId.parse(up.endpoint.identity)],
+      authority: `${up.endpoint.ip}:${up.port}`,
+      connId: conn.connId,
     });
+  }
+
+  /** Sends the chosen attempt's response to the client; resolves with its gRPC status, if any. */
+  #commit(
+    r: ExchangeResponse,
+    res: ResponseSink,
+    rd: RouteDecision,
+    lease: Lease,
+    sent: (n: number) => void,
+  ): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      res.writeHead(r.status, applyHeaderOps(r.headers, rd.responseHeaders));
+      let ended = false;
+      res.once("close", () => {
+        if (!ended) r.abort();
+        lease.release();
+      });
+      r.body.on("data", (d: Buffer) => sent(d.length));
+      r.body.pipe(res, { end: false });
+      r.body.once("end", () => {
+        ended = true;
+        lease.release();
+        const trailers = r.trailers();
+        if (trailers !== undefined && Object.keys(trailers).length > 0) res.addTrailers(trailers);
+        res.end();
+        resolve(trailers?.["grpc-status"] ?? r.headers["grpc-status"] ?? "");
+      });
+      r.body.once("error", (e) => {
+        lease.release();
+        reject(e);
+      });
+    });
+  }
+
+  /** Envoy's request mirroring: a copy to the mirror backend, `-shadow` on the authority, answer discarded. */
+  #mirror(m: MirrorSpec, request: ExchangeRequest, conn: InboundConnection): void {
+    const ctx = this.#ctx;
+    const subsetLabels = m.subset === undefined ? undefined : ctx.l7().subsets.get(`${m.host}|${m.subset}`);
+    if (m.subset !== undefined && subsetLabels === undefined) return;
+    const found = upstreamCandidates(ctx.book, { host: m.host, port: m.port ?? conn.port, subsetLabels });
+    if (found.kind === "none") return;
+    const lease = this.#balancers.pick(found.key, null, found.candidates);
+    if (lease === null) return;
+    const shadow = { ...request, authority: shadowAuthority(request.authority) };
+    let response: ExchangeResponse | undefined;
+    let tunnel: Duplex | undefined;
+    const timer = setTimeout(() => {
+      response?.abort();
+      tunnel?.destroy();
+    }, MIRROR_TIMEOUT_MS);
+    timer.unref();
+    const done = (): void => {
+      clearTimeout(timer);
+      lease.release();
+    };
+    this.#open_(lease.choice, conn)
+      .then((s) => {
+        tunnel = s;
+        return exchange(s, shadow);
+      })
+      .then((r) => {
+        response = r;
+        r.body.once("close", done);
+        r.body.resume();
+      })
+      .catch((e: Error) => {
+        done();
+        ctx.logger.debug({ mirror: m.backend, err: e.message }, "mirrored request failed");
+      });
   }
 
   #count(
@@ -324,6 +537,8 @@ export class HttpProxy {
     ms: number,
     reqBytes: number,
     resBytes: number,
+    protocol: "http" | "grpc",
+    grpcStatus: string,
   ): void {
     const m = this.#ctx.metrics;
     const labels: HttpLabels = {
@@ -339,11 +554,11 @@ export class HttpProxy {
         destination_principal: up?.endpoint.identity,
         destination_app: up?.endpoint.labels["app"],
         destination_version: up?.endpoint.labels["version"],
-        request_protocol: "http",
+        request_protocol: protocol,
         connection_security_policy: "mutual_tls",
       }),
       response_code: String(status),
-      grpc_response_status: "",
+      grpc_response_status: grpcStatus,
     };
     m.requests.inc(labels);
     m.requestDuration.observe(labels, ms);
@@ -352,13 +567,127 @@ export class HttpProxy {
   }
 }
 
-function flatHeaders(req: IncomingMessage): Record<string, string> {
+/**
+ * What Node's HTTP/1.1 parser lets through but a proxy must refuse before forwarding (RFC 9112):
+ * HTTP/0.9 and unknown versions, more than one Host, and transfer codings other than `chunked`
+ * (501, as RFC 9112 §6.1 and Envoy's codec answer), which a backend could frame differently.
+ */
+function http1Problem(req: IncomingMessage): { status: number; reason: string } | undefined {
+  if (req.httpVersion !== "1.1" && req.httpVersion !== "1.0")
+    return { status: 400, reason: `HTTP version ${req.httpVersion} is not served` };
+  let hosts = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === "host") hosts++;
+  if (hosts > 1) return { status: 400, reason: `${hosts} Host headers (RFC 9112 §3.2 allows one)` };
+  const te = req.headers["transfer-encoding"];
+  if (te !== undefined && te.trim().toLowerCase() !== "chunked")
+    return { status: 501, reason: `transfer-encoding ${JSON.stringify(te)} is not supported (only chunked)` };
+  return undefined;
+}
+
+/** Request headers as one string each; HTTP/2's `:authority` becomes `host` (as Envoy exposes it). */
+function requestHeaders(req: InboundRequest): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined) continue;
+    if (v === undefined || k.startsWith(":")) continue;
     out[k] = Array.isArray(v) ? v.join(", ") : v;
   }
+  const authority = req.headers[":authority"];
+  if (typeof authority === "string" && out["host"] === undefined) out["host"] = authority;
   return out;
+}
+
+/**
+ * The path to route on. Absolute-form (RFC 9112 §3.2.2) is accepted only for the Host the request
+ * names, so a client cannot use the waypoint as a forward proxy to another host; any other
+ * non-origin form is refused.
+ */
+function originForm(target: string, host: string): string | undefined {
+  if (target.startsWith("/")) return target;
+  const m = /^https?:\/\/([^/?#]+)([/?][^#]*)?$/i.exec(target);
+  if (m === null) return undefined;
+  if ((m[1] ?? "").toLowerCase() !== host.toLowerCase()) return undefined;
+  const rest = m[2] ?? "/";
+  return rest.startsWith("/") ? rest : `/${rest}`;
+}
+
+/** Envoy appends `-shadow` to the host of a mirrored request's authority (before any port). */
+export function shadowAuthority(authority: string): string {
+  const m = /^(.*?)(:\d+)?$/.exec(authority);
+  return `${m?.[1] ?? authority}-shadow${m?.[2] ?? ""}`;
+}
+
+/** Headers for the upstream: no hop-by-hop, no Host (the exchange sets the authority), body framing redone. */
+function upstreamHeaders(h: Record<string, string>, body: Buffer | Readable): Record<string, string> {
+  const out = flatten(h);
+  const hadLength = out["content-length"] !== undefined;
+  delete out["host"];
+  delete out["content-length"];
+  if (Buffer.isBuffer(body) && (body.length > 0 || hadLength)) out["content-length"] = String(body.length);
+  return out;
+}
+
+/**
+ * Reads the request body for re-sending on retry, up to `limit` bytes; a longer body continues as a
+ * stream (sent once, never retried).
+ */
+function readBody(req: Readable, limit: number): Promise<Buffer | Readable> {
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.removeListener("data", onData);
+      req.removeListener("end", onEnd);
+      req.removeListener("error", onError);
+    };
+    const onData = (d: Buffer): void => {
+      chunks.push(d);
+      size += d.length;
+      if (size <= limit) return;
+      cleanup();
+      req.pause();
+      const head = Buffer.concat(chunks);
+      resolve(
+        Readable.from(
+          (async function* () {
+            yield head;
+            for await (const c of req) yield c as Buffer;
+          })(),
+        ),
+      );
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (e: Error): void => {
+      cleanup();
+      // A framing error (bad chunk size…) surfaces here; nothing was sent upstream yet.
+      reject(
+        new WaypointError(WaypointErrorCode.BadRequest, `malformed request body: ${e.message}`, { cause: e }),
+      );
+    };
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
+  });
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+function abortResponse(res: ResponseSink): void {
+  if (res instanceof http2.Http2ServerResponse) res.stream.destroy();
+  else (res as http.ServerResponse).destroy();
 }
 
 function earlyResponse(
@@ -376,7 +705,8 @@ function earlyResponse(
   return undefined;
 }
 
-function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(body) });
+function send(res: ResponseSink, status: number, body: string): void {
+  if (!res.headersSent)
+    res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(body) });
   res.end(body);
 }

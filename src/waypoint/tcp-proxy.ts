@@ -13,19 +13,31 @@ import { policyAuthorizer } from "./mysql/authorize.js";
 import { relayMysql } from "./mysql/session.js";
 import { chooseUpstream } from "./upstream.js";
 
-export type DetectedProtocol = "http1" | "tcp";
+export type DetectedProtocol = "http1" | "http2" | "tcp";
+
+/** The HTTP/2 client connection preface (RFC 9113 §3.4): prior knowledge starts with it. */
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 /** Longest first line looked at: a request line longer than this is not treated as HTTP. */
 const MAX_SNIFF_BYTES = 8192;
-const REQUEST_LINE = /^[A-Z][A-Z-]{0,19} \S+ HTTP\/1\.[01]\r?$/;
+/**
+ * A first line that names an HTTP/1 version after a method-like token is HTTP, valid or not: the
+ * parser answers a malformed one with 400 rather than relaying it as opaque bytes. HTTP/0.9 (no
+ * version) is not detected, as with Envoy's http_inspector, and stays opaque TCP.
+ */
+const HTTP1_LINE = /^[A-Z][!-~]{0,19} .*HTTP\/1/;
 
 /** Pure: what the first bytes say, or undefined when more bytes are needed to tell. */
 export function classify(head: Buffer, ended: boolean): DetectedProtocol | undefined {
+  const n = Math.min(head.length, HTTP2_PREFACE.length);
+  if (head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) {
+    if (n === HTTP2_PREFACE.length) return "http2";
+    if (!ended && head.length < MAX_SNIFF_BYTES) return undefined;
+  }
   const nl = head.indexOf(0x0a);
-  if (nl >= 0) return REQUEST_LINE.test(head.subarray(0, nl).toString("latin1")) ? "http1" : "tcp";
-  // A method token is upper-case letters then a space; anything else cannot become a request line.
-  const soFar = head.toString("latin1");
-  if (!/^[A-Z][A-Z-]{0,19}( \S*( (H(T(T(P(\/(1(\.[01]?)?)?)?)?)?)?)?)?)?$/.test(soFar)) return "tcp";
+  if (nl >= 0) return HTTP1_LINE.test(head.subarray(0, nl).toString("latin1")) ? "http1" : "tcp";
+  // A method token starts with an upper-case letter and ends at a space; anything else cannot become a request line.
+  if (!/^[A-Z][!-~]{0,19}( [^\r\n]*)?$/.test(head.toString("latin1"))) return "tcp";
   if (ended || head.length >= MAX_SNIFF_BYTES) return "tcp";
   return undefined;
 }

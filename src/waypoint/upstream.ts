@@ -1,7 +1,8 @@
 /**
  * Which endpoint serves a request: a pure choice over the address book, the route decision's
- * destination and the DestinationRule subsets. Round-robin per (service, subset); the I/O code only
- * executes it.
+ * destination and the DestinationRule subsets. `upstreamCandidates` lists the endpoints of a backend;
+ * `chooseUpstream` rotates over them (opaque TCP); HTTP requests pick through `Balancers`
+ * (balancers.ts) with the DestinationRule's load-balancer policy.
  */
 import type { AddressBook, WaypointEndpoint, WaypointService } from "./address-book.js";
 
@@ -15,11 +16,23 @@ export type UpstreamDecision =
   | { readonly kind: "endpoint"; readonly choice: UpstreamChoice }
   | { readonly kind: "none"; readonly reason: string };
 
-export function chooseUpstream(
-  book: AddressBook,
-  target: { host: string; port: number; subsetLabels: Readonly<Record<string, string>> | undefined },
-  next: (key: string, n: number) => number,
-): UpstreamDecision {
+export type UpstreamCandidates =
+  | {
+      readonly kind: "endpoints";
+      readonly service: WaypointService;
+      /** Identifies the backend (service, subset labels, port) for per-backend load-balancer state. */
+      readonly key: string;
+      readonly candidates: readonly UpstreamChoice[];
+    }
+  | { readonly kind: "none"; readonly reason: string };
+
+export interface UpstreamTarget {
+  host: string;
+  port: number;
+  subsetLabels: Readonly<Record<string, string>> | undefined;
+}
+
+export function upstreamCandidates(book: AddressBook, target: UpstreamTarget): UpstreamCandidates {
   const service = book.serviceByHost(target.host);
   if (service === undefined) return { kind: "none", reason: `service ${target.host} is not in the mesh` };
   const labels = target.subsetLabels ?? {};
@@ -33,7 +46,21 @@ export function chooseUpstream(
         target.subsetLabels ? ` with labels ${JSON.stringify(labels)}` : ""
       }`,
     };
-  const key = `${service.key}|${JSON.stringify(labels)}`;
-  const pick = candidates[next(key, candidates.length)] ?? candidates[0]!;
-  return { kind: "endpoint", choice: { service, endpoint: pick.endpoint, port: pick.port } };
+  return {
+    kind: "endpoints",
+    service,
+    key: `${service.key}|${JSON.stringify(labels)}`,
+    candidates: candidates.map((c) => ({ service, endpoint: c.endpoint, port: c.port })),
+  };
+}
+
+export function chooseUpstream(
+  book: AddressBook,
+  target: UpstreamTarget,
+  next: (key: string, n: number) => number,
+): UpstreamDecision {
+  const found = upstreamCandidates(book, target);
+  if (found.kind === "none") return found;
+  const pick = found.candidates[next(found.key, found.candidates.length)] ?? found.candidates[0]!;
+  return { kind: "endpoint", choice: pick };
 }

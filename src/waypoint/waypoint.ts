@@ -367,6 +367,7 @@ export class Waypoint {
     }
     const kind = await detectProtocol(stream, ctx.config.detectTimeoutMs);
     if (kind === "http1") this.#http.serve(stream, conn);
+    else if (kind === "http2") this.#http.serveHttp2(stream, conn);
     else await relayTcp(ctx, stream, conn);
   }
 

@@ -149,4 +149,63 @@ describe("waypoint MySQL", { skip: mariadbSkipReason(), timeout: 60_000 }, () =>
     assert.match(r.stderr, /ERROR 1142 \(42000\)/);
     assert.equal((await db.sql("SELECT COUNT(*) FROM payments.accounts;")).trim(), "2");
   });
+
+  /** A raw session through ztunnel A: waits for the server greeting, sends `bad`, collects until closed. */
+  async function malformedSession(
+    bad: (greetingSeq: number) => Buffer,
+  ): Promise<{ answer: Buffer; closedByWaypoint: boolean }> {
+    const { socket, reply } = await socksConnect(zA.socks(), CLIENT_IP, { host: VIP, port: 3306 });
+    sockets.add(socket);
+    assert.equal(reply, 0);
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let greeted = false;
+      socket.on("data", (d: Buffer) => {
+        if (greeted) return void chunks.push(d);
+        greeted = true;
+        socket.write(bad(d[3] ?? 0));
+      });
+      // The socket is half-open capable: the waypoint closing the session shows as its end.
+      const closed = (byWaypoint: boolean) => () => {
+        clearTimeout(guard);
+        socket.destroy();
+        resolve({ answer: Buffer.concat(chunks), closedByWaypoint: byWaypoint });
+      };
+      socket.once("end", closed(true));
+      socket.once("error", closed(true));
+      // A hang guard, not a timing assertion: the waypoint must close the session by itself.
+      const guard = setTimeout(closed(false), 60_000);
+      socket.resume();
+    });
+  }
+
+  test("malformed MySQL packets close only their own session; another session keeps working", async () => {
+    const truncatedHandshake = malformedSession((seq) => Buffer.from([3, 0, 0, seq + 1, 0x41, 0x42, 0x43]));
+    // A full 16 MiB frame announces a continuation; the next header pushes the packet past the limit.
+    const oversized = malformedSession((seq) =>
+      Buffer.concat([
+        Buffer.from([0xff, 0xff, 0xff, seq + 1]),
+        Buffer.alloc(0xffffff),
+        Buffer.from([0xff, 0xff, 0xff, seq + 2]),
+      ]),
+    );
+    const during = cli("SELECT owner FROM accounts WHERE id = 2");
+    const [t, o, ok] = await Promise.all([truncatedHandshake, oversized, during]);
+    for (const [name, r] of [
+      ["truncated handshake", t],
+      ["oversized packet", o],
+    ] as const) {
+      assert.ok(r.closedByWaypoint, `${name}: the session was not closed`);
+      // Nothing of the server's but, at most, an ERR packet (0xff) before the close.
+      assert.ok(
+        r.answer.length === 0 || r.answer[4] === 0xff,
+        `${name}: ${r.answer.subarray(0, 16).toString("hex")}`,
+      );
+    }
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout.trim(), "bob");
+    const afterwards = await cli("SELECT owner FROM accounts WHERE id = 1");
+    assert.equal(afterwards.code, 0, afterwards.stderr);
+    assert.equal(afterwards.stdout.trim(), "alice");
+  });
 });
