@@ -7,26 +7,29 @@ export type Bound =
   | { readonly kind: "tcp"; readonly server: net.Server }
   | { readonly kind: "http"; readonly server: http.Server };
 
-export function listenOn(
+export async function listenOn(
   server: net.Server,
   host: string,
   port: number,
   role: string,
+  reusePort = false,
 ): Promise<net.AddressInfo> {
+  if (reusePort) {
+    // Node 20 has no reusePort option: the addon makes the socket, Node adopts the fd.
+    const { listenOn: listenOnSocket } = await import("../platform/netns-sockets.js");
+    try {
+      await listenOnSocket(server, { address: host, port, reusePort: true });
+    } catch (e) {
+      // The addon's SyscallError carries the errno name in `errno`, Node's errors in `code`.
+      const errno = (e as { errno?: unknown }).errno;
+      throw bindError(e, typeof errno === "string" ? errno : (e as Error).message, host, port, role);
+    }
+    server.on("error", () => {});
+    return server.address() as net.AddressInfo;
+  }
   return new Promise((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException): void => {
-      const why =
-        e.code === "EADDRINUSE"
-          ? "is already in use (another ztunnel, or another program): stop it or choose another port"
-          : e.code === "EADDRNOTAVAIL"
-            ? "is not an address of this machine / network namespace"
-            : e.code === "EACCES"
-              ? "needs privileges to bind"
-              : `cannot be bound (${e.code ?? e.message})`;
-      reject(
-        new ZtunnelError(ZtunnelErrorCode.Bind, `port ${port} (${role}) on ${host} ${why}`, { cause: e }),
-      );
-    };
+    const onError = (e: NodeJS.ErrnoException): void =>
+      reject(bindError(e, e.code ?? e.message, host, port, role));
     server.once("error", onError);
     server.listen({ host, port, exclusive: true }, () => {
       server.removeListener("error", onError);
@@ -34,6 +37,18 @@ export function listenOn(
       resolve(server.address() as net.AddressInfo);
     });
   });
+}
+
+function bindError(cause: unknown, code: string, host: string, port: number, role: string): ZtunnelError {
+  const why =
+    code === "EADDRINUSE"
+      ? "is already in use (another ztunnel, or another program): stop it or choose another port"
+      : code === "EADDRNOTAVAIL"
+        ? "is not an address of this machine / network namespace"
+        : code === "EACCES"
+          ? "needs privileges to bind"
+          : `cannot be bound (${code})`;
+  return new ZtunnelError(ZtunnelErrorCode.Bind, `port ${port} (${role}) on ${host} ${why}`, { cause });
 }
 
 export function closeServer(server: net.Server): Promise<void> {

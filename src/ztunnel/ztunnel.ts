@@ -4,6 +4,7 @@
  * once the first xDS config and the local workloads' certificates are in. The data path keeps
  * working from the last config and certificates while the control plane is away.
  */
+import { writeFile } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
@@ -48,6 +49,7 @@ export interface ZtunnelRuntime {
 type Lifecycle =
   | { state: "starting" }
   | { state: "running"; since: number }
+  | { state: "draining"; since: number; deadline: number }
   | { state: "closing" }
   | { state: "closed" };
 
@@ -252,7 +254,13 @@ export class Ztunnel {
         if (where === undefined) continue;
         const server = make[name]();
         servers.push(server);
-        addresses[name] = await listenOn(server, where.host, where.port, LISTENER_ROLES[name]);
+        addresses[name] = await listenOn(
+          server,
+          where.host,
+          where.port,
+          LISTENER_ROLES[name],
+          config.reusePort,
+        );
       }
     } catch (e) {
       await Promise.all(servers.map(closeServer));
@@ -273,6 +281,7 @@ export class Ztunnel {
       caClose: closeCa,
     });
     ztunnel.#wire();
+    if (config.reusePort) await allowQueueMigration(logger);
     xds.start();
     ztunnel.#lifecycle = { state: "running", since: Date.now() };
     logger.info(
@@ -386,6 +395,38 @@ export class Ztunnel {
     }
   }
 
+  /**
+   * Hand-over to a successor bound on the same ports (SO_REUSEPORT): stop accepting — the kernel
+   * then routes every new connection to the successor — report not-ready, send GOAWAY on inbound
+   * HBONE sessions, and let live connections run until they end or `deadlineMs` passes; then close.
+   * This is Envoy's hot-restart drain and ztunnel's drain, with listeners shared by reuse-port
+   * instead of passed over a socket.
+   */
+  async drain(deadlineMs: number): Promise<DrainResult> {
+    if (this.#lifecycle.state !== "running") return { liveAtStart: 0, cutAtDeadline: 0 };
+    const since = Date.now();
+    this.#lifecycle = { state: "draining", since, deadline: since + deadlineMs };
+    // close() without waiting for its callback: that fires only once every accepted connection ended.
+    for (const server of this.#servers) {
+      if (server.listening) server.close();
+      if (server instanceof http.Server) server.closeIdleConnections();
+    }
+    const liveAtStart = this.#ctx.live.size;
+    this.logger.info(
+      { live: liveAtStart, deadlineMs },
+      "draining: listeners closed, live connections continue",
+    );
+    const hbone = this.#hbone.drain(deadlineMs);
+    while (this.#ctx.live.size > 0 && Date.now() < since + deadlineMs) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const cutAtDeadline = this.#ctx.live.size;
+    await hbone;
+    this.logger.info({ live: liveAtStart, cut: cutAtDeadline }, "drained");
+    await this.close();
+    return { liveAtStart, cutAtDeadline };
+  }
+
   async close(): Promise<void> {
     if (this.#lifecycle.state === "closing" || this.#lifecycle.state === "closed") return;
     this.#lifecycle = { state: "closing" };
@@ -397,6 +438,28 @@ export class Ztunnel {
     this.certs.close();
     this.#caClose?.();
     this.#lifecycle = { state: "closed" };
+  }
+}
+
+export interface DrainResult {
+  /** Live client connections when the listeners closed. */
+  readonly liveAtStart: number;
+  /** Connections still open at the deadline, closed then. */
+  readonly cutAtDeadline: number;
+}
+
+/**
+ * Closing a listener resets the connections still in its accept queue, unless the kernel may move
+ * them to another listener of the same SO_REUSEPORT group (Linux ≥ 5.14, per netns sysctl).
+ * /proc/sys/net is the writer's own network namespace, so this touches only the node netns.
+ */
+async function allowQueueMigration(logger: Logger): Promise<void> {
+  try {
+    await writeFile("/proc/sys/net/ipv4/tcp_migrate_req", "1");
+  } catch (e) {
+    logger.warn(
+      `cannot enable net.ipv4.tcp_migrate_req (${(e as Error).message}): connections queued at a hand-over may be reset`,
+    );
   }
 }
 
