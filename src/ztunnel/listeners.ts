@@ -1,6 +1,8 @@
 /** Binding at start-up: every listener is opened before the daemon reports itself started. */
+import { closeSync } from "node:fs";
 import http from "node:http";
 import type net from "node:net";
+import { isIP } from "node:net";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 
 export type Bound =
@@ -37,6 +39,58 @@ export async function listenOn(
       resolve(server.address() as net.AddressInfo);
     });
   });
+}
+
+/**
+ * A hand-over successor's traffic listener: bound now (a port held by a program without
+ * SO_REUSEPORT still fails start-up), listening only from `listenDeferred` on — a reuse-port
+ * socket gets its share of new connections from listen(), which must wait until the ztunnel has
+ * its config and certificates, or it would take connections it cannot serve yet.
+ */
+export interface DeferredListener {
+  readonly server: net.Server;
+  readonly fd: number;
+}
+
+export async function bindDeferred(
+  server: net.Server,
+  host: string,
+  port: number,
+  role: string,
+): Promise<{ deferred: DeferredListener; address: net.AddressInfo }> {
+  const { createListenSocket } = await import("../platform/native.js");
+  let fd: number;
+  try {
+    fd = createListenSocket({ address: host, port, reusePort: true, listen: false });
+  } catch (e) {
+    const errno = (e as { errno?: unknown }).errno;
+    throw bindError(e, typeof errno === "string" ? errno : (e as Error).message, host, port, role);
+  }
+  return {
+    deferred: { server, fd },
+    address: { address: host, port, family: isIP(host) === 6 ? "IPv6" : "IPv4" },
+  };
+}
+
+export function listenDeferred(d: DeferredListener): Promise<void> {
+  return new Promise((resolve, reject) => {
+    d.server.once("error", reject);
+    d.server.listen({ fd: d.fd }, () => {
+      d.server.removeListener("error", reject);
+      d.server.on("error", () => {});
+      resolve();
+    });
+  });
+}
+
+/** Releases a deferred listener that never listened (start-up failed, or closed before ready). */
+export function releaseDeferred(d: DeferredListener): void {
+  if (d.server.listening) return;
+  try {
+    closeSync(d.fd);
+  } catch {
+    // Already closed.
+  }
 }
 
 function bindError(cause: unknown, code: string, host: string, port: number, role: string): ZtunnelError {

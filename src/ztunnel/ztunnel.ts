@@ -32,13 +32,28 @@ import {
 import { type ProxyContext, spiffe } from "./context.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { HboneInbound, handlePlaintextInbound, handoffToHbone } from "./inbound.js";
-import { closeServer, listenOn } from "./listeners.js";
+import {
+  bindDeferred,
+  closeServer,
+  type DeferredListener,
+  listenDeferred,
+  listenOn,
+  releaseDeferred,
+} from "./listeners.js";
 import { handleOutbound } from "./outbound.js";
 import { socks5Handshake } from "./socks5.js";
 import { ZtunnelState } from "./state.js";
 import { applyChange, ZTUNNEL_ADDRESS_TYPE, ZTUNNEL_AUTHORIZATION_TYPE } from "./xds-sync.js";
 
 const trace = tracer("state");
+
+/** Listeners that carry workload traffic; in reuse-port mode they listen only once ready. */
+const TRAFFIC_LISTENERS: ReadonlySet<ListenerName> = new Set([
+  "outbound",
+  "inboundPlaintext",
+  "inbound",
+  "socks5",
+]);
 
 export interface ZtunnelRuntime {
   /** Root logger (pino); access records go to its child `access`. */
@@ -144,6 +159,9 @@ export class Ztunnel {
   #synced = false;
   #certsReady = false;
   #warming: Promise<void> | undefined;
+  /** Reuse-port mode: traffic listeners bound at start, listening once config and certificates are in. */
+  #deferred: DeferredListener[] = [];
+  #opening: Promise<void> | undefined;
 
   private constructor(init: {
     config: ZtunnelConfig;
@@ -209,6 +227,7 @@ export class Ztunnel {
 
     // Bind everything first: a port conflict must fail start-up, not the first connection.
     const servers: net.Server[] = [];
+    const deferred: DeferredListener[] = [];
     const addresses: Partial<Record<ListenerName, net.AddressInfo>> = {};
     let ztunnel: Ztunnel | undefined;
     const readiness = (): Readiness => ztunnel?.readiness() ?? { ready: false, waitingFor: ["start-up"] };
@@ -254,6 +273,12 @@ export class Ztunnel {
         if (where === undefined) continue;
         const server = make[name]();
         servers.push(server);
+        if (config.reusePort && TRAFFIC_LISTENERS.has(name)) {
+          const b = await bindDeferred(server, where.host, where.port, LISTENER_ROLES[name]);
+          deferred.push(b.deferred);
+          addresses[name] = b.address;
+          continue;
+        }
         addresses[name] = await listenOn(
           server,
           where.host,
@@ -263,6 +288,7 @@ export class Ztunnel {
         );
       }
     } catch (e) {
+      for (const d of deferred) releaseDeferred(d);
       await Promise.all(servers.map(closeServer));
       xds.close();
       closeCa();
@@ -280,6 +306,7 @@ export class Ztunnel {
       addresses,
       caClose: closeCa,
     });
+    ztunnel.#deferred = deferred;
     ztunnel.#wire();
     if (config.reusePort) await allowQueueMigration(logger);
     xds.start();
@@ -363,18 +390,37 @@ export class Ztunnel {
         const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
         for (const f of failed)
           this.logger.warn(`certificate fetch failed: ${String((f.reason as Error)?.message ?? f.reason)}`);
-        if (failed.length === 0) this.#certsReady = true;
-        else if (this.#lifecycle.state === "running")
+        if (failed.length === 0) {
+          this.#certsReady = true;
+          this.#openDeferred();
+        } else if (this.#lifecycle.state === "running")
           setTimeout(() => this.#warmCertificates(), 1000).unref();
       },
     );
     this.#warming = run;
   }
 
+  #openDeferred(): void {
+    if (this.#deferred.length === 0 || this.#opening !== undefined || this.#lifecycle.state !== "running")
+      return;
+    const pending = this.#deferred;
+    this.#opening = Promise.all(pending.map(listenDeferred)).then(
+      () => {
+        this.#deferred = [];
+        this.logger.info("traffic listeners open (reuse-port): taking new connections");
+      },
+      (e: unknown) => {
+        this.logger.error({ err: e }, "traffic listeners could not listen; staying not ready");
+      },
+    );
+  }
+
   readiness(): Readiness {
     const waiting: string[] = [];
     if (!this.#synced) waiting.push("first xDS config");
     if (!this.#certsReady) waiting.push("certificates of local workloads");
+    if (this.#deferred.length > 0)
+      waiting.push("traffic listeners (opened once config and certificates are in)");
     if (this.#lifecycle.state !== "running") waiting.push(`lifecycle ${this.#lifecycle.state}`);
     if (waiting.length === 0) return { ready: true, since: new Date().toISOString() };
     return { ready: false, waitingFor: waiting };
@@ -406,6 +452,7 @@ export class Ztunnel {
     if (this.#lifecycle.state !== "running") return { liveAtStart: 0, cutAtDeadline: 0 };
     const since = Date.now();
     this.#lifecycle = { state: "draining", since, deadline: since + deadlineMs };
+    await this.#opening;
     // close() without waiting for its callback: that fires only once every accepted connection ended.
     for (const server of this.#servers) {
       if (server.listening) server.close();
@@ -416,11 +463,14 @@ export class Ztunnel {
       { live: liveAtStart, deadlineMs },
       "draining: listeners closed, live connections continue",
     );
-    const hbone = this.#hbone.drain(deadlineMs);
+    // HBONE sessions end when their streams do; the margin lets the deadline below, not the
+    // session timer, be what cuts a stream, so the count is right.
+    const hbone = this.#hbone.drain(deadlineMs + 2000);
     while (this.#ctx.live.size > 0 && Date.now() < since + deadlineMs) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const cutAtDeadline = this.#ctx.live.size;
+    for (const s of this.#ctx.live) s.destroy();
     await hbone;
     this.logger.info({ live: liveAtStart, cut: cutAtDeadline }, "drained");
     await this.close();
@@ -430,6 +480,8 @@ export class Ztunnel {
   async close(): Promise<void> {
     if (this.#lifecycle.state === "closing" || this.#lifecycle.state === "closed") return;
     this.#lifecycle = { state: "closing" };
+    await this.#opening;
+    for (const d of this.#deferred) releaseDeferred(d);
     this.xds.close();
     await Promise.all(this.#servers.map(closeServer));
     for (const s of this.#ctx.live) s.destroy();
