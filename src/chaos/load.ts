@@ -102,6 +102,11 @@ export function oneRequest(
   });
 }
 
+/** A connection leaving from the target's netns (the source pod): captured like the pod's own. */
+export function connectInNetns(t: LoadTarget): Socket {
+  return connectFrom({ netns: t.netns, host: t.host, port: t.port, allowHalfOpen: true });
+}
+
 export class LoadGenerator {
   readonly options: LoadOptions;
   readonly #samples: LoadSample[] = [];
@@ -132,9 +137,7 @@ export class LoadGenerator {
 
   start(): void {
     this.#started = Date.now();
-    const connect =
-      this.options.connect ??
-      ((t: LoadTarget) => connectFrom({ netns: t.netns, host: t.host, port: t.port, allowHalfOpen: true }));
+    const connect = this.options.connect ?? connectInNetns;
     const timeoutMs = this.options.timeoutMs ?? 5000;
     const cap = this.options.maxInFlight ?? Math.max(50, this.options.rps * 5);
     this.#timer = setInterval(() => {
