@@ -14,7 +14,7 @@ import { runCommand } from "../platform/command.js";
 import { connectFrom } from "../platform/netns-sockets.js";
 import { ChaosError, ChaosErrorCode } from "./errors.js";
 import type { LoadTarget } from "./load.js";
-import { parseDuration } from "./scenario.js";
+import { type ActionProblem, parseDuration } from "./scenario.js";
 
 export interface ActionContext {
   readonly home: string;
@@ -537,18 +537,18 @@ export const ACTIONS: Readonly<Record<string, ActionDef>> = {
 };
 
 /** The loader's check of a step against the registry (unknown actions, unknown or bad args). */
-export function checkAction(action: string, args: Readonly<Record<string, unknown>>): string | undefined {
+export function checkAction(action: string, args: Readonly<Record<string, unknown>>): ActionProblem | undefined {
   const def = ACTIONS[action];
   if (def === undefined)
-    return `unknown action "${action}"; actions: ${Object.keys(ACTIONS).sort().join(", ")}`;
-  for (const [k, spec] of Object.entries(def.args)) {
-    if (spec.required === true && args[k] === undefined) return `action ${action} needs args.${k}`;
-  }
+    return { message: `unknown action "${action}"; actions: ${Object.keys(ACTIONS).sort().join(", ")}` };
   for (const [k, v] of Object.entries(args)) {
     const spec = def.args[k];
     if (spec === undefined) {
       const known = Object.keys(def.args);
-      return `action ${action} has no argument "${k}"${known.length > 0 ? `; it takes ${known.join(", ")}` : "; it takes none"}`;
+      return {
+        arg: k,
+        message: `action ${action} has no argument "${k}"${known.length > 0 ? `; it takes ${known.join(", ")}` : "; it takes none"}`,
+      };
     }
     const ok =
       spec.kind === "duration"
@@ -558,7 +558,10 @@ export function checkAction(action: string, args: Readonly<Record<string, unknow
           : spec.kind === "percent"
             ? typeof v === "number" && v >= 0 && v <= 100
             : typeof v === "string" && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(v);
-    if (!ok) return `args.${k} of ${action}: ${JSON.stringify(v)} is not a valid ${spec.kind}`;
+    if (!ok) return { arg: k, message: `${JSON.stringify(v)} is not a valid ${spec.kind} for ${action}` };
+  }
+  for (const [k, spec] of Object.entries(def.args)) {
+    if (spec.required === true && args[k] === undefined) return { arg: "", message: `action ${action} needs args.${k}` };
   }
   return undefined;
 }

@@ -55,8 +55,14 @@ export interface Scenario {
   readonly requires: readonly string[];
 }
 
+/** A step the action registry refuses: `arg` undefined = the action itself, "" = the args as a whole. */
+export interface ActionProblem {
+  readonly message: string;
+  readonly arg?: string;
+}
+
 /** What the loader checks a step's action and args against (the action registry). */
-export type ActionCheck = (action: string, args: Readonly<Record<string, unknown>>) => string | undefined;
+export type ActionCheck = (action: string, args: Readonly<Record<string, unknown>>) => ActionProblem | undefined;
 
 /** The default load: the fixture `ambit chaos run` deploys (namespace `chaos`). */
 export const DEFAULT_FROM = Object.freeze({ namespace: "chaos", pod: "chaos-client" });
@@ -245,8 +251,15 @@ export function parseScenario(text: string, file: string, checkAction: ActionChe
     const args = s.args === undefined ? {} : s.args;
     if (!isRecord(args)) r.fail(["steps", i, "args"], "expected a mapping");
     const problem = checkAction(action, args);
-    if (problem !== undefined)
-      r.fail(["steps", i, problem.startsWith("unknown action") ? "action" : "args"], problem);
+    if (problem !== undefined) {
+      const path: (string | number)[] =
+        problem.arg === undefined
+          ? ["steps", i, "action"]
+          : problem.arg === ""
+            ? ["steps", i]
+            : ["steps", i, "args", problem.arg];
+      r.fail(path, problem.message);
+    }
     return { atS, action, args, where: r.where(["steps", i]) };
   });
   for (let i = 1; i < steps.length; i++) {
