@@ -537,7 +537,10 @@ export const ACTIONS: Readonly<Record<string, ActionDef>> = {
 };
 
 /** The loader's check of a step against the registry (unknown actions, unknown or bad args). */
-export function checkAction(action: string, args: Readonly<Record<string, unknown>>): ActionProblem | undefined {
+export function checkAction(
+  action: string,
+  args: Readonly<Record<string, unknown>>,
+): ActionProblem | undefined {
   const def = ACTIONS[action];
   if (def === undefined)
     return { message: `unknown action "${action}"; actions: ${Object.keys(ACTIONS).sort().join(", ")}` };
@@ -561,7 +564,8 @@ export function checkAction(action: string, args: Readonly<Record<string, unknow
     if (!ok) return { arg: k, message: `${JSON.stringify(v)} is not a valid ${spec.kind} for ${action}` };
   }
   for (const [k, spec] of Object.entries(def.args)) {
-    if (spec.required === true && args[k] === undefined) return { arg: "", message: `action ${action} needs args.${k}` };
+    if (spec.required === true && args[k] === undefined)
+      return { arg: "", message: `action ${action} needs args.${k}` };
   }
   return undefined;
 }

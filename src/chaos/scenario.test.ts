@@ -42,16 +42,55 @@ test("a valid scenario loads with defaults for the load's endpoints", () => {
 
 test("loader errors name file:line:col and the field", () => {
   const table: [string, string, RegExp][] = [
-    ["unknown action", GOOD.replace("kill-ztunnel", "kill-everything"), /^s\.yaml:10:13: steps\[0\]\.action: unknown action/],
-    ["missing arg", GOOD.replace("    args:\n      node: node-2\n", ""), /^s\.yaml:9:5: steps\[0\]: action kill-ztunnel needs args\.node/],
-    ["unknown arg", GOOD.replace("node: node-2", "nod: node-2"), /^s\.yaml:12:12: steps\[0\]\.args\.nod: action kill-ztunnel has no argument "nod"/],
-    ["bad duration", GOOD.replace("duration: 10s", "duration: ten"), /^s\.yaml:7:13: load\.duration: expected a duration/],
-    ["step after the end", GOOD.replace("at: 2s", "at: 20s"), /^s\.yaml:9:9: steps\[0\]\.at: 20 s is after the load ends/],
-    ["unknown slo field", GOOD.replace("max_failed_requests", "max_fails"), /^s\.yaml:4:14: slo\.max_fails: unknown field/],
-    ["bad name", GOOD.replace("name: t", "name: Bad_Name"), /^s\.yaml:1:7: name: "Bad_Name" is not a lower-case DNS-1123 name/],
-    ["rps out of range", GOOD.replace("rps: 5", "rps: 0"), /^s\.yaml:6:8: load\.rps: expected a number 1\.\.500/],
+    [
+      "unknown action",
+      GOOD.replace("kill-ztunnel", "kill-everything"),
+      /^s\.yaml:10:13: steps\[0\]\.action: unknown action/,
+    ],
+    [
+      "missing arg",
+      GOOD.replace("    args:\n      node: node-2\n", ""),
+      /^s\.yaml:9:5: steps\[0\]: action kill-ztunnel needs args\.node/,
+    ],
+    [
+      "unknown arg",
+      GOOD.replace("node: node-2", "nod: node-2"),
+      /^s\.yaml:12:12: steps\[0\]\.args\.nod: action kill-ztunnel has no argument "nod"/,
+    ],
+    [
+      "bad duration",
+      GOOD.replace("duration: 10s", "duration: ten"),
+      /^s\.yaml:7:13: load\.duration: expected a duration/,
+    ],
+    [
+      "step after the end",
+      GOOD.replace("at: 2s", "at: 20s"),
+      /^s\.yaml:9:9: steps\[0\]\.at: 20 s is after the load ends/,
+    ],
+    [
+      "unknown slo field",
+      GOOD.replace("max_failed_requests", "max_fails"),
+      /^s\.yaml:4:14: slo\.max_fails: unknown field/,
+    ],
+    [
+      "bad name",
+      GOOD.replace("name: t", "name: Bad_Name"),
+      /^s\.yaml:1:7: name: "Bad_Name" is not a lower-case DNS-1123 name/,
+    ],
+    [
+      "rps out of range",
+      GOOD.replace("rps: 5", "rps: 0"),
+      /^s\.yaml:6:8: load\.rps: expected a number 1\.\.500/,
+    ],
     ["not yaml", "name: [\n", /^s\.yaml:\d+:\d+: not valid YAML/],
-    ["both service and pod", GOOD.replace("  duration: 10s\n", "  duration: 10s\n  to: { namespace: a, service: b, pod: c, port: 1 }\n"), /load\.to: give exactly one of service, pod/],
+    [
+      "both service and pod",
+      GOOD.replace(
+        "  duration: 10s\n",
+        "  duration: 10s\n  to: { namespace: a, service: b, pod: c, port: 1 }\n",
+      ),
+      /load\.to: give exactly one of service, pod/,
+    ],
   ];
   for (const [what, text, pattern] of table) {
     const e = errorOf(text);
@@ -98,7 +137,11 @@ test("verdict: computed from the samples; a breached limit fails, recovery is fa
   const fail = judge({ ...base, slo: { maxFailedRequests: 1, maxP99Ms: 15, maxRecoveryS: 1 } });
   assert.equal(fail.verdict, "fail");
   assert.equal(fail.breaches.length, 3);
-  const stuck = judge({ ...base, samples: [...samples, { at: 11_500, latencyMs: 1, ok: false }], slo: { maxFailedRatio: 1 } });
+  const stuck = judge({
+    ...base,
+    samples: [...samples, { at: 11_500, latencyMs: 1, ok: false }],
+    slo: { maxFailedRatio: 1 },
+  });
   assert.equal(stuck.verdict, "fail");
   assert.equal(stuck.recovered, false);
 });

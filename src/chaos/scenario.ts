@@ -62,7 +62,10 @@ export interface ActionProblem {
 }
 
 /** What the loader checks a step's action and args against (the action registry). */
-export type ActionCheck = (action: string, args: Readonly<Record<string, unknown>>) => ActionProblem | undefined;
+export type ActionCheck = (
+  action: string,
+  args: Readonly<Record<string, unknown>>,
+) => ActionProblem | undefined;
 
 /** The default load: the fixture `ambit chaos run` deploys (namespace `chaos`). */
 export const DEFAULT_FROM = Object.freeze({ namespace: "chaos", pod: "chaos-client" });
