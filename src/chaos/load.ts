@@ -139,7 +139,8 @@ export class LoadGenerator {
     this.#started = Date.now();
     const connect = this.options.connect ?? connectInNetns;
     const timeoutMs = this.options.timeoutMs ?? 5000;
-    const cap = this.options.maxInFlight ?? Math.max(50, this.options.rps * 5);
+    // Enough for every request of one timeout period: a slow mesh shows as timeouts, not saturation.
+    const cap = this.options.maxInFlight ?? Math.ceil((this.options.rps * timeoutMs) / 1000) + 50;
     this.#timer = setInterval(() => {
       const due = Math.floor((this.elapsed() * this.options.rps) / 1000);
       while (this.#launched < due) {

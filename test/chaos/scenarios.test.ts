@@ -44,7 +44,10 @@ describe("chaos scenarios against a local cluster (short forms)", { skip: needsR
     durationS: number,
     change: (s: Scenario) => Scenario = (s) => s,
   ): Promise<ChaosResult> => {
-    const s = change(scenario(name));
+    // A 30 s request timeout: the CI machine is shared and slow; what must not happen is a refused
+    // or reset connection, and those show at once.
+    const s0 = change(scenario(name));
+    const s = { ...s0, load: { ...s0.load, timeoutMs: Math.max(s0.load.timeoutMs, 30_000) } };
     const r = await runScenario(s, { home: c.home, durationS, settleTimeoutMs: 180_000 });
     table.push(
       `# ${name} | ${r.failed_requests}/${r.requests} | ${r.p99_ms} (${r.baseline_p99_ms}) | ${r.recovery_s} | ${r.verdict}`,
