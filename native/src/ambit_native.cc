@@ -303,8 +303,10 @@ bool ReadNetns(Napi::Object opts, std::string* netns) {
   return true;
 }
 
-// createListenSocket({ address, port, transparent?, reusePort?, mark?, backlog?, netns? }) -> fd
-// The fd is non-blocking and listening; hand it to `server.listen({ fd })`.
+// createListenSocket({ address, port, transparent?, reusePort?, mark?, backlog?, netns?, listen? }) -> fd
+// The fd is non-blocking and listening; hand it to `server.listen({ fd })`. With `listen: false`
+// it is only bound (port conflicts show now) and `server.listen({ fd })` starts listening later:
+// a SO_REUSEPORT socket joins its group, and gets connections, only from listen() on.
 Napi::Value CreateListenSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {
@@ -327,6 +329,7 @@ Napi::Value CreateListenSocket(const Napi::CallbackInfo& info) {
   if (opts.Get("backlog").IsNumber()) backlog = opts.Get("backlog").As<Napi::Number>().Int32Value();
   bool transparent = OptionalBool(opts, "transparent", false);
   bool reuse_port = OptionalBool(opts, "reusePort", false);
+  bool do_listen = OptionalBool(opts, "listen", true);
   bool has_mark = opts.Get("mark").IsNumber();
   uint32_t mark = has_mark ? opts.Get("mark").As<Napi::Number>().Uint32Value() : 0;
   std::string netns;
@@ -370,7 +373,7 @@ Napi::Value CreateListenSocket(const Napi::CallbackInfo& info) {
     SyscallError(env, "bind", errno, address + ":" + std::to_string(port)).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (listen(fd.get(), backlog) != 0) {
+  if (do_listen && listen(fd.get(), backlog) != 0) {
     SyscallError(env, "listen", errno).ThrowAsJavaScriptException();
     return env.Undefined();
   }

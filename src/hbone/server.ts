@@ -207,6 +207,8 @@ export class HboneServer {
   readonly #handshaking = new Map<string, { raw: net.Socket; dst: OriginalDestination }>();
   readonly #listeners: net.Server[] = [];
   #state: ServerState = { state: "running" };
+  /** Set by drain(): sessions still being established get GOAWAY once they served their first stream. */
+  #drainUntil: number | undefined;
   readonly #stats: HboneServerStats = {
     connections: 0,
     sessionsAccepted: 0,
@@ -328,6 +330,40 @@ export class HboneServer {
     await Promise.all([...listenersClosed, ...sessionsClosed]);
     for (const { raw } of this.#handshaking.values()) raw.destroy();
     this.#state = { state: "closed" };
+  }
+
+  /**
+   * Hand-over to a new process (docs/ztunnel.md): GOAWAY on every session so peers open new
+   * sessions (to the new listener) for new streams, while open streams run on until they end or
+   * `deadlineMs` passes. Unlike close(), connections still in their TLS handshake are not reset:
+   * they were accepted before the listeners closed and their client already sent a CONNECT.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    if (this.#state.state !== "running") return;
+    this.#drainUntil = Date.now() + deadlineMs;
+    const sessionsClosed = (): Promise<void>[] =>
+      [...this.#sessions.keys()].map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.destroyed) return resolve();
+            s.once("close", () => resolve());
+          }),
+      );
+    for (const s of this.#sessions.keys()) this.#closeDraining(s);
+    // Handshakes in flight become sessions (closed after their first stream) or fail on their own.
+    while (this.#handshaking.size > 0 && Date.now() < this.#drainUntil) {
+      await new Promise<void>((r) => this.#config.timers.setTimeout(() => r(), 20));
+    }
+    for (const { raw } of this.#handshaking.values()) raw.destroy();
+    await Promise.all(sessionsClosed());
+    await this.close();
+  }
+
+  #closeDraining(s: http2.Http2Session): void {
+    if (s.destroyed || this.#drainUntil === undefined) return;
+    const t = this.#config.timers.setTimeout(() => s.destroy(), Math.max(0, this.#drainUntil - Date.now()));
+    s.once("close", () => this.#config.timers.clearTimeout(t));
+    s.close();
   }
 
   #reject(error: HboneError, remote: string | undefined): void {
@@ -455,6 +491,9 @@ export class HboneServer {
     this.#stats.sessionsActive += 1;
     session.setLocalWindowSize(this.#config.connectionWindowSize);
     this.#armIdle(session, st);
+    // Born while draining: serve the CONNECT its client already sent, then send it away.
+    if (this.#drainUntil !== undefined)
+      session.once("stream", () => setImmediate(() => this.#closeDraining(session)));
   }
 
   #localAddressOf(socket: tls.TLSSocket): OriginalDestination {

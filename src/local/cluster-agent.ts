@@ -8,6 +8,7 @@
  * Static stability: when the control plane goes away the agent keeps every pod and ztunnel as
  * they are and reconnects with backoff; a new registry snapshot is reconciled when it returns.
  */
+import type { ChildProcess } from "node:child_process";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AdminClient } from "../cli/admin-client.js";
@@ -15,9 +16,17 @@ import type { Registry } from "../control/registry.js";
 import type { CommandRunner } from "../platform/command.js";
 import { runCommand } from "../platform/command.js";
 import { createLogger, type Logger } from "../telemetry/logger.js";
+import { type HandoverMessage, isHandoverMessage } from "../ztunnel/handover.js";
+import {
+  type AgentControl,
+  agentSocketPath,
+  serveAgentControl,
+  type ZtunnelRestartResult,
+} from "./agent-control.js";
 import { cliEntry, inheritedPath } from "./cluster-config.js";
 import { AGENT_STATUS_FILE, type ClusterState, type NodeRecord } from "./cluster-plan.js";
 import { writeJsonAtomic } from "./cluster-state.js";
+import { LocalError, LocalErrorCode } from "./errors.js";
 import { NodeAgent } from "./node-agent.js";
 import type { DnsService } from "./pod-dns.js";
 import { PodNetworks } from "./pod-network.js";
@@ -71,6 +80,8 @@ export function ztunnelArgv(state: ClusterState, node: NodeRecord): string[] {
     join(state.home, "ca", "root-cert.pem"),
     "--token-file",
     join(state.home, "nodes", `${node.name}.token`),
+    // Every node ztunnel shares its ports with a successor: `ambit ztunnel restart` hands over.
+    "--reuse-port",
   ];
 }
 
@@ -122,6 +133,7 @@ export class ClusterAgent {
   #resync: NodeJS.Timeout | undefined;
   #watching: Promise<void> = Promise.resolve();
   #statusTimer: NodeJS.Timeout | undefined;
+  #control: AgentControl | undefined;
 
   private constructor(state: ClusterState, log: Logger, run: CommandRunner) {
     this.state = state;
@@ -164,9 +176,13 @@ export class ClusterAgent {
           backoffMs: Math.min(state.restartBackoffMs, 200),
           maxBackoffMs: 2000,
           onChange: () => this.#statusSoon(),
+          ipc: true,
         }),
       );
     }
+    this.#control = await serveAgentControl(agentSocketPath(state.home), {
+      restartZtunnel: (node, drainDeadlineMs) => this.restartZtunnel(node, drainDeadlineMs),
+    });
     this.#watching = this.#watchLoop();
     this.#resync = setInterval(() => {
       if (this.#failed) this.#kick();
@@ -429,9 +445,47 @@ export class ClusterAgent {
     await writeJsonAtomic(join(this.state.home, AGENT_STATUS_FILE), this.status(version));
   }
 
+  /**
+   * `ambit ztunnel restart`: a new ztunnel binds beside the old one (SO_REUSEPORT), and once it
+   * is ready the old one closes its listeners and drains (src/ztunnel/handover.ts).
+   */
+  async restartZtunnel(node: string, drainDeadlineMs: number): Promise<ZtunnelRestartResult> {
+    const z = this.#ztunnels.get(node);
+    if (z === undefined) {
+      throw new LocalError(
+        LocalErrorCode.NOT_FOUND,
+        `cluster "${this.state.name}" has no node ${JSON.stringify(node)}; nodes: ${[...this.#ztunnels.keys()].join(", ")}`,
+      );
+    }
+    const started = Date.now();
+    this.#log.info({ node, drainDeadlineMs }, "ztunnel hand-over started");
+    const r = await z.handOver({
+      ready: (child) => awaitHandover(child, "ready", 60_000).then(() => {}),
+      retire: (child) => {
+        const drained = awaitHandover(child, "drained", drainDeadlineMs + 30_000);
+        child.send({ type: "drain", deadlineMs: drainDeadlineMs } satisfies HandoverMessage);
+        return drained;
+      },
+      exitGraceMs: 5000,
+    });
+    const drained = r.retired as Partial<Extract<HandoverMessage, { type: "drained" }>>;
+    const result: ZtunnelRestartResult = {
+      node,
+      oldPid: r.oldPid,
+      newPid: r.newPid,
+      liveAtHandover: drained.liveAtStart ?? null,
+      cutAtDeadline: drained.cutAtDeadline ?? null,
+      durationMs: Date.now() - started,
+    };
+    this.#log.info(result, "ztunnel hand-over done");
+    this.#statusSoon();
+    return result;
+  }
+
   /** Stops every pod process and ztunnel (the netns stay: `ambit down` deletes them). */
   async stop(): Promise<void> {
     this.#stopping = true;
+    await this.#control?.close();
     this.#abort.abort();
     if (this.#resync !== undefined) clearInterval(this.#resync);
     if (this.#statusTimer !== undefined) clearTimeout(this.#statusTimer);
@@ -441,6 +495,41 @@ export class ClusterAgent {
     await this.#watching;
     this.#log.info("node agent stopped");
   }
+}
+
+/** The next hand-over message of `type` from `child`; rejects on exit or after `timeoutMs`. */
+function awaitHandover(
+  child: ChildProcess,
+  type: HandoverMessage["type"],
+  timeoutMs: number,
+): Promise<HandoverMessage> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: unknown): void => {
+      if (!isHandoverMessage(m) || m.type !== type) return;
+      done();
+      resolve(m);
+    };
+    const onExit = (): void => {
+      done();
+      reject(new LocalError(LocalErrorCode.HANDOVER, `ztunnel pid ${child.pid} exited before "${type}"`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(
+        new LocalError(
+          LocalErrorCode.HANDOVER,
+          `ztunnel pid ${child.pid} sent no "${type}" within ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+    };
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+  });
 }
 
 function networkSpec(p: DesiredPod) {

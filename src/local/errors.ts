@@ -17,6 +17,10 @@ export const LocalErrorCode = {
   START: "LOCAL_ERR_START",
   /** `ambit exec` names a pod or node the cluster does not have. */
   NOT_FOUND: "LOCAL_ERR_NOT_FOUND",
+  /** A ztunnel hand-over failed (the successor did not become ready; the old ztunnel keeps serving). */
+  HANDOVER: "LOCAL_ERR_HANDOVER",
+  /** The node agent's control socket is not there or did not answer (is the cluster up?). */
+  AGENT: "LOCAL_ERR_AGENT",
 } as const;
 export type LocalErrorCode = (typeof LocalErrorCode)[keyof typeof LocalErrorCode];
 

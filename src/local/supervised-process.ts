@@ -21,6 +21,23 @@ export interface SupervisedProcessOptions {
   readonly maxBackoffMs?: number;
   /** Called on every state change (the agent rewrites its status file). */
   readonly onChange?: () => void;
+  /** Open a Node IPC channel to the child (fd 3; `ip netns exec` keeps it): hand-over messages. */
+  readonly ipc?: boolean;
+}
+
+export interface HandOverSteps {
+  /** Resolves when the successor is ready to take traffic; rejects to abort (the successor is killed). */
+  readonly ready: (successor: ChildProcess) => Promise<void>;
+  /** Asks the current process to leave (drain); resolves with what it reported. */
+  readonly retire: (current: ChildProcess) => Promise<unknown>;
+  /** SIGKILL the old process if it has not exited this long after `retire` resolved. */
+  readonly exitGraceMs: number;
+}
+
+export interface HandOverResult {
+  readonly oldPid: number;
+  readonly newPid: number;
+  readonly retired: unknown;
 }
 
 /** A run of this long counts as healthy: the next crash restarts after the first backoff step again. */
@@ -53,21 +70,30 @@ export class SupervisedProcess {
     return this.#state.state === "running" ? this.#state.pid : undefined;
   }
 
-  #start(): void {
+  #spawn(): ChildProcess {
     const o = this.options;
     const log = openSync(o.logFile, "a");
-    let child: ChildProcess;
     try {
-      child = spawn("ip", ["netns", "exec", o.netns, ...o.argv], { stdio: ["ignore", log, log], env: o.env });
+      return spawn("ip", ["netns", "exec", o.netns, ...o.argv], {
+        stdio: o.ipc === true ? ["ignore", log, log, "ipc"] : ["ignore", log, log],
+        env: o.env,
+      });
     } finally {
       closeSync(log);
     }
+  }
+
+  #start(successor?: ChildProcess): void {
+    const o = this.options;
+    const child = successor ?? this.#spawn();
     this.#child = child;
     const startedAt = Date.now();
     this.#exited = new Promise<void>((resolve) => {
       const done = (what: string): void => {
-        this.#child = undefined;
         resolve();
+        // A process replaced by a hand-over exits as planned: its successor is supervised now.
+        if (this.#child !== child) return;
+        this.#child = undefined;
         if (this.#state.state === "stopped") return;
         if (Date.now() - startedAt > HEALTHY_RUN_MS) this.#delay = o.backoffMs;
         this.#set({ state: "backoff", until: Date.now() + this.#delay, lastExit: what });
@@ -78,10 +104,56 @@ export class SupervisedProcess {
         }, this.#delay);
         this.#delay = Math.min(this.#delay * 2, o.maxBackoffMs ?? 30_000);
       };
+      if (child.exitCode !== null || child.signalCode !== null) {
+        done(child.signalCode ? `signal ${child.signalCode}` : `exit ${child.exitCode}`);
+        return;
+      }
       child.once("exit", (code, signal) => done(signal ? `signal ${signal}` : `exit ${code}`));
       child.once("error", (e) => done(`spawn failed: ${e.message}`));
     });
     if (child.pid !== undefined) this.#set({ state: "running", pid: child.pid, since: startedAt });
+  }
+
+  /**
+   * Replaces the running process without a gap: the successor starts beside it (it must be able
+   * to share its ports), and only once it is ready is the current one asked to leave. Any
+   * failure before that kills the successor and leaves the current process as it was.
+   */
+  async handOver(steps: HandOverSteps): Promise<HandOverResult> {
+    const current = this.#child;
+    if (current === undefined || current.pid === undefined || this.#state.state !== "running") {
+      throw new Error(`no running process to hand over from (state ${this.#state.state})`);
+    }
+    const successor = this.#spawn();
+    const successorExit = new Promise<void>((resolve) => {
+      successor.once("exit", () => resolve());
+      successor.once("error", () => resolve());
+    });
+    try {
+      await Promise.race([
+        steps.ready(successor),
+        successorExit.then(() => {
+          throw new Error("the new process exited before it became ready; see its log");
+        }),
+      ]);
+    } catch (e) {
+      successor.kill("SIGKILL");
+      await successorExit;
+      throw e;
+    }
+    const oldExit = this.#exited;
+    const oldPid = current.pid;
+    this.#start(successor);
+    const retired = await steps.retire(current).catch((e: unknown) => ({ error: (e as Error).message }));
+    const kill = setTimeout(() => current.kill("SIGKILL"), steps.exitGraceMs);
+    await oldExit;
+    clearTimeout(kill);
+    return { oldPid, newPid: successor.pid ?? 0, retired };
+  }
+
+  /** The running child (for its IPC channel). */
+  get child(): ChildProcess | undefined {
+    return this.#child;
   }
 
   #set(s: ProcessState): void {

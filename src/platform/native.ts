@@ -45,6 +45,11 @@ export interface ListenSocketOptions {
   readonly backlog?: number;
   /** Path of a network namespace (`/run/netns/<name>`) to create the socket in. */
   readonly netns?: string;
+  /**
+   * false: bind only; `server.listen({ fd })` listens later. A reuse-port socket takes a share of
+   * new connections from listen() on, so a successor binds early and listens once it is ready.
+   */
+  readonly listen?: boolean;
 }
 
 export interface SocketOptions {

@@ -97,6 +97,11 @@ export interface ZtunnelOptions {
   readonly socks5Limits?: Partial<Socks5Limits>;
   /** Upstream TCP connect timeout (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Bind every listener with SO_REUSEPORT (native addon), so a successor ztunnel can bind the same
+   * ports and take over (docs/ztunnel.md "Hand-over"). Off by default: a taken port must fail start-up.
+   */
+  readonly reusePort?: boolean;
 }
 
 export interface ZtunnelConfig {
@@ -113,6 +118,7 @@ export interface ZtunnelConfig {
   readonly upstreamConnector: UpstreamConnector | undefined;
   readonly socks5Limits: Socks5Limits;
   readonly connectTimeoutMs: number;
+  readonly reusePort: boolean;
 }
 
 function bad(message: string): ZtunnelError {
@@ -173,5 +179,6 @@ export function ztunnelConfig(o: ZtunnelOptions): ZtunnelConfig {
     upstreamConnector: o.upstreamConnector,
     socks5Limits: Object.freeze(limits),
     connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
+    reusePort: o.reusePort ?? false,
   });
 }

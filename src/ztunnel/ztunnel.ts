@@ -4,6 +4,7 @@
  * once the first xDS config and the local workloads' certificates are in. The data path keeps
  * working from the last config and certificates while the control plane is away.
  */
+import { writeFile } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
@@ -32,13 +33,28 @@ import { ConnectionTable } from "./connections.js";
 import { type ProxyContext, spiffe } from "./context.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { HboneInbound, handlePlaintextInbound, handoffToHbone } from "./inbound.js";
-import { closeServer, listenOn } from "./listeners.js";
+import {
+  bindDeferred,
+  closeServer,
+  type DeferredListener,
+  listenDeferred,
+  listenOn,
+  releaseDeferred,
+} from "./listeners.js";
 import { handleOutbound } from "./outbound.js";
 import { socks5Handshake } from "./socks5.js";
 import { ZtunnelState } from "./state.js";
 import { applyChange, ZTUNNEL_ADDRESS_TYPE, ZTUNNEL_AUTHORIZATION_TYPE } from "./xds-sync.js";
 
 const trace = tracer("state");
+
+/** Listeners that carry workload traffic; in reuse-port mode they listen only once ready. */
+const TRAFFIC_LISTENERS: ReadonlySet<ListenerName> = new Set([
+  "outbound",
+  "inboundPlaintext",
+  "inbound",
+  "socks5",
+]);
 
 export interface ZtunnelRuntime {
   /** Root logger (pino); access records go to its child `access`. */
@@ -49,6 +65,7 @@ export interface ZtunnelRuntime {
 type Lifecycle =
   | { state: "starting" }
   | { state: "running"; since: number }
+  | { state: "draining"; since: number; deadline: number }
   | { state: "closing" }
   | { state: "closed" };
 
@@ -143,6 +160,9 @@ export class Ztunnel {
   #synced = false;
   #certsReady = false;
   #warming: Promise<void> | undefined;
+  /** Reuse-port mode: traffic listeners bound at start, listening once config and certificates are in. */
+  #deferred: DeferredListener[] = [];
+  #opening: Promise<void> | undefined;
 
   private constructor(init: {
     config: ZtunnelConfig;
@@ -210,6 +230,7 @@ export class Ztunnel {
 
     // Bind everything first: a port conflict must fail start-up, not the first connection.
     const servers: net.Server[] = [];
+    const deferred: DeferredListener[] = [];
     const addresses: Partial<Record<ListenerName, net.AddressInfo>> = {};
     let ztunnel: Ztunnel | undefined;
     const readiness = (): Readiness => ztunnel?.readiness() ?? { ready: false, waitingFor: ["start-up"] };
@@ -260,9 +281,22 @@ export class Ztunnel {
         if (where === undefined) continue;
         const server = make[name]();
         servers.push(server);
-        addresses[name] = await listenOn(server, where.host, where.port, LISTENER_ROLES[name]);
+        if (config.reusePort && TRAFFIC_LISTENERS.has(name)) {
+          const b = await bindDeferred(server, where.host, where.port, LISTENER_ROLES[name]);
+          deferred.push(b.deferred);
+          addresses[name] = b.address;
+          continue;
+        }
+        addresses[name] = await listenOn(
+          server,
+          where.host,
+          where.port,
+          LISTENER_ROLES[name],
+          config.reusePort,
+        );
       }
     } catch (e) {
+      for (const d of deferred) releaseDeferred(d);
       await Promise.all(servers.map(closeServer));
       xds.close();
       closeCa();
@@ -280,7 +314,9 @@ export class Ztunnel {
       addresses,
       caClose: closeCa,
     });
+    ztunnel.#deferred = deferred;
     ztunnel.#wire();
+    if (config.reusePort) await allowQueueMigration(logger);
     xds.start();
     ztunnel.#lifecycle = { state: "running", since: Date.now() };
     logger.info(
@@ -377,18 +413,37 @@ export class Ztunnel {
         const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
         for (const f of failed)
           this.logger.warn(`certificate fetch failed: ${String((f.reason as Error)?.message ?? f.reason)}`);
-        if (failed.length === 0) this.#certsReady = true;
-        else if (this.#lifecycle.state === "running")
+        if (failed.length === 0) {
+          this.#certsReady = true;
+          this.#openDeferred();
+        } else if (this.#lifecycle.state === "running")
           setTimeout(() => this.#warmCertificates(), 1000).unref();
       },
     );
     this.#warming = run;
   }
 
+  #openDeferred(): void {
+    if (this.#deferred.length === 0 || this.#opening !== undefined || this.#lifecycle.state !== "running")
+      return;
+    const pending = this.#deferred;
+    this.#opening = Promise.all(pending.map(listenDeferred)).then(
+      () => {
+        this.#deferred = [];
+        this.logger.info("traffic listeners open (reuse-port): taking new connections");
+      },
+      (e: unknown) => {
+        this.logger.error({ err: e }, "traffic listeners could not listen; staying not ready");
+      },
+    );
+  }
+
   readiness(): Readiness {
     const waiting: string[] = [];
     if (!this.#synced) waiting.push("first xDS config");
     if (!this.#certsReady) waiting.push("certificates of local workloads");
+    if (this.#deferred.length > 0)
+      waiting.push("traffic listeners (opened once config and certificates are in)");
     if (this.#lifecycle.state !== "running") waiting.push(`lifecycle ${this.#lifecycle.state}`);
     if (waiting.length === 0) return { ready: true, since: new Date().toISOString() };
     return { ready: false, waitingFor: waiting };
@@ -409,9 +464,47 @@ export class Ztunnel {
     }
   }
 
+  /**
+   * Hand-over to a successor bound on the same ports (SO_REUSEPORT): stop accepting — the kernel
+   * then routes every new connection to the successor — report not-ready, send GOAWAY on inbound
+   * HBONE sessions, and let live connections run until they end or `deadlineMs` passes; then close.
+   * This is Envoy's hot-restart drain and ztunnel's drain, with listeners shared by reuse-port
+   * instead of passed over a socket.
+   */
+  async drain(deadlineMs: number): Promise<DrainResult> {
+    if (this.#lifecycle.state !== "running") return { liveAtStart: 0, cutAtDeadline: 0 };
+    const since = Date.now();
+    this.#lifecycle = { state: "draining", since, deadline: since + deadlineMs };
+    await this.#opening;
+    // close() without waiting for its callback: that fires only once every accepted connection ended.
+    for (const server of this.#servers) {
+      if (server.listening) server.close();
+      if (server instanceof http.Server) server.closeIdleConnections();
+    }
+    const liveAtStart = this.#ctx.live.size;
+    this.logger.info(
+      { live: liveAtStart, deadlineMs },
+      "draining: listeners closed, live connections continue",
+    );
+    // HBONE sessions end when their streams do; the margin lets the deadline below, not the
+    // session timer, be what cuts a stream, so the count is right.
+    const hbone = this.#hbone.drain(deadlineMs + 2000);
+    while (this.#ctx.live.size > 0 && Date.now() < since + deadlineMs) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const cutAtDeadline = this.#ctx.live.size;
+    for (const s of this.#ctx.live) s.destroy();
+    await hbone;
+    this.logger.info({ live: liveAtStart, cut: cutAtDeadline }, "drained");
+    await this.close();
+    return { liveAtStart, cutAtDeadline };
+  }
+
   async close(): Promise<void> {
     if (this.#lifecycle.state === "closing" || this.#lifecycle.state === "closed") return;
     this.#lifecycle = { state: "closing" };
+    await this.#opening;
+    for (const d of this.#deferred) releaseDeferred(d);
     this.xds.close();
     await Promise.all(this.#servers.map(closeServer));
     for (const s of this.#ctx.live) s.destroy();
@@ -420,6 +513,28 @@ export class Ztunnel {
     this.certs.close();
     this.#caClose?.();
     this.#lifecycle = { state: "closed" };
+  }
+}
+
+export interface DrainResult {
+  /** Live client connections when the listeners closed. */
+  readonly liveAtStart: number;
+  /** Connections still open at the deadline, closed then. */
+  readonly cutAtDeadline: number;
+}
+
+/**
+ * Closing a listener resets the connections still in its accept queue, unless the kernel may move
+ * them to another listener of the same SO_REUSEPORT group (Linux ≥ 5.14, per netns sysctl).
+ * /proc/sys/net is the writer's own network namespace, so this touches only the node netns.
+ */
+async function allowQueueMigration(logger: Logger): Promise<void> {
+  try {
+    await writeFile("/proc/sys/net/ipv4/tcp_migrate_req", "1");
+  } catch (e) {
+    logger.warn(
+      `cannot enable net.ipv4.tcp_migrate_req (${(e as Error).message}): connections queued at a hand-over may be reset`,
+    );
   }
 }
 

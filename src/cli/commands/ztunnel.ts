@@ -16,10 +16,10 @@ import { Ztunnel } from "../../ztunnel/ztunnel.js";
 import { untilStopSignal } from "../process-io.js";
 
 interface ZtunnelFlags {
-  node: string;
-  control: string;
+  node?: string;
+  control?: string;
   tokenFile?: string;
-  caRoots: string;
+  caRoots?: string;
   controlIdentity?: string;
   trustDomain: string;
   bindAddress: string;
@@ -30,6 +30,7 @@ interface ZtunnelFlags {
   certTtl: string;
   logLevel?: string;
   otlpEndpoint?: string;
+  reusePort?: boolean;
 }
 
 function parsePorts(text: string | undefined): Partial<Record<ListenerName, number>> {
@@ -79,17 +80,29 @@ function readPem(path: string, what: string): string {
   }
 }
 
+/** `--node`, `--control`, `--ca-roots` are required to run a ztunnel, not for its subcommands. */
+function required(flags: ZtunnelFlags): { node: string; control: string; caRoots: string } {
+  const missing = (["node", "control", "caRoots"] as const).filter((k) => flags[k] === undefined);
+  if (missing.length > 0) {
+    throw new ZtunnelError(
+      ZtunnelErrorCode.Config,
+      `missing ${missing.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}; see \`ambit ztunnel --help\``,
+    );
+  }
+  return { node: flags.node as string, control: flags.control as string, caRoots: flags.caRoots as string };
+}
+
 export function register(program: Command): void {
-  program
+  const ztunnel = program
     .command("ztunnel")
     .description(
       "run the node proxy: capture (15001/15006), HBONE (15008), SOCKS5 (15080), metrics, readiness, admin",
     )
-    .requiredOption("--node <name>", "this node's name, as the control plane knows it")
-    .requiredOption("--control <host:port>", "control plane xDS + CA endpoint (port 15012)")
-    .requiredOption(
+    .option("--node <name>", "this node's name, as the control plane knows it (required)")
+    .option("--control <host:port>", "control plane xDS + CA endpoint (port 15012) (required)")
+    .option(
       "--ca-roots <file>",
-      "PEM trust bundle of the mesh CA (verifies the control plane and peers)",
+      "PEM trust bundle of the mesh CA (verifies the control plane and peers) (required)",
     )
     .option("--token-file <file>", "bearer token identifying this node (re-read at every reconnect)")
     .option(
@@ -112,7 +125,12 @@ export function register(program: Command): void {
       "--otlp-endpoint <url>",
       "also export access records as OTLP/HTTP JSON logs (default $OTEL_EXPORTER_OTLP_LOGS_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT)",
     )
+    .option(
+      "--reuse-port",
+      "bind with SO_REUSEPORT so a successor can take over (the node agent's hand-over; docs/ztunnel.md)",
+    )
     .action(async (flags: ZtunnelFlags) => {
+      const { node, control, caRoots } = required(flags);
       const env = readEnv();
       const stopTrace = env.trace.length > 0 ? watchTrace(env.trace, stderrTraceSink) : () => {};
       const level = flags.logLevel ?? env.logLevel;
@@ -121,23 +139,23 @@ export function register(program: Command): void {
         otel: readOtelEnv(),
         endpoint: flags.otlpEndpoint,
         serviceName: "ambit-ztunnel",
-        resource: { "k8s.node.name": flags.node, "service.instance.id": flags.node },
+        resource: { "k8s.node.name": node, "service.instance.id": node },
         registry: metrics.registry,
       });
       const logger = createLogger({
         ...(otlp !== undefined ? { also: [otlp.destination] } : {}),
         name: "ztunnel",
         level: level as typeof env.logLevel,
-        base: { node: flags.node },
+        base: { node },
       });
       const tokenFile = flags.tokenFile;
       const zt = await Ztunnel.start(
         {
-          node: flags.node,
+          node,
           control: {
-            address: flags.control,
+            address: control,
             tls: {
-              rootsPem: readPem(flags.caRoots, "--ca-roots"),
+              rootsPem: readPem(caRoots, "--ca-roots"),
               serverIdentity:
                 flags.controlIdentity ?? `spiffe://${flags.trustDomain}/ns/istio-system/sa/istiod`,
             },
@@ -151,18 +169,62 @@ export function register(program: Command): void {
           ports: parsePorts(flags.ports),
           disabled: parseDisabled(flags.disable),
           certificateTtlSeconds: Number(flags.certTtl),
+          reusePort: flags.reusePort === true,
         },
         { logger, metrics },
       );
       const listening = Object.entries(zt.addresses)
         .map(([k, a]) => `${k}=${a.address}:${a.port}`)
         .join(" ");
-      process.stderr.write(`ambit ztunnel (${flags.node}): ${listening}\n`);
-      await untilStopSignal();
+      process.stderr.write(`ambit ztunnel (${node}): ${listening}\n`);
+      const { serveHandover } = await import("../../ztunnel/handover.js");
+      const drained = serveHandover(zt);
+      await Promise.race([untilStopSignal(), drained]);
       await zt.close();
       // The last access records of the closed connections still go to the collector.
       await otlp?.exporter.shutdown();
       stopTrace();
       logger.flush();
+    });
+
+  ztunnel
+    .command("restart")
+    .description(
+      "hand a node's ztunnel over to a new process without dropping connections (local cluster): the new one binds beside the old (SO_REUSEPORT), becomes ready, then the old one stops accepting and drains",
+    )
+    .option("--node <name>", "the node whose ztunnel to restart (required)")
+    .option("--drain-deadline <seconds>", "how long live connections may stay on the old ztunnel", "30")
+    .option("--home <dir>", "data directory (default $AMBIT_HOME or ./.ambit)")
+    .option("-o, --output <format>", "text or json", "text")
+    .action(async (_flags: unknown, cmd: Command) => {
+      // The parent command owns --node too (it runs a ztunnel): read it from either.
+      const flags = cmd.optsWithGlobals<{
+        node?: string;
+        drainDeadline: string;
+        home?: string;
+        output: string;
+      }>();
+      if (flags.node === undefined) throw new ZtunnelError(ZtunnelErrorCode.Config, "missing --node <name>");
+      const seconds = Number(flags.drainDeadline);
+      if (!Number.isFinite(seconds) || seconds < 0) {
+        throw new ZtunnelError(
+          ZtunnelErrorCode.Config,
+          `--drain-deadline "${flags.drainDeadline}" is not a number of seconds ≥ 0`,
+        );
+      }
+      const { requestZtunnelRestart } = await import("../../local/agent-control.js");
+      const { resolveLocalHome } = await import("../../local/cluster-config.js");
+      const r = await requestZtunnelRestart(
+        resolveLocalHome(flags.home),
+        flags.node,
+        Math.round(seconds * 1000),
+      );
+      if (flags.output === "json") process.stdout.write(`${JSON.stringify(r)}\n`);
+      else {
+        process.stdout.write(
+          `ztunnel on ${r.node} handed over: pid ${r.oldPid} → ${r.newPid} in ${(r.durationMs / 1000).toFixed(1)} s; ` +
+            `${r.liveAtHandover ?? "?"} live connection(s) drained, ${r.cutAtDeadline ?? "?"} cut at the deadline\n`,
+        );
+      }
     });
 }
