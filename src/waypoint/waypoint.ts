@@ -270,9 +270,9 @@ export class Waypoint {
     for (const p of this.#l7.problems) this.logger.warn(`L7 config: ${p}`);
   }
 
-  /** Names of the L7 resources received over xDS (`kind/namespace/name`), for inspection. */
-  get xdsL7Resources(): readonly string[] {
-    return [...this.#xdsResources.keys()].sort();
+  /** The L7 resources received over xDS, by `kind/namespace/name` (for inspection and tests). */
+  get xdsL7Resources(): ReadonlyMap<string, Resource> {
+    return this.#xdsResources;
   }
 
   #wire(): void {
