@@ -36,6 +36,16 @@ interface StatusView {
     problems: { object: string; message: string }[];
   };
   xds: { clients: { caller: { id: string }; node: string | null; peer: string; types: TypeStatusView[] }[] };
+  /** src/control/waypoint-status.ts */
+  waypoints?: {
+    namespace: string;
+    name: string;
+    for: string | null;
+    address: string | null;
+    state: string;
+    reason: string;
+    bound: { object: string }[];
+  }[];
 }
 
 export function register(program: Command): void {
@@ -61,6 +71,11 @@ export function register(program: Command): void {
         `registry        v${s.controlPlane.registryVersion}: ${s.registry.nodes} nodes, ${s.registry.workloads} workloads, ${s.registry.services} services`,
       ];
       for (const p of s.registry.problems) out.push(`  problem: ${p.object}: ${p.message}`);
+      for (const w of s.waypoints ?? []) {
+        const detail = w.state === "ready" ? `for ${w.for}, ${w.address}` : w.reason;
+        const bound = w.bound.map((b) => b.object).join(", ") || "nothing bound";
+        out.push(`waypoint        ${w.namespace}/${w.name} ${w.state} (${detail}): ${bound}`);
+      }
       out.push("");
       process.stdout.write(`${out.join("\n")}\n`);
       if (s.xds.clients.length === 0) {
