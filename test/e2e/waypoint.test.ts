@@ -15,7 +15,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { eventually, needsRoot, ROOT, TestCluster } from "./cluster.js";
+import { eventually, needsRoot, ROOT, runCli, TestCluster } from "./cluster.js";
 
 interface LoadResult {
   startedAt: number;
@@ -64,6 +64,9 @@ describe("examples/payment-system through the waypoint", { skip: needsRoot }, ()
   after(async () => {
     await c?.destroy();
   });
+
+  /** `ambit waypoint <sub> … --home`: after the subcommand, where its own options are parsed. */
+  const waypointCli = (args: readonly string[]) => runCli(["waypoint", ...args, "--home", c.home]);
 
   const waypoints = async (): Promise<WaypointView[]> => {
     const r = await c.cli(["status", "-o", "json"]);
@@ -231,7 +234,7 @@ kind: Service
 metadata: {name: ghostly, namespace: ${NS}, labels: {istio.io/use-waypoint: ghost}}
 spec: {selector: {app: nothing}, ports: [{name: http, port: 9090}]}
 `);
-    const listed = await c.cli(["waypoint", "list", "-o", "json"]);
+    const listed = await waypointCli(["list", "-o", "json"]);
     assert.equal(listed.code, 0, listed.stderr);
     const list = JSON.parse(listed.stdout) as WaypointView[];
     const ghost = list.find((w) => w.name === "ghost");
@@ -244,7 +247,7 @@ spec: {selector: {app: nothing}, ports: [{name: http, port: 9090}]}
     assert.match(text.stdout, /waypoint\s+payment-system\/ghost\s+missing/);
     assert.match(text.stdout, /waypoint\s+payment-system\/waypoint\s+ready/);
 
-    const made = await c.cli(["waypoint", "apply", "-n", NS, "--name", "ghost", "--for", "service"]);
+    const made = await waypointCli(["apply", "-n", NS, "--name", "ghost", "--for", "service"]);
     assert.equal(made.code, 0, made.stderr);
     const gw = await (await c.admin()).get<{
       metadata: { labels?: Record<string, string> };
@@ -263,7 +266,7 @@ spec: {selector: {app: nothing}, ports: [{name: http, port: 9090}]}
       300,
     );
     assert.ok(bound, `ghost now exists and ghostly is bound to it: ${JSON.stringify(await waypoints())}`);
-    const gone = await c.cli(["waypoint", "delete", "ghost", "-n", NS]);
+    const gone = await waypointCli(["delete", "ghost", "-n", NS]);
     assert.equal(gone.code, 0, gone.stderr);
     assert.equal((await waypoints()).find((w) => w.name === "ghost")?.state, "missing");
   });
