@@ -22,7 +22,6 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { Agent, request } from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -31,6 +30,10 @@ import { cliEntry, repoRoot } from "../src/local/cluster-config.js";
 import { podNames } from "../src/local/cluster-plan.js";
 import { readAgentStatus } from "../src/local/cluster-up.js";
 import { connectFrom } from "../src/platform/netns-sockets.js";
+import { keepAlive as keepAliveFor, pct, rssMiB } from "./cluster-load.js";
+
+const keepAlive = (netns: string, host: string) =>
+  keepAliveFor(netns, host, { seconds: SECONDS, concurrency: CONCURRENCY });
 
 const { values: args } = parseArgs({
   options: {
@@ -86,56 +89,6 @@ const manifests = [
   ]),
   pod("client", "plainb", "node-1", ["sleep", "infinity"]),
 ].join("---\n");
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-function rssMiB(pid: number | null): number {
-  if (pid === null) return 0;
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : 0;
-}
-
-async function keepAlive(
-  netns: string,
-  host: string,
-): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  // Every socket of this agent starts inside the client pod's netns.
-  (agent as unknown as { createConnection: () => unknown }).createConnection = () =>
-    connectFrom({ netns, host, port: 8080 });
-  const lat: number[] = [];
-  let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const t0 = performance.now();
-      const req = request({ host, port: 8080, path: "/", agent }, (res) => {
-        res.resume();
-        res.on("end", () => {
-          lat.push(performance.now() - t0);
-          resolve();
-        });
-      });
-      req.on("error", () => {
-        errors += 1;
-        resolve();
-      });
-      req.end();
-    });
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) await one();
-    }),
-  );
-  const elapsed = (performance.now() - t0) / 1000;
-  agent.destroy();
-  lat.sort((a, b) => a - b);
-  return { rps: lat.length / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), errors };
-}
 
 async function newConnections(
   netns: string,

@@ -20,7 +20,7 @@ import type { XdsLogger } from "../xds/log.js";
 import type { XdsResourceInput } from "../xds/resource-store.js";
 import { XdsServer } from "../xds/server.js";
 import { TRUST_BUNDLE_RESOURCE, TRUST_BUNDLE_TYPE_URL, trustBundleMessage } from "../xds/trust-bundle.js";
-import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from "../xds/type-urls.js";
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, L7_RESOURCE_TYPE_URL } from "../xds/type-urls.js";
 import { AdminApi } from "./admin-api.js";
 import { type DataPlaneCaller, mayIssue } from "./ca-authz.js";
 import { CaRotation, fingerprintOf, importCaDir, type RotationProgress } from "./ca-rotation.js";
@@ -39,6 +39,7 @@ import { MeshState } from "./mesh-state.js";
 import type { Registry } from "./registry.js";
 import { issueServingCert, type ServingCert } from "./serving-cert.js";
 import { TrafficCollector } from "./traffic-collector.js";
+import { waypointStatuses } from "./waypoint-status.js";
 
 export const ADMIN_SOCKET = "admin.sock";
 
@@ -67,6 +68,7 @@ export class ControlPlane {
   /** serial → root fingerprint and issue time of the leaves signed here, for rotation progress and `cert status`. */
   readonly #leafInfo = new Map<string, { root: string; issuedAt: number }>();
   #rotationTimer: NodeJS.Timeout | undefined;
+  #l7Scopes = "";
 
   private constructor(p: {
     config: ControlConfig;
@@ -189,6 +191,11 @@ export class ControlPlane {
             );
           return caller ?? null;
         },
+        // Waypoint L7 resources go to waypoints only, each seeing its own scope (translate-l7.ts).
+        visible: (caller, typeUrl, name) =>
+          typeUrl !== L7_RESOURCE_TYPE_URL ||
+          (caller.kind === "waypoint" &&
+            state.snapshot.l7.scopes.get(`${caller.namespace}/${caller.name}`)?.has(name) === true),
         debounceMs: config.debounceMs,
         ca: { handler: (caller, req) => (cp as ControlPlane).#createCertificate(caller, req) },
         log: xdsLogger(log),
@@ -237,6 +244,14 @@ export class ControlPlane {
       throw new ControlError(ControlErrorCode.BIND, (e as Error).message, { cause: e });
     }
     const started = cp;
+    // Logged so a config change can be timed from the push that carried it (docs/waypoint.md).
+    xds.on("push", (e) => {
+      if (e.typeUrl === L7_RESOURCE_TYPE_URL)
+        log.info(
+          { stream: e.stream, node: e.node, version: e.version, upserts: e.upserts, removals: e.removals },
+          "waypoint L7 config pushed",
+        );
+    });
     state.subscribe(() => started.#publish());
     started.#publish();
     rotation.onChange(() => started.#publishBundle());
@@ -310,10 +325,17 @@ export class ControlPlane {
         problems: registry.problems,
       },
       policyWarnings: Object.fromEntries(this.state.snapshot.warnings),
+      waypoints: waypointStatuses(
+        registry,
+        this.#store.list(),
+        this.#xds.status().map((c) => ({ caller: c.caller, types: c.types })),
+        ADDRESS_TYPE_URL,
+      ),
       xds: {
         resources: {
           addresses: this.state.snapshot.addresses.size,
           authorizations: this.state.snapshot.authorizations.size,
+          l7: this.state.snapshot.l7.resources.size,
         },
         clients: this.#xds.status().map((c) => ({
           stream: c.stream,
@@ -343,6 +365,13 @@ export class ControlPlane {
       new Map([...m].map(([k, v]) => [k, { resource: v }]));
     this.#xds.setResources(ADDRESS_TYPE_URL, toInputs(snap.addresses));
     this.#xds.setResources(AUTHORIZATION_TYPE_URL, toInputs(snap.authorizations));
+    this.#xds.setResources(L7_RESOURCE_TYPE_URL, toInputs(snap.l7.resources));
+    // A waypoint's scope can change without any resource changing (a service relabelled to it).
+    const scopes = JSON.stringify([...snap.l7.scopes].map(([k, v]) => [k, [...v].sort()]));
+    if (scopes !== this.#l7Scopes) {
+      this.#l7Scopes = scopes;
+      this.#xds.invalidate(L7_RESOURCE_TYPE_URL);
+    }
   }
 
   /** Which node holds which version of the trust bundle; `behind` lists those not on the current one. */

@@ -7,6 +7,7 @@
 import type { ConfigError } from "../api/config-error.js";
 import { checkLabelKey, checkLabelValue } from "../api/formats.js";
 import { parseDocuments } from "../api/load.js";
+import { canonicalJson } from "./canonical-json.js";
 import { ControlError, ControlErrorCode } from "./errors.js";
 import { keyOf, lookupKind, objectKey } from "./kinds.js";
 import type { ControlLogger } from "./log.js";
@@ -78,7 +79,12 @@ export class MeshState {
   readonly #opts: RegistryOptions & TranslateOptions;
   readonly #listeners = new Set<(r: Registry, x: XdsSnapshot) => void>();
   #registry: Registry = { nodes: [], workloads: [], services: [], problems: [] };
-  #snapshot: XdsSnapshot = { addresses: new Map(), authorizations: new Map(), warnings: new Map() };
+  #snapshot: XdsSnapshot = {
+    addresses: new Map(),
+    authorizations: new Map(),
+    warnings: new Map(),
+    l7: { resources: new Map(), scopes: new Map() },
+  };
   #version = 0;
   #unsubscribe: () => void;
   /** Serialises mutations so apply-all-or-nothing is not interleaved with another apply. */
@@ -150,7 +156,7 @@ export class MeshState {
         const action: ApplyAction =
           existing === undefined
             ? "created"
-            : canonical(existing) === canonical(r)
+            : canonicalJson(existing) === canonicalJson(r)
               ? "unchanged"
               : "configured";
         results.push({ ...refOf(r), action });
@@ -315,22 +321,4 @@ export class MeshState {
 
 function refOf(r: StoredResource): ObjectRef {
   return { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
-}
-
-/** Key-order-independent JSON, so re-applying the same YAML with reordered keys is `unchanged`. */
-function canonical(r: StoredResource): string {
-  const { source: _s, ...rest } = r;
-  return JSON.stringify(sortKeys(rest));
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === "object") {
-    return Object.fromEntries(
-      Object.keys(v as Record<string, unknown>)
-        .sort()
-        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
-    );
-  }
-  return v;
 }

@@ -135,6 +135,8 @@ export interface RegistryProblem {
   code: string;
   object: string;
   message: string;
+  /** For WAYPOINT_NOT_FOUND: the `namespace/name` the object asks for. */
+  waypoint?: string;
 }
 
 export interface Registry {
@@ -439,6 +441,7 @@ export function buildRegistry(
       problems.push({
         code: "WAYPOINT_NOT_FOUND",
         object,
+        waypoint: `${wpNs}/${name}`,
         message: `waypoint ${wpNs}/${name} is not a Gateway of class ${WAYPOINT_CLASS}; apply one or remove the ${USE_WAYPOINT_LABEL} label`,
       });
       return undefined;

@@ -38,6 +38,7 @@ import { convertAuthorizationPolicy } from "./authz-convert.js";
 import { ipBytes } from "./ip-pool.js";
 import { HBONE_PORT, matches, type Registry, type WaypointRef, type WorkloadInfo } from "./registry.js";
 import type { StoredResource } from "./store.js";
+import { type L7Translation, translateL7 } from "./translate-l7.js";
 
 export interface TranslateOptions {
   rootNamespace: string;
@@ -56,6 +57,8 @@ export interface XdsSnapshot {
   authorizations: Map<string, Authorization>;
   /** Per policy key, why parts of it do not apply at L4. */
   warnings: Map<string, string[]>;
+  /** Waypoint L7 resources and which waypoint sees which (translate-l7.ts). */
+  l7: L7Translation;
 }
 
 export function translate(
@@ -123,7 +126,7 @@ export function translate(
       }),
     );
   }
-  return { addresses, authorizations, warnings };
+  return { addresses, authorizations, warnings, l7: translateL7(registry, resources, o.rootNamespace) };
 }
 
 function workloadMessage(

@@ -86,7 +86,7 @@ export function ztunnelArgv(state: ClusterState, node: NodeRecord): string[] {
 }
 
 /** The node-netns exception that lets HBONE reach a waypoint pod itself (`-I` adds, `-D` removes). */
-function waypointHboneRule(state: ClusterState, p: DesiredPod, op: "-I" | "-D"): string[] {
+function waypointHboneRule(state: ClusterState, p: DesiredPod, op: "-I" | "-D" | "-C"): string[] {
   return [
     "ip",
     "netns",
@@ -255,7 +255,11 @@ export class ClusterAgent {
     const current = new Map([...this.#pods].map(([id, p]) => [id, p.spec]));
     const changes = diffPods(current, desired);
     for (const p of [...changes.remove, ...changes.recreate]) await this.#guard(p, () => this.#removePod(p));
-    for (const p of [...changes.recreate, ...changes.create]) await this.#guard(p, () => this.#createPod(p));
+    const creating = [...changes.recreate, ...changes.create];
+    // Waypoint exemptions first: a client pod created earlier in this pass may dial a waypoint at once.
+    for (const p of creating)
+      if (p.runtime?.kind === "waypoint") await this.#guard(p, () => this.#exemptWaypoint(p));
+    for (const p of creating) await this.#guard(p, () => this.#createPod(p));
     for (const p of changes.update) {
       await this.#guard(p, async () => {
         await this.#nodeAgent(p).handle({ type: "updated", pod: agentPod(p) });
@@ -338,7 +342,7 @@ export class ClusterAgent {
   /**
    * A waypoint pod runs `ambit waypoint` in its netns: its Gateway name is its service account
    * (the registry makes it so); its token is issued through the admin API like the nodes'; its L7
-   * resources are read from the control plane's file store (docs/waypoint.md explains why).
+   * resources come over xDS like its addresses.
    */
   async #waypointArgv(p: DesiredPod): Promise<string[]> {
     const client = await AdminClient.connect({ home: this.state.home });
@@ -355,10 +359,7 @@ export class ClusterAgent {
       "via",
       p.node.ip,
     ]);
-    // The node's `local-hbone` rule sends every pod's :15008 to the node ztunnel; a waypoint serves
-    // its own 15008, so ztunnel's dials to it must go straight to the pod.
-    await this.#run([...waypointHboneRule(this.state, p, "-D")]).catch(() => {});
-    await this.#run([...waypointHboneRule(this.state, p, "-I")]);
+    await this.#exemptWaypoint(p);
     return [
       process.execPath,
       cliEntry(this.state.repoRoot),
@@ -375,9 +376,23 @@ export class ClusterAgent {
       join(this.state.home, "waypoints", `${p.namespace}.${p.serviceAccount}.token`),
       "--bind-address",
       p.ip,
-      "--config-dir",
-      join(this.state.home, "resources"),
     ];
+  }
+
+  /**
+   * The node's `local-hbone` rule sends every pod's :15008 to the node ztunnel; a waypoint serves
+   * its own 15008, so ztunnel's dials to it must go straight to the pod. Idempotent (checked with
+   * `-C` first). It must exist before anything can dial the waypoint: a CONNECT redirected to the
+   * node ztunnel instead fails the request (the e2e flake of issue 4), so #reconcile installs it
+   * for every new waypoint pod before creating any pod, and the waypoint process (whose xDS ACK
+   * makes `ambit status` report it ready) starts only after it.
+   */
+  async #exemptWaypoint(p: DesiredPod): Promise<void> {
+    const present = await this.#run([...waypointHboneRule(this.state, p, "-C")]).then(
+      () => true,
+      () => false,
+    );
+    if (!present) await this.#run([...waypointHboneRule(this.state, p, "-I")]);
   }
 
   async #removePod(p: DesiredPod): Promise<void> {

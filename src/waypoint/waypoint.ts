@@ -7,6 +7,7 @@
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import type { Resource } from "../api/types.js";
 import { HbonePool } from "../hbone/pool.js";
 import type { ConnectDecision, ConnectRequest } from "../hbone/server.js";
 import { HboneServer } from "../hbone/server.js";
@@ -18,17 +19,18 @@ import { createLogger, type Logger } from "../telemetry/logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../telemetry/metrics.js";
 import { controlPlaneCertStore } from "../xds/ca-service.js";
 import { XdsClient } from "../xds/client.js";
+import type { L7Resource } from "../xds/gen/ambit/waypoint/l7_pb.js";
 import { type Address, AddressSchema } from "../xds/gen/istio/workload/workload_pb.js";
 import { defineResourceType } from "../xds/resource-types.js";
 import { TRUST_BUNDLE_TYPE, TrustBundleFollower } from "../xds/trust-bundle.js";
-import { ADDRESS_TYPE_URL } from "../xds/type-urls.js";
+import { ADDRESS_TYPE_URL, L7_RESOURCE_TYPE_URL } from "../xds/type-urls.js";
 import { AddressBook } from "./address-book.js";
 import { type WaypointConfig, type WaypointOptions, waypointConfig } from "./config.js";
 import type { InboundConnection, WaypointContext } from "./context.js";
 import { duplexPair } from "./duplex-pair.js";
 import { WaypointError, WaypointErrorCode } from "./errors.js";
 import { HttpProxy } from "./http-proxy.js";
-import { compileL7, type L7Snapshot } from "./l7-config.js";
+import { compileL7, decodeL7Resource, type L7Snapshot, WAYPOINT_L7_TYPE } from "./l7-config.js";
 import { detectProtocol, relayTcp } from "./tcp-proxy.js";
 
 export interface WaypointRuntime {
@@ -90,6 +92,9 @@ export class Waypoint {
   readonly #caClose: (() => void) | undefined;
   readonly #live = new Set<Duplex>();
   #l7: L7Snapshot;
+  /** Resources from options / `--config` (setResources) and from xDS, compiled together. */
+  #staticResources: readonly Resource[];
+  readonly #xdsResources = new Map<string, Resource>();
   #credential: WorkloadCredential | undefined;
   #synced = false;
   #lifecycle: Lifecycle = { state: "running", since: Date.now() };
@@ -121,6 +126,7 @@ export class Waypoint {
     this.addresses = init.addresses;
     this.#caClose = init.caClose;
     this.#l7 = init.l7;
+    this.#staticResources = init.config.resources;
   }
 
   static async start(options: WaypointOptions, runtime: WaypointRuntime = {}): Promise<Waypoint> {
@@ -150,7 +156,7 @@ export class Waypoint {
         id: `waypoint~${config.namespace}~${config.name}`,
         metadata: { kind: "waypoint", NAMESPACE: config.namespace, NAME: config.name },
       },
-      subscriptions: [{ type: ADDRESS_TYPE }, { type: TRUST_BUNDLE_TYPE }],
+      subscriptions: [{ type: ADDRESS_TYPE }, { type: TRUST_BUNDLE_TYPE }, { type: WAYPOINT_L7_TYPE }],
       ...(config.control.backoff !== undefined ? { backoff: config.control.backoff } : {}),
       log: logger.child({ component: "xds" }),
     });
@@ -251,10 +257,23 @@ export class Waypoint {
 
   #ctx: WaypointContext | undefined;
 
-  /** Replaces the L7 resources (routes, destination rules, policies); the next request sees them. */
+  /**
+   * Replaces the locally given L7 resources (those of `--config`); resources from xDS are kept and
+   * compiled with them. The next request sees the result.
+   */
   setResources(resources: WaypointOptions["resources"]): void {
-    this.#l7 = compileL7(resources ?? []);
+    this.#staticResources = resources ?? [];
+    this.#recompile();
+  }
+
+  #recompile(): void {
+    this.#l7 = compileL7([...this.#staticResources, ...this.#xdsResources.values()]);
     for (const p of this.#l7.problems) this.logger.warn(`L7 config: ${p}`);
+  }
+
+  /** The L7 resources received over xDS, by `kind/namespace/name` (for inspection and tests). */
+  get xdsL7Resources(): ReadonlyMap<string, Resource> {
+    return this.#xdsResources;
   }
 
   #wire(): void {
@@ -264,6 +283,21 @@ export class Waypoint {
       bundle
         .apply(change)
         ?.renewals.catch((e: Error) => this.logger.warn(`forced renewal failed: ${e.message}`));
+      if (change.typeUrl === L7_RESOURCE_TYPE_URL) {
+        for (const name of change.removed) this.#xdsResources.delete(name);
+        for (const [name, message] of change.upserted) {
+          // Already validated and compiled by WAYPOINT_L7_TYPE before the change was accepted.
+          const decoded = decodeL7Resource(message as unknown as L7Resource, name);
+          if ("resource" in decoded) this.#xdsResources.set(name, decoded.resource);
+        }
+        this.#recompile();
+        this.metrics.xdsUpdates.inc({ type: change.typeUrl, result: "ack" });
+        this.logger.info(
+          { version: change.version, resources: this.#xdsResources.size },
+          "L7 config from xDS applied",
+        );
+        return;
+      }
       if (change.typeUrl !== ADDRESS_TYPE_URL) return;
       for (const name of change.removed) book.remove(name);
       for (const [name, message] of change.upserted) book.upsert(name, message as unknown as Address);

@@ -34,6 +34,7 @@ export {
   ADDRESS_TYPE,
   AUTHORIZATION_TYPE,
   defineResourceType,
+  L7_RESOURCE_TYPE,
   type XdsResourceType,
 } from "./resource-types.js";
 export {
@@ -42,12 +43,14 @@ export {
   type XdsServerEvents,
   type XdsServerOptions,
 } from "./server.js";
-export { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, typeUrlOf } from "./type-urls.js";
+export { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, L7_RESOURCE_TYPE_URL, typeUrlOf } from "./type-urls.js";
 export {
   addressResourceName,
   authorizationResourceName,
+  l7ResourceName,
   type ResourceValidator,
   validateAddress,
   validateAuthorization,
+  validateL7Resource,
   XDS_LIMITS,
 } from "./validate.js";

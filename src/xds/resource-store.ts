@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { create, type DescMessage, type Message, toBinary } from "@bufbuild/protobuf";
 import { type Any, AnySchema } from "@bufbuild/protobuf/wkt";
 import { XdsError, XdsErrorCode } from "./errors.js";
+import { L7ResourceSchema } from "./gen/ambit/waypoint/l7_pb.js";
 import { type Resource, ResourceSchema } from "./gen/envoy/service/discovery/v3/discovery_pb.js";
 import { AuthorizationSchema } from "./gen/istio/security/authorization_pb.js";
 import { AddressSchema } from "./gen/istio/workload/workload_pb.js";
@@ -52,7 +53,8 @@ export class XdsResourceStore {
   readonly #listeners = new Set<(change: StoreChange) => void>();
 
   constructor(extraSchemas: readonly DescMessage[] = []) {
-    for (const s of [AddressSchema, AuthorizationSchema, ...extraSchemas]) this.#schemas.set(s.typeName, s);
+    for (const s of [AddressSchema, AuthorizationSchema, L7ResourceSchema, ...extraSchemas])
+      this.#schemas.set(s.typeName, s);
   }
 
   /** Replaces every resource of a type: names absent from `resources` are removed. */

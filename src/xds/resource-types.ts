@@ -1,12 +1,18 @@
 import type { DescMessage, Message, MessageShape } from "@bufbuild/protobuf";
+import { L7ResourceSchema } from "./gen/ambit/waypoint/l7_pb.js";
 import { AuthorizationSchema } from "./gen/istio/security/authorization_pb.js";
 import { AddressSchema } from "./gen/istio/workload/workload_pb.js";
 import { typeUrlOf } from "./type-urls.js";
-import { type ResourceValidator, validateAddress, validateAuthorization } from "./validate.js";
+import {
+  type ResourceValidator,
+  validateAddress,
+  validateAuthorization,
+  validateL7Resource,
+} from "./validate.js";
 
 /**
  * A resource type the xDS client can decode and check: its type URL, its schema and its
- * validator. ambit's own waypoint L7 types will be defined the same way when they exist.
+ * validator. ambit's own waypoint L7 type is defined the same way (L7_RESOURCE_TYPE).
  */
 export interface XdsResourceType {
   readonly typeUrl: string;
@@ -33,3 +39,5 @@ export const AUTHORIZATION_TYPE: XdsResourceType = defineResourceType(
   AuthorizationSchema,
   validateAuthorization,
 );
+/** Only the envelope is checked here; the waypoint adds its compile check (src/waypoint/l7-config.ts). */
+export const L7_RESOURCE_TYPE: XdsResourceType = defineResourceType(L7ResourceSchema, validateL7Resource);

@@ -1,3 +1,4 @@
+import type { L7Resource } from "./gen/ambit/waypoint/l7_pb.js";
 import type { Authorization, Match, StringMatch } from "./gen/istio/security/authorization_pb.js";
 import type {
   Address,
@@ -33,6 +34,8 @@ export const XDS_LIMITS = {
   clausesPerRule: 64,
   matchesPerClause: 256,
   valuesPerMatchField: 1024,
+  /** One L7 resource's JSON (a VirtualService with many routes stays well below). */
+  l7JsonBytes: 1024 * 1024,
 } as const;
 
 class Invalid {
@@ -280,4 +283,39 @@ export const validateAuthorization: ResourceValidator<Authorization> = (a, name)
         });
       });
     });
+  });
+
+/** "<kind>/<namespace>/<name>", the name of an ambit.waypoint.L7Resource. */
+export function l7ResourceName(r: Pick<L7Resource, "kind" | "namespace" | "name">): string {
+  return `${r.kind}/${r.namespace}/${r.name}`;
+}
+
+/**
+ * The envelope of an L7 resource: its name, and JSON that is an object agreeing with it. Whether
+ * the resource itself is valid and compiles is for the waypoint to decide (it owns the engines).
+ */
+export const validateL7Resource: ResourceValidator<L7Resource> = (r, name) =>
+  run(() => {
+    const key = l7ResourceName(r);
+    const path = `l7[${key.slice(0, 256)}]`;
+    checkString(`${path}.kind`, r.kind);
+    checkString(`${path}.namespace`, r.namespace);
+    checkString(`${path}.name`, r.name);
+    checkString(`${path}.api_version`, r.apiVersion);
+    if (r.kind === "" || r.name === "") fail(path, "kind and name must be set");
+    if (name !== key)
+      fail(path, `resource name "${name.slice(0, 128)}" differs, expected "kind/namespace/name"`);
+    if (r.json.length > XDS_LIMITS.l7JsonBytes)
+      fail(`${path}.json`, `${r.json.length} characters, at most ${XDS_LIMITS.l7JsonBytes} allowed`);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(r.json);
+    } catch (e) {
+      fail(`${path}.json`, `not JSON (${(e as Error).message})`);
+    }
+    if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+      fail(`${path}.json`, "expected a JSON object (one resource)");
+    const d = doc as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+    if (d.kind !== r.kind || d.metadata?.name !== r.name || (d.metadata?.namespace ?? "") !== r.namespace)
+      fail(`${path}.json`, "kind / metadata.name / metadata.namespace differ from the resource's fields");
   });

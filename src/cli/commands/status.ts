@@ -37,6 +37,16 @@ interface StatusView {
   };
   xds: { clients: { caller: { id: string }; node: string | null; peer: string; types: TypeStatusView[] }[] };
   trustBundle?: { roots: number; behind: string[] };
+  /** src/control/waypoint-status.ts */
+  waypoints?: {
+    namespace: string;
+    name: string;
+    for: string | null;
+    address: string | null;
+    state: string;
+    reason: string;
+    bound: { object: string }[];
+  }[];
 }
 
 export function register(program: Command): void {
@@ -66,6 +76,11 @@ export function register(program: Command): void {
         out.push(
           `trust bundle    ${s.trustBundle.roots} root(s); ${s.trustBundle.behind.length === 0 ? "every node holds the current bundle" : `on an OLD bundle: ${s.trustBundle.behind.join(", ")}`}`,
         );
+      }
+      for (const w of s.waypoints ?? []) {
+        const detail = w.state === "ready" ? `for ${w.for}, ${w.address}` : w.reason;
+        const bound = w.bound.map((b) => b.object).join(", ") || "nothing bound";
+        out.push(`waypoint        ${w.namespace}/${w.name} ${w.state} (${detail}): ${bound}`);
       }
       out.push("");
       process.stdout.write(`${out.join("\n")}\n`);
