@@ -364,7 +364,7 @@ export function anyValue(): Schema {
           depth + 1,
         );
         if (v === INVALID) return INVALID;
-        out[key] = v;
+        setOwn(out, key, v);
       }
       return out;
     }
@@ -482,7 +482,7 @@ export function map(
           bad = true;
           continue;
         }
-        out[key] = v;
+        setOwn(out, key, v);
       }
       return bad ? INVALID : out;
     },
@@ -546,7 +546,8 @@ export function obj(fields: Record<string, Schema>, opts: ObjectOptions = {}): O
           continue;
         }
         const fieldPath = joinPath(path, key);
-        const schema = fields[key];
+        // Own fields only: a key like `__proto__` or `constructor` must not find Object.prototype's members.
+        const schema = Object.hasOwn(fields, key) ? fields[key] : undefined;
         if (schema === undefined) {
           if (!ignored.has(key)) {
             report(
@@ -652,4 +653,9 @@ export function problem(code: string, message: string): Problem {
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `out[key] = v` that stores a user's `__proto__` key as data instead of replacing the prototype. */
+function setOwn(out: Record<string, unknown>, key: string, v: unknown): void {
+  Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
 }

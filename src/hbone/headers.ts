@@ -199,7 +199,8 @@ export function parseAuthority(authority: string | undefined): ConnectTarget | u
     if (close < 0 || authority[close + 1] !== ":") return undefined;
     host = authority.slice(1, close);
     portText = authority.slice(close + 2);
-    if (isIP(host) !== 6) return undefined;
+    // node's isIP accepts a zone id (`fe80::1%eth0`); a CONNECT target is an address, never an interface.
+    if (isIP(host) !== 6 || host.includes("%")) return undefined;
   } else {
     const colon = authority.lastIndexOf(":");
     if (colon <= 0) return undefined;

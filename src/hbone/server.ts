@@ -279,6 +279,9 @@ export class HboneServer {
     }
     raw.setNoDelay(true);
     raw.setKeepAlive(true, 30_000);
+    // HBONE half-closes per stream (END_STREAM), never per TCP connection: a peer's FIN means it is
+    // gone. A capture listener's half-open socket would keep the session (and its fd) until idle timeout.
+    raw.allowHalfOpen = false;
     const key = socketKey(raw.remoteAddress, raw.remotePort);
     this.#handshaking.set(key, { raw, dst: originalDst });
     raw.once("close", () => {

@@ -177,6 +177,7 @@ export async function startZtunnel(
 /** A "pod": echoes every byte; when the client half-closes, writes a trailer and closes its side. */
 export async function startEcho(
   host: string,
+  port = 0,
 ): Promise<{ server: net.Server; port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -186,7 +187,7 @@ export async function startEcho(
     s.on("data", (d) => s.write(d));
     s.on("end", () => s.end("<EOF SEEN>"));
   });
-  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  await new Promise<void>((r) => server.listen(port, host, () => r()));
   return {
     server,
     port: (server.address() as net.AddressInfo).port,
