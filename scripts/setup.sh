@@ -27,7 +27,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 if [ -f native/binding.gyp ]; then
-  if [ ! -f native/build/Release/ambit_native.node ] || [ -n "$(find native -maxdepth 1 -newer native/build/Release/ambit_native.node -name '*.c*' 2>/dev/null)" ]; then
+  if [ ! -f native/build/Release/ambit_native.node ] || [ -n "$(find native -path native/build -prune -o \( -newer native/build/Release/ambit_native.node \( -name '*.c*' -o -name '*.h' -o -name binding.gyp \) \) -print 2>/dev/null)" ]; then
     step "building the native addon (node-gyp)"
     npx node-gyp rebuild --directory native --nodedir=/usr --loglevel=error >/dev/null
   fi
