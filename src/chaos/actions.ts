@@ -506,15 +506,6 @@ export const ACTIONS: Readonly<Record<string, ActionDef>> = {
       return "root CA rotated";
     },
   },
-  "expire-certificate": {
-    description: "rotate workload certificates to a very short lifetime, so they expire during the load",
-    args: { ttl: { kind: "duration" } },
-    async run(ctx, args) {
-      const ttlSeconds = Math.max(1, Math.round(seconds(args.ttl, 5)));
-      await (await admin(ctx.home)).post("/v1/certs/rotate", { all: true, ttlSeconds });
-      return `workload certificates reissued with a ${ttlSeconds} s lifetime`;
-    },
-  },
   "block-ca": {
     description: "drop traffic to the control plane's xDS/CA port 15012 (CA unreachable); undone at the end",
     args: {},

@@ -207,6 +207,12 @@ export class HboneServer {
   readonly #handshaking = new Map<string, { raw: net.Socket; dst: OriginalDestination }>();
   readonly #listeners: net.Server[] = [];
   #state: ServerState = { state: "running" };
+  /**
+   * Every accepted TCP socket until it closes. node:http2 does not destroy the socket of a session
+   * nghttp2 itself ended (docs/security.md); close() destroys what is left, or the listeners'
+   * close would wait for those sockets forever.
+   */
+  readonly #raws = new Set<net.Socket>();
   /** Set by drain(): sessions still being established get GOAWAY once they served their first stream. */
   #drainUntil: number | undefined;
   readonly #stats: HboneServerStats = {
@@ -250,6 +256,8 @@ export class HboneServer {
       return;
     }
     this.#stats.connections += 1;
+    this.#raws.add(raw);
+    raw.once("close", () => this.#raws.delete(raw));
     const credential = this.#config.credentialFor(originalDst.address);
     if (credential === undefined) {
       this.#reject(
@@ -330,8 +338,9 @@ export class HboneServer {
           s.close();
         }),
     );
-    await Promise.all([...listenersClosed, ...sessionsClosed]);
-    for (const { raw } of this.#handshaking.values()) raw.destroy();
+    await Promise.all(sessionsClosed);
+    for (const raw of this.#raws) raw.destroy();
+    await Promise.all(listenersClosed);
     this.#state = { state: "closed" };
   }
 

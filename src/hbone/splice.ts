@@ -20,23 +20,35 @@ export interface SpliceResult {
 export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => void): SpliceResult {
   const result: SpliceResult = { aToB: 0, bToA: 0, error: undefined };
   let pending = 2;
-  const finish = (err: Error | null | undefined): void => {
-    if (err && result.error === undefined) {
-      result.error = err;
-      // pipeline already destroyed this direction's pair; the other direction must not hang.
-      a.destroy();
-      b.destroy();
-    }
-    pending -= 1;
-    if (pending === 0) onDone?.(result);
-  };
+  const finish =
+    (src: Duplex, dst: Duplex) =>
+    (err: Error | null | undefined): void => {
+      if (err && closedAfterItsEnd(err, dst)) {
+        // The destination sent its own EOF, then closed (a server answering and hanging up): that
+        // is the end of the connection, not a failure. Its EOF is forwarded by the other direction;
+        // what `src` still sends has nowhere to go and is read and dropped. Resetting `src` here
+        // would race the response still in flight to it (an HTTP/2 RST right behind the last DATA).
+        src.resume();
+      } else if (err && result.error === undefined) {
+        result.error = err;
+        // pipeline already destroyed this direction's pair; the other direction must not hang.
+        a.destroy();
+        b.destroy();
+      }
+      pending -= 1;
+      if (pending === 0) onDone?.(result);
+    };
   a.on("data", (chunk: Buffer) => {
     result.aToB += chunk.length;
   });
   b.on("data", (chunk: Buffer) => {
     result.bToA += chunk.length;
   });
-  pipeline(a, b, finish);
-  pipeline(b, a, finish);
+  pipeline(a, b, finish(a, b));
+  pipeline(b, a, finish(b, a));
   return result;
+}
+
+function closedAfterItsEnd(err: Error, dst: Duplex): boolean {
+  return (err as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE" && dst.readableEnded;
 }

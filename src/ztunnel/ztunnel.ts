@@ -506,9 +506,12 @@ export class Ztunnel {
     await this.#opening;
     for (const d of this.#deferred) releaseDeferred(d);
     this.xds.close();
-    await Promise.all(this.#servers.map(closeServer));
+    // Stop accepting first; a listener's close completes only once its connections are gone, and
+    // the HBONE server is what closes those (including sockets node:http2 abandoned), so wait last.
+    const serversClosed = Promise.all(this.#servers.map(closeServer));
     for (const s of this.#ctx.live) s.destroy();
     await Promise.all([this.#hbone.close(), this.pool.close(200)]);
+    await serversClosed;
     this.#hboneInbound.flush();
     this.certs.close();
     this.#caClose?.();

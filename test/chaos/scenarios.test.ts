@@ -1,6 +1,5 @@
 /**
- * Every built-in scenario except the certificate ones (they need the certificate admin routes,
- * merged separately), run in a short form against one real local cluster. The assertions are on
+ * Every built-in scenario, run in a short form against one real local cluster. The assertions are on
  * what was measured, never on timing: failed requests, recovery, each step's outcome; a scenario
  * with an SLO it must breach yields "fail". netem scenarios report CHAOS_ERR_UNSUPPORTED on
  * kernels without sch_netem (and run where it exists).
@@ -133,6 +132,12 @@ describe("chaos scenarios against a local cluster (short forms)", { skip: needsR
 
   test("kill-waypoint: measured, step done", async () => {
     await run("kill-waypoint", 20);
+  });
+
+  test("certificates: rotation every 10 s, root rotation and a CA outage during renewal fail nothing", async () => {
+    noFailures(await run("cert-rotate-10s", 25));
+    noFailures(await run("rotate-root", 15));
+    noFailures(await run("ca-unreachable-renewal", 22));
   });
 
   test("netem scenarios: run, or CHAOS_ERR_UNSUPPORTED with the reason", async () => {
