@@ -30,7 +30,7 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ["--enable-source-maps", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files],
+  ["--enable-source-maps", "--test", "--test-concurrency=2", "--test-timeout=600000", ...files],
   { stdio: "inherit" },
 );
 process.exit(r.status ?? 1);
