@@ -8,12 +8,14 @@
  *   bench-sidecar  not enrolled; the bench starts proxies in both pods (sidecar.ts)
  * Servers are `ambit demo-app http --body-bytes N` (and iperf3 -s, started here in the pod's netns).
  */
+
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AdminClient } from "../cli/admin-client.js";
+import { waypointGatewayYaml } from "../cli/waypoint-gateway.js";
 import { cliEntry, repoRoot } from "../local/cluster-config.js";
 import { podNames } from "../local/cluster-plan.js";
 import { requireClusterState } from "../local/cluster-state.js";
@@ -121,24 +123,7 @@ export function benchManifests(bodyBytes: number): string {
       "",
     ].join("\n"),
   );
-  docs.push(
-    [
-      "apiVersion: gateway.networking.k8s.io/v1",
-      "kind: Gateway",
-      "metadata:",
-      "  name: waypoint",
-      `  namespace: ${l7}`,
-      "  labels:",
-      "    istio.io/waypoint-for: service",
-      "spec:",
-      "  gatewayClassName: istio-waypoint",
-      "  listeners:",
-      "    - name: mesh",
-      "      port: 15008",
-      "      protocol: HBONE",
-      "",
-    ].join("\n"),
-  );
+  docs.push(waypointGatewayYaml({ name: "waypoint", namespace: l7, for: "service" }));
   return docs.join("---\n");
 }
 

@@ -4,6 +4,8 @@
  * crosses both ztunnels (and HBONE between them); namespace `chaos-l7` adds a waypoint in front of
  * its own echo, for the waypoint scenarios. Applying it again is a no-op.
  */
+import { waypointGatewayYaml } from "../cli/waypoint-gateway.js";
+
 export const CHAOS_ECHO_PORT = 9000;
 
 /** The echo server a pod runs: every byte back, half-close kept (so each request ends cleanly). */
@@ -53,22 +55,7 @@ export function chaosFixture(nodes: readonly string[]): string {
     pod("chaos-echo", "chaos-l7", dst, "echo", "chaos-echo", echoCommand()),
     service("chaos-echo", "chaos", "chaos-echo"),
     service("chaos-echo", "chaos-l7", "chaos-echo"),
-    [
-      "apiVersion: gateway.networking.k8s.io/v1",
-      "kind: Gateway",
-      "metadata:",
-      "  name: waypoint",
-      "  namespace: chaos-l7",
-      "  labels:",
-      "    istio.io/waypoint-for: service",
-      "spec:",
-      "  gatewayClassName: istio-waypoint",
-      "  listeners:",
-      "    - name: mesh",
-      "      port: 15008",
-      "      protocol: HBONE",
-      "",
-    ].join("\n"),
+    waypointGatewayYaml({ name: "waypoint", namespace: "chaos-l7", for: "service" }),
   ];
   return docs.join("---\n");
 }

@@ -6,6 +6,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
+import type { Command } from "commander";
 import type { ConfigError } from "../api/config-error.js";
 import { resolveHome } from "../control/config.js";
 import { ControlError, ControlErrorCode } from "../control/errors.js";
@@ -185,6 +186,31 @@ export function adminOptionsOf(opts: { home?: string; server?: string }): AdminC
     ...(opts.home !== undefined ? { home: opts.home } : {}),
     ...(opts.server !== undefined ? { server: opts.server } : {}),
   };
+}
+
+/** Flags of an admin subcommand (`ambit cert status`, `ambit ca rotate-root`, …). */
+export interface AdminSubcommandFlags {
+  output?: string;
+  home?: string;
+  server?: string;
+}
+
+/** `--home`/`--server` given before the subcommand (`ambit cert --home x status`) count too. */
+export function withGroupOptions<T extends AdminSubcommandFlags>(flags: T, cmd: Command): T {
+  const group = cmd.parent?.opts<AdminSubcommandFlags>() ?? {};
+  return {
+    ...flags,
+    ...(flags.home === undefined && group.home !== undefined ? { home: group.home } : {}),
+    ...(flags.server === undefined && group.server !== undefined ? { server: group.server } : {}),
+  };
+}
+
+/** Adds `-o`, `--home` and `--server` to an admin subcommand. */
+export function withAdminOptions(cmd: Command): Command {
+  return cmd
+    .option("-o, --output <format>", "json prints the raw answer")
+    .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
+    .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
 }
 
 /** kubectl-style aligned table: columns separated by three spaces, no borders. */

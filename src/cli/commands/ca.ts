@@ -6,7 +6,14 @@
 import type { Command } from "commander";
 import { parseDuration } from "../../control/config.js";
 import { ControlError, ControlErrorCode } from "../../control/errors.js";
-import { AdminClient, adminOptionsOf, table } from "../admin-client.js";
+import {
+  AdminClient,
+  type AdminSubcommandFlags,
+  adminOptionsOf,
+  table,
+  withAdminOptions,
+  withGroupOptions,
+} from "../admin-client.js";
 
 interface CaView {
   phase: { state: string; startedAt?: string; switchedAt?: string; retireAfter?: string };
@@ -21,11 +28,7 @@ interface CaView {
   trustBundle: { roots: number; behind: string[]; nodes: Array<{ caller: string; upToDate: boolean }> };
 }
 
-interface CommonFlags {
-  output?: string;
-  home?: string;
-  server?: string;
-}
+type CommonFlags = AdminSubcommandFlags;
 
 function describe(ca: CaView): string {
   const p = ca.phase;
@@ -48,23 +51,6 @@ function describe(ca: CaView): string {
   ].join("\n");
 }
 
-/** `--home`/`--server` given before the subcommand (`ambit ca --home x status`) count too. */
-function withGroup<T extends CommonFlags>(flags: T, cmd: Command): T {
-  const group = cmd.parent?.opts<CommonFlags>() ?? {};
-  return {
-    ...flags,
-    ...(flags.home === undefined && group.home !== undefined ? { home: group.home } : {}),
-    ...(flags.server === undefined && group.server !== undefined ? { server: group.server } : {}),
-  };
-}
-
-function withAdmin(cmd: Command): Command {
-  return cmd
-    .option("-o, --output <format>", "json prints the raw answer")
-    .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
-    .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
-}
-
 export function register(program: Command): void {
   const ca = program
     .command("ca")
@@ -72,15 +58,15 @@ export function register(program: Command): void {
     .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
     .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
 
-  withAdmin(ca.command("status").description("signer, trusted roots, rotation phase, nodes' bundles")).action(
-    async (flags: CommonFlags, cmd: Command) => {
-      const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
-      const view = await client.get<CaView>("/v1/ca");
-      process.stdout.write(flags.output === "json" ? `${JSON.stringify(view, null, 2)}\n` : describe(view));
-    },
-  );
+  withAdminOptions(
+    ca.command("status").description("signer, trusted roots, rotation phase, nodes' bundles"),
+  ).action(async (flags: CommonFlags, cmd: Command) => {
+    const client = await AdminClient.connect(adminOptionsOf(withGroupOptions(flags, cmd)));
+    const view = await client.get<CaView>("/v1/ca");
+    process.stdout.write(flags.output === "json" ? `${JSON.stringify(view, null, 2)}\n` : describe(view));
+  });
 
-  withAdmin(
+  withAdminOptions(
     ca
       .command("rotate-root")
       .description(
@@ -105,7 +91,7 @@ export function register(program: Command): void {
           `--timeout ${flags.timeout} is not a duration (e.g. 5m)`,
         );
       }
-      const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
+      const client = await AdminClient.connect(adminOptionsOf(withGroupOptions(flags, cmd)));
       const json = flags.output === "json";
       let view = await client.post<CaView>("/v1/ca/rotate-root", {
         ...(flags.fromDir !== undefined ? { fromDir: flags.fromDir } : {}),

@@ -6,7 +6,14 @@
 import type { Command } from "commander";
 import { parseDuration } from "../../control/config.js";
 import { ControlError, ControlErrorCode } from "../../control/errors.js";
-import { AdminClient, adminOptionsOf, table } from "../admin-client.js";
+import {
+  AdminClient,
+  type AdminSubcommandFlags,
+  adminOptionsOf,
+  table,
+  withAdminOptions,
+  withGroupOptions,
+} from "../admin-client.js";
 
 interface CertView {
   caller: string;
@@ -26,11 +33,7 @@ interface RotateAnswer {
   targets: Array<{ caller: string; identity: string; serial: string }>;
 }
 
-interface CommonFlags {
-  output?: string;
-  home?: string;
-  server?: string;
-}
+type CommonFlags = AdminSubcommandFlags;
 
 export function formatTimeLeft(seconds: number): string {
   if (seconds <= 0) return "expired";
@@ -55,23 +58,6 @@ export function pendingTargets(answer: RotateAnswer, certs: readonly CertView[])
   });
 }
 
-/** `--home`/`--server` given before the subcommand (`ambit cert --home x status`) count too. */
-function withGroup<T extends CommonFlags>(flags: T, cmd: Command): T {
-  const group = cmd.parent?.opts<CommonFlags>() ?? {};
-  return {
-    ...flags,
-    ...(flags.home === undefined && group.home !== undefined ? { home: group.home } : {}),
-    ...(flags.server === undefined && group.server !== undefined ? { server: group.server } : {}),
-  };
-}
-
-function withAdmin(cmd: Command): Command {
-  return cmd
-    .option("-o, --output <format>", "json prints the raw answer")
-    .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
-    .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
-}
-
 export function register(program: Command): void {
   const cert = program
     .command("cert")
@@ -79,13 +65,13 @@ export function register(program: Command): void {
     .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
     .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
 
-  withAdmin(
+  withAdminOptions(
     cert
       .command("status")
       .description("every certificate in use: identity, node, serial, not-after, time left, root")
       .option("-n, --namespace <ns>", "only identities of this namespace"),
   ).action(async (flags: CommonFlags & { namespace?: string }, cmd: Command) => {
-    const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
+    const client = await AdminClient.connect(adminOptionsOf(withGroupOptions(flags, cmd)));
     const { certificates } = await client.get<{ certificates: CertView[] }>("/v1/certs");
     const shown = certificates.filter(
       (c) => flags.namespace === undefined || c.identity.includes(`/ns/${flags.namespace}/sa/`),
@@ -111,7 +97,7 @@ export function register(program: Command): void {
     process.stdout.write(table(["IDENTITY", "NODE", "SERIAL", "NOT-AFTER", "TIME-LEFT", "ROOT"], rows));
   });
 
-  withAdmin(
+  withAdminOptions(
     cert
       .command("rotate")
       .description("renew certificates now (hot swap: live connections keep theirs)")
@@ -134,7 +120,7 @@ export function register(program: Command): void {
           `--timeout ${flags.timeout} is not a duration (e.g. 60s)`,
         );
       }
-      const client = await AdminClient.connect(adminOptionsOf(withGroup(flags, cmd)));
+      const client = await AdminClient.connect(adminOptionsOf(withGroupOptions(flags, cmd)));
       const answer = await client.post<RotateAnswer>(
         "/v1/certs/rotate",
         flags.all === true ? { all: true } : { namespace: flags.namespace },
