@@ -167,7 +167,9 @@ const defaultConnector: SocketConnector = (d) =>
 
 export interface HbonePoolEvents {
   "session-open": [{ key: string }];
-  "session-close": [{ key: string; reason: SessionCloseReason }];
+  "session-close": [
+    { key: string; reason: SessionCloseReason; error: string | undefined; goaway: number | undefined },
+  ];
 }
 
 export class HbonePool extends EventEmitter<HbonePoolEvents> {
@@ -575,7 +577,12 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
     if (wasOpen) {
       this.#stats.sessionsClosed += 1;
       trace(poolChannel, () => ({ event: "session-close", key: p.key, reason }));
-      this.emit("session-close", { key: p.key, reason });
+      this.emit("session-close", {
+        key: p.key,
+        reason,
+        error: p.error?.message,
+        goaway: p.goaway?.code,
+      });
     }
   }
 

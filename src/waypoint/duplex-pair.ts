@@ -12,8 +12,8 @@ class PairEnd extends Duplex {
   remoteAddress: string | undefined;
   remotePort: number | undefined;
 
-  constructor() {
-    super({ allowHalfOpen: true });
+  constructor(allowHalfOpen: boolean) {
+    super({ allowHalfOpen });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -57,11 +57,24 @@ class PairEnd extends Duplex {
   setKeepAlive(_on?: boolean, _delay?: number): this {
     return this;
   }
+  // http.Agent calls these on the sockets it keeps alive; nothing holds the event loop here.
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
 }
 
-export function duplexPair(): [Duplex & { remoteAddress?: string | undefined }, PairEnd] {
-  const a = new PairEnd();
-  const b = new PairEnd();
+/**
+ * `near.allowHalfOpen` false makes the first end behave like a client `net.Socket`: the peer's EOF
+ * ends it (an HTTP client then drops a kept-alive connection its server closed).
+ */
+export function duplexPair(
+  near: { allowHalfOpen: boolean } = { allowHalfOpen: true },
+): [Duplex & { remoteAddress?: string | undefined }, PairEnd] {
+  const a = new PairEnd(near.allowHalfOpen);
+  const b = new PairEnd(true);
   a.peer = b;
   b.peer = a;
   return [a, b];

@@ -1,8 +1,8 @@
 /**
  * HTTP through the waypoint, HTTP/1.1 or HTTP/2 with prior knowledge: L7 AuthorizationPolicy,
  * routing (redirects, direct responses, faults, header changes, weighted backends), then the
- * request goes to an endpoint picked by the DestinationRule's load balancer over one HBONE stream,
- * with Envoy's retry semantics (retryOn, perTryTimeout, the route timeout over all attempts) and
+ * request goes to an endpoint picked by the DestinationRule's load balancer over a kept-alive
+ * upstream connection (upstream-connections.ts), with Envoy's retry semantics (retryOn, perTryTimeout, the route timeout over all attempts) and
  * fire-and-forget mirroring. Errors map to statuses here, and only here (Envoy's bodies, so clients
  * see what they would see with Istio).
  */
@@ -18,6 +18,7 @@ import type { InboundConnection, WaypointContext } from "./context.js";
 import { WaypointError, WaypointErrorCode } from "./errors.js";
 import { type AttemptOutcome, backoffMs, RETRY_BUFFER_LIMIT, retriable } from "./retry-policy.js";
 import { type UpstreamChoice, upstreamCandidates } from "./upstream.js";
+import { UpstreamConnections } from "./upstream-connections.js";
 import {
   type ExchangeFailure,
   type ExchangeRequest,
@@ -52,6 +53,7 @@ export class HttpProxy {
   readonly #ctx: WaypointContext;
   readonly #server: http.Server;
   readonly #balancers: Balancers;
+  readonly #upstreams: UpstreamConnections;
   readonly #conns = new WeakMap<Duplex, InboundConnection>();
   readonly #open = new Set<Duplex>();
   /** HTTP/1.1 connections whose request is in the handler: a body framing error is logged there, once. */
@@ -60,6 +62,7 @@ export class HttpProxy {
   constructor(ctx: WaypointContext) {
     this.#ctx = ctx;
     this.#balancers = new Balancers(ctx.config.rand);
+    this.#upstreams = new UpstreamConnections({ open: (up) => this.#openTunnel(up) });
     this.#server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
       const conn = this.#conns.get(req.socket as unknown as Duplex);
       if (conn === undefined) return send(res, 500, "connection without context\n");
@@ -113,6 +116,7 @@ export class HttpProxy {
   }
 
   close(): void {
+    this.#upstreams.close();
     for (const s of this.#open) s.destroy();
   }
 
@@ -268,7 +272,7 @@ export class HttpProxy {
         reqBytes = body.length;
         for (const m of rd.mirrors) this.#mirror(m, request, conn);
       } else body.on("data", (d: Buffer) => (reqBytes += d.length));
-      const result = await this.#forward(request, res, rd, found, conn, (n) => {
+      const result = await this.#forward(request, res, rd, found, (n) => {
         resBytes += n;
       });
       upstream = result.upstream;
@@ -321,7 +325,6 @@ export class HttpProxy {
     res: ResponseSink,
     rd: RouteDecision,
     found: { key: string; candidates: readonly UpstreamChoice[] },
-    conn: InboundConnection,
     sent: (n: number) => void,
   ): Promise<{ status: number; grpcStatus: string; upstream: UpstreamChoice; attempts: number }> {
     const spec = rd.retries;
@@ -339,7 +342,7 @@ export class HttpProxy {
         if (lease === null)
           throw new WaypointError(WaypointErrorCode.NoEndpoint, `no endpoint left for ${found.key}`);
         tried.add(endpointAddress(lease.choice));
-        const attempt = await this.#attempt(lease, request, n, spec?.perTryTimeoutMs, overall.signal, conn);
+        const attempt = await this.#attempt(lease, request, n, spec?.perTryTimeoutMs, overall.signal);
         const last = n >= maxAttempts;
         if (attempt.kind === "route-timeout") {
           lease.release();
@@ -385,13 +388,17 @@ export class HttpProxy {
     n: number,
     perTryTimeoutMs: number | undefined,
     overall: AbortSignal,
-    conn: InboundConnection,
   ): Promise<Attempt> {
     const up = lease.choice;
     if (overall.aborted) return Promise.resolve({ kind: "route-timeout" });
     return new Promise<Attempt>((resolve) => {
       let settled = false;
-      let tunnel: Duplex | undefined;
+      const withCount = {
+        ...request,
+        // Istio sets include_request_attempt_count on its virtual hosts.
+        headers: { ...request.headers, "x-envoy-attempt-count": String(n) },
+      };
+      const pending = exchange(this.#upstreams, up, withCount);
       const finish = (a: Attempt): void => {
         if (settled) return;
         settled = true;
@@ -400,14 +407,14 @@ export class HttpProxy {
         resolve(a);
       };
       const onAbort = (): void => {
-        tunnel?.destroy();
+        pending.abort();
         finish({ kind: "route-timeout" });
       };
       overall.addEventListener("abort", onAbort, { once: true });
       const perTry =
         perTryTimeoutMs !== undefined && perTryTimeoutMs > 0
           ? setTimeout(() => {
-              tunnel?.destroy();
+              pending.abort();
               finish({
                 kind: "failed",
                 outcome: { kind: "per-try-timeout" },
@@ -415,40 +422,26 @@ export class HttpProxy {
               });
             }, perTryTimeoutMs)
           : undefined;
-      this.#open_(up, conn).then(
-        (stream) => {
-          if (settled) return void stream.destroy();
-          tunnel = stream;
-          const withCount = {
-            ...request,
-            // Istio sets include_request_attempt_count on its virtual hosts.
-            headers: { ...request.headers, "x-envoy-attempt-count": String(n) },
-          };
-          exchange(stream, withCount).then(
-            (response) => {
-              if (settled) response.abort();
-              else finish({ kind: "response", response });
-            },
-            (e: ExchangeFailure) =>
-              finish({
-                kind: "failed",
-                outcome: { kind: e.reason },
-                message: `upstream ${up.endpoint.ip}:${up.port}: ${e.message}`,
-              }),
-          );
+      pending.response.then(
+        (response) => {
+          if (settled) response.abort();
+          else finish({ kind: "response", response });
         },
-        (e: Error) =>
+        (e: ExchangeFailure) =>
           finish({
             kind: "failed",
-            outcome: { kind: "connect-failure" },
-            message: `cannot open HBONE to ${up.endpoint.ip}:${up.port} (${up.endpoint.identity}): ${e.message}`,
+            outcome: { kind: e.reason },
+            message:
+              e.reason === "connect-failure"
+                ? `cannot open HBONE to ${up.endpoint.ip}:${up.port} (${up.endpoint.identity}): ${e.message}`
+                : `upstream ${up.endpoint.ip}:${up.port}: ${e.message}`,
           }),
       );
     });
   }
 
   /** Opens an HBONE stream to an endpoint with the waypoint's own certificate. */
-  async #open_(up: UpstreamChoice, conn: InboundConnection): Promise<Duplex> {
+  async #openTunnel(up: UpstreamChoice): Promise<Duplex> {
     const cred = this.#ctx.credential();
     if (cred === undefined)
       throw new WaypointError(WaypointErrorCode.Certificate, "the waypoint has no certificate yet");
@@ -457,7 +450,6 @@ export class HttpProxy {
       dstAddress: { host: up.endpoint.ip, port: 15008 },
       expectedIdentities: [SpiffeId.parse(up.endpoint.identity)],
       authority: `${up.endpoint.ip}:${up.port}`,
-      connId: conn.connId,
     });
   }
 
@@ -503,22 +495,18 @@ export class HttpProxy {
     const lease = this.#balancers.pick(found.key, null, found.candidates);
     if (lease === null) return;
     const shadow = { ...request, authority: shadowAuthority(request.authority) };
+    const pending = exchange(this.#upstreams, lease.choice, shadow);
     let response: ExchangeResponse | undefined;
-    let tunnel: Duplex | undefined;
     const timer = setTimeout(() => {
-      response?.abort();
-      tunnel?.destroy();
+      if (response !== undefined) response.abort();
+      else pending.abort();
     }, MIRROR_TIMEOUT_MS);
     timer.unref();
     const done = (): void => {
       clearTimeout(timer);
       lease.release();
     };
-    this.#open_(lease.choice, conn)
-      .then((s) => {
-        tunnel = s;
-        return exchange(s, shadow);
-      })
+    pending.response
       .then((r) => {
         response = r;
         r.body.once("close", done);

@@ -9,6 +9,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { Resource } from "../api/types.js";
 import { HbonePool } from "../hbone/pool.js";
+import { logPoolSessions } from "../hbone/pool-log.js";
 import type { ConnectDecision, ConnectRequest } from "../hbone/server.js";
 import { HboneServer } from "../hbone/server.js";
 import type { CertStore } from "../identity/cert-store.js";
@@ -148,6 +149,7 @@ export class Waypoint {
       rootsPem: config.meshRootsPem,
     });
     const pool = new HbonePool(config.hboneConnector !== undefined ? { connect: config.hboneConnector } : {});
+    logPoolSessions(pool, logger);
     const xds = new XdsClient({
       address: config.control.address,
       tls: config.control.tls,

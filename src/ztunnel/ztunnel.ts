@@ -9,6 +9,7 @@ import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { HbonePool } from "../hbone/pool.js";
+import { logPoolSessions } from "../hbone/pool-log.js";
 import { HboneServer } from "../hbone/server.js";
 import type { CertStore } from "../identity/cert-store.js";
 import { createLogger, type Logger } from "../telemetry/logger.js";
@@ -205,6 +206,7 @@ export class Ztunnel {
       rootsPem: config.meshRootsPem,
     });
     const pool = new HbonePool(config.hboneConnector !== undefined ? { connect: config.hboneConnector } : {});
+    logPoolSessions(pool, logger);
     const originalDst = config.originalDst ?? (await platformOriginalDst());
     const connections = new ConnectionTable({ logger: logger.child({ component: "access" }) });
     const ctx: ProxyContext = {
