@@ -1,13 +1,16 @@
 /**
  * Joins two byte streams (an HTTP/2 CONNECT stream and a TCP socket) in both directions.
- * Backpressure comes from `pipeline` (a full writer pauses its reader; nothing is buffered
- * beyond the streams' high-water marks and the HTTP/2 windows). Half-close is preserved: when
- * one side ends its write direction, the other side's write direction is ended and the
- * opposite direction keeps flowing, so a client that half-closes still gets its reply.
- * An error on either side destroys both.
+ * Backpressure: a full writer pauses its reader until 'drain', so nothing is buffered beyond the
+ * streams' high-water marks and the HTTP/2 windows. Half-close is preserved: when one side ends its
+ * write direction, the other side's write direction is ended and the opposite direction keeps
+ * flowing, so a client that half-closes still gets its reply. An error on either side, or a side
+ * that goes away before sending its EOF, destroys both.
+ *
+ * Plain listeners rather than `stream.pipeline`: pipeline builds an AbortController and
+ * end-of-stream watchers per direction, and a DOMException per direction on teardown — about a
+ * tenth of a ztunnel's CPU per new connection in the profiles (docs/performance.md).
  */
 import type { Duplex } from "node:stream";
-import { pipeline } from "node:stream";
 
 export interface SpliceResult {
   /** Bytes that went a → b and b → a. */
@@ -17,38 +20,103 @@ export interface SpliceResult {
   error: Error | undefined;
 }
 
+function prematureClose(): Error {
+  const e = new Error("Premature close") as NodeJS.ErrnoException;
+  e.code = "ERR_STREAM_PREMATURE_CLOSE";
+  return e;
+}
+
+interface Direction {
+  readonly src: Duplex;
+  readonly dst: Duplex;
+  over: boolean;
+  complete(): void;
+}
+
 export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => void): SpliceResult {
   const result: SpliceResult = { aToB: 0, bToA: 0, error: undefined };
   let pending = 2;
-  const finish =
-    (src: Duplex, dst: Duplex) =>
-    (err: Error | null | undefined): void => {
-      if (err && closedAfterItsEnd(err, dst)) {
-        // The destination sent its own EOF, then closed (a server answering and hanging up): that
-        // is the end of the connection, not a failure. Its EOF is forwarded by the other direction;
-        // what `src` still sends has nowhere to go and is read and dropped. Resetting `src` here
-        // would race the response still in flight to it (an HTTP/2 RST right behind the last DATA).
-        src.resume();
-      } else if (err && result.error === undefined) {
-        result.error = err;
-        // pipeline already destroyed this direction's pair; the other direction must not hang.
-        a.destroy();
-        b.destroy();
-      }
-      pending -= 1;
-      if (pending === 0) onDone?.(result);
-    };
-  a.on("data", (chunk: Buffer) => {
-    result.aToB += chunk.length;
-  });
-  b.on("data", (chunk: Buffer) => {
-    result.bToA += chunk.length;
-  });
-  pipeline(a, b, finish(a, b));
-  pipeline(b, a, finish(b, a));
-  return result;
-}
+  let failed = false;
+  const fail = (err: Error): void => {
+    if (failed) return;
+    failed = true;
+    result.error = err;
+    a.destroy();
+    b.destroy();
+  };
 
-function closedAfterItsEnd(err: Error, dst: Duplex): boolean {
-  return (err as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE" && dst.readableEnded;
+  const direction = (src: Duplex, dst: Duplex, add: (n: number) => void): Direction => {
+    const onData = (chunk: Buffer): void => {
+      add(chunk.length);
+      if (!dst.write(chunk)) src.pause();
+    };
+    const onDrain = (): void => {
+      src.resume();
+    };
+    const onEnd = (): void => {
+      dst.end();
+    };
+    const d: Direction = {
+      src,
+      dst,
+      over: false,
+      complete: () => {
+        if (d.over) return;
+        d.over = true;
+        src.removeListener("data", onData);
+        src.removeListener("end", onEnd);
+        dst.removeListener("drain", onDrain);
+        dst.removeListener("finish", d.complete);
+        // Whatever `src` still sends has nowhere to go: read and drop it, so it can end.
+        if (!src.destroyed) src.resume();
+        pending -= 1;
+        if (pending === 0) onDone?.(result);
+      },
+    };
+    src.on("data", onData);
+    src.once("end", onEnd);
+    dst.on("drain", onDrain);
+    // `dst` finished: `src` ended and everything was flushed, or `dst` ended its write side on its
+    // own (a socket that got its peer's EOF and does not allow half-open). Either way: done.
+    dst.once("finish", d.complete);
+    // A 'data' listener does not restart a stream someone paused (a SOCKS5 or protocol sniffer did).
+    src.resume();
+    return d;
+  };
+
+  const ab = direction(a, b, (n) => {
+    result.aToB += n;
+  });
+  const ba = direction(b, a, (n) => {
+    result.bToA += n;
+  });
+
+  /** `side` has closed: settle the directions it took part in. */
+  const closedSide = (side: Duplex, from: Direction, into: Direction): void => {
+    if (!from.over && !side.readableEnded) fail(prematureClose());
+    if (!into.over) {
+      // The side sent its own EOF, then closed (a server answering and hanging up): the end of the
+      // connection, not a failure. Resetting the other side here would race the response still in
+      // flight to it (an HTTP/2 RST right behind the last DATA).
+      if (side.readableEnded) into.complete();
+      else fail(prematureClose());
+    }
+  };
+  const onClose = (): void => {
+    // Let an 'end' or 'finish' queued in this tick land before judging how the side went away.
+    setImmediate(() => {
+      if (a.destroyed) closedSide(a, ab, ba);
+      if (b.destroyed) closedSide(b, ba, ab);
+      if (a.destroyed && b.destroyed) {
+        ab.complete();
+        ba.complete();
+      }
+    });
+  };
+  const onError = (err: Error): void => fail(err);
+  a.on("error", onError);
+  b.on("error", onError);
+  a.once("close", onClose);
+  b.once("close", onClose);
+  return result;
 }
