@@ -17,6 +17,11 @@ export const HboneErrorCode = {
   CERT_EXPIRED: "HBONE_ERR_CERT_EXPIRED",
   /** The peer's certificate is before its notBefore (clock skew, or an early-issued certificate). */
   CERT_NOT_YET_VALID: "HBONE_ERR_CERT_NOT_YET_VALID",
+  /**
+   * The peer's leaf or one of its chain certificates carries a serial on the mesh's revocation
+   * list (`ambit ca revoke`; an ambit extension, Istio has none for workload certificates).
+   */
+  CERT_REVOKED: "HBONE_ERR_CERT_REVOKED",
   /** The peer's certificate has no URI SAN, or it is not a `spiffe://td/ns/x/sa/y` id. */
   BAD_SAN: "HBONE_ERR_BAD_SAN",
   /** The peer's SPIFFE id is in a trust domain this side does not accept. */

@@ -16,7 +16,14 @@ import { identityFromCertificate, type SpiffeId } from "../identity/spiffe.js";
 import { certificateErrorCode, HboneError, HboneErrorCode, isHboneError } from "./errors.js";
 import { type ConnectHeaders, formatTraceParent, newTraceParent } from "./headers.js";
 import { realTimers, type TimerHandle, type Timers } from "./timers.js";
-import { ALPN_H2, DEFAULT_CIPHER_SUITES, SecureContextCache, type WorkloadCredential } from "./tls.js";
+import {
+  ALPN_H2,
+  chainSerials,
+  DEFAULT_CIPHER_SUITES,
+  revocationCheck,
+  SecureContextCache,
+  type WorkloadCredential,
+} from "./tls.js";
 import { poolChannel, trace } from "./trace.js";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -105,6 +112,7 @@ export type SessionCloseReason =
   | "idle"
   | "ping-timeout"
   | "rotated"
+  | "revoked"
   | "goaway"
   | "error"
   | "pool-closed"
@@ -132,6 +140,9 @@ interface PooledSession {
   pingTimer: TimerHandle | undefined;
   goaway: { code: number; debug: string } | undefined;
   error: Error | undefined;
+  /** The server's chain serials and the revocation version they were last checked against. */
+  peerSerials: readonly string[];
+  checkedRevocation: number;
 }
 
 function validate(o: HbonePoolOptions): HbonePoolConfig {
@@ -288,6 +299,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       }
     }
     const list = this.#sessions.get(key) ?? [];
+    for (const p of list) this.#recheckRevocation(p, source);
     for (const p of list) {
       if ((p.state.state === "ready" || p.state.state === "connecting") && p.streams < p.maxStreams) {
         this.#stats.poolHits += 1;
@@ -341,6 +353,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       pingTimer: undefined,
       goaway: undefined,
       error: undefined,
+      peerSerials: [],
+      checkedRevocation: params.source.revoked?.version ?? 0,
     };
     p.ready = this.#handshake(p, params);
     // Callers await `ready`; this handler only keeps an unobserved failure from being "unhandled".
@@ -392,6 +406,9 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         // Chain already verified against the bundle; the "hostname" is an IP, so the name check is
         // replaced by SPIFFE: the SAN must be one of the identities expected at this destination.
         checkServerIdentity: (_host, cert) => {
+          p.peerSerials = chainSerials(cert);
+          const refused = revocationCheck(params.source.revoked, p.peerSerials, "server");
+          if (refused !== undefined && !refused.ok) return refused.error;
           try {
             const got = identityFromCertificate(cert);
             if (expected.some((e) => e.equals(got))) return undefined;
@@ -551,6 +568,17 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         this.#schedulePing(p);
       }
     }, c.pingIntervalMs);
+  }
+
+  /** A session whose server certificate was revoked since the handshake takes no new streams. */
+  #recheckRevocation(p: PooledSession, source: WorkloadCredential): void {
+    const revoked = source.revoked;
+    if (revoked === undefined || revoked.version === p.checkedRevocation) return;
+    p.checkedRevocation = revoked.version;
+    const refused = revocationCheck(revoked, p.peerSerials, "server");
+    if (refused === undefined || refused.ok) return;
+    p.error = refused.error;
+    this.#drain(p, "revoked");
   }
 
   #drain(p: PooledSession, reason: SessionCloseReason): void {

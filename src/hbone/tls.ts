@@ -29,6 +29,45 @@ export interface WorkloadCredential {
   readonly rootsPem: string;
   /** Changes on every re-issue: the pool keys sessions by it so rotation opens new sessions. */
   readonly serial: unknown;
+  /** Revoked serials (the identity area's `RevocationList`): peers whose chain holds one are refused. */
+  readonly revoked?: RevocationCheck;
+}
+
+/** What HBONE needs of a revocation list: a lookup, and a version that rises on every change. */
+export interface RevocationCheck {
+  readonly version: number;
+  firstRevoked(chain: readonly string[]): string | undefined;
+}
+
+/** Serials of the certificates a TLS peer sent, leaf first (as `getPeerCertificate(true)` links them). */
+export function chainSerials(cert: tls.DetailedPeerCertificate | tls.PeerCertificate | undefined): string[] {
+  const serials: string[] = [];
+  const seen = new Set<object>();
+  let c: tls.PeerCertificate | undefined = cert;
+  // A self-signed root links to itself; stop there (and never loop on a malformed chain).
+  while (c !== undefined && c.serialNumber !== undefined && !seen.has(c)) {
+    seen.add(c);
+    serials.push(c.serialNumber);
+    const next: tls.PeerCertificate | undefined = (c as tls.DetailedPeerCertificate).issuerCertificate;
+    if (next === undefined || next === c || next.fingerprint256 === c.fingerprint256) break;
+    c = next;
+  }
+  return serials;
+}
+
+/** A coded CERT_REVOKED failure when `chain` holds a serial `revoked` lists. */
+export function revocationCheck(
+  revoked: RevocationCheck | undefined,
+  chain: readonly string[],
+  role: "client" | "server",
+): PeerCheck | undefined {
+  const serial = revoked?.firstRevoked(chain);
+  if (serial === undefined) return undefined;
+  const which = serial === chain[0] ? "certificate" : "issuing CA certificate";
+  return fail(
+    HboneErrorCode.CERT_REVOKED,
+    `the ${role}'s ${which} (serial ${serial}) is revoked (\`ambit ca revoked\`); the peer must get a new certificate`,
+  );
 }
 
 /** A PEM bundle's fingerprint, so a context cache notices a new trust bundle without comparing megabytes. */
@@ -97,6 +136,7 @@ export function verifyPeer(
   socket: tls.TLSSocket,
   acceptedTrustDomains: readonly string[] | undefined,
   role: "client" | "server",
+  revoked?: RevocationCheck,
 ): PeerCheck {
   const cert = socket.getPeerX509Certificate();
   if (cert === undefined) {
@@ -112,6 +152,8 @@ export function verifyPeer(
       `the ${role}'s certificate (serial ${cert.serialNumber}, valid ${cert.validFrom} – ${cert.validTo}) was rejected: ${reason}; check it is issued by a root in the trust bundle and within its validity period`,
     );
   }
+  const refused = revocationCheck(revoked, chainSerials(socket.getPeerCertificate(true)), role);
+  if (refused !== undefined) return refused;
   return identityOf(cert, acceptedTrustDomains, role);
 }
 
