@@ -276,8 +276,7 @@ export class AdminApi {
         else if (route === "POST ca" && parts[2] === "revoke" && parts.length === 3 && certs.revoke) {
           const b = await jsonBody(req);
           send(res, 200, certs.revoke(str(b, "serial"), optStr(b, "reason")));
-        }
-        else if (route === "POST certs" && parts[2] === "rotate") {
+        } else if (route === "POST certs" && parts[2] === "rotate") {
           const b = await jsonBody(req);
           const namespace = optStr(b, "namespace");
           if ((namespace === undefined) === (b["all"] !== true)) {

@@ -43,8 +43,8 @@ export class ControlPlane {
     this.server = server;
   }
 
-  static async start(): Promise<ControlPlane> {
-    const pki = createTestPki();
+  static async start(opts: { pki?: TestPki } = {}): Promise<ControlPlane> {
+    const pki = opts.pki ?? createTestPki();
     const cred = pki.issue(CONTROL_PLANE_ID);
     const server = await XdsServer.listen<Caller>({
       address: "127.0.0.1:0",
