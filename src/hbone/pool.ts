@@ -20,6 +20,7 @@ import {
   ALPN_H2,
   chainSerials,
   DEFAULT_CIPHER_SUITES,
+  notLeafMessage,
   revocationCheck,
   SecureContextCache,
   type WorkloadCredential,
@@ -409,6 +410,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
           p.peerSerials = chainSerials(cert);
           const refused = revocationCheck(params.source.revoked, p.peerSerials, "server");
           if (refused !== undefined && !refused.ok) return refused.error;
+          if (cert.ca)
+            return new HboneError(HboneErrorCode.NOT_LEAF, notLeafMessage("server", cert.serialNumber));
           try {
             const got = identityFromCertificate(cert);
             if (expected.some((e) => e.equals(got))) return undefined;

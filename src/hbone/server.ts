@@ -479,7 +479,9 @@ export class HboneServer {
     const socket = session.socket as tls.TLSSocket;
     const localAddress = this.#localAddressOf(socket);
     const trustDomains = this.#config.trustDomains ?? [entry.identity.trustDomain];
-    const check = verifyPeer(socket, trustDomains, "client", entry.revoked);
+    // Read before anything calls getPeerX509Certificate(), which empties the chain (see chainSerials).
+    const peerSerials = chainSerials(socket.getPeerCertificate(true));
+    const check = verifyPeer(socket, trustDomains, "client", entry.revoked, peerSerials);
     if (!check.ok) {
       this.#reject(check.error, socket.remoteAddress);
       // INADEQUATE_SECURITY + the code as debug data: the client learns why instead of a bare reset.
@@ -501,7 +503,7 @@ export class HboneServer {
     const st: SessionState = {
       peer: check.identity,
       peerCertificate,
-      peerSerials: chainSerials(socket.getPeerCertificate(true)),
+      peerSerials,
       checkedRevocation: entry.revoked?.version ?? 0,
       localIdentity: entry.identity,
       localAddress,

@@ -39,7 +39,11 @@ export interface RevocationCheck {
   firstRevoked(chain: readonly string[]): string | undefined;
 }
 
-/** Serials of the certificates a TLS peer sent, leaf first (as `getPeerCertificate(true)` links them). */
+/**
+ * Serials of the certificates a TLS peer sent, leaf first (as `getPeerCertificate(true)` links them).
+ * Measured on Node 20: on a server socket, once `getPeerX509Certificate()` has been called,
+ * `getPeerCertificate(true)` no longer links the intermediates the client sent; read this first.
+ */
 export function chainSerials(cert: tls.DetailedPeerCertificate | tls.PeerCertificate | undefined): string[] {
   const serials: string[] = [];
   const seen = new Set<object>();
@@ -137,6 +141,7 @@ export function verifyPeer(
   acceptedTrustDomains: readonly string[] | undefined,
   role: "client" | "server",
   revoked?: RevocationCheck,
+  chain: readonly string[] = chainSerials(socket.getPeerCertificate(true)),
 ): PeerCheck {
   const cert = socket.getPeerX509Certificate();
   if (cert === undefined) {
@@ -147,12 +152,14 @@ export function verifyPeer(
   }
   if (!socket.authorized) {
     const reason = String(socket.authorizationError ?? "unknown verification error");
+    const code = certificateErrorCode(reason);
+    // The handshake itself succeeded: whatever OpenSSL disliked, the chain is not trusted.
     return fail(
-      certificateErrorCode(reason),
+      code === HboneErrorCode.HANDSHAKE ? HboneErrorCode.UNTRUSTED_PEER : code,
       `the ${role}'s certificate (serial ${cert.serialNumber}, valid ${cert.validFrom} – ${cert.validTo}) was rejected: ${reason}; check it is issued by a root in the trust bundle and within its validity period`,
     );
   }
-  const refused = revocationCheck(revoked, chainSerials(socket.getPeerCertificate(true)), role);
+  const refused = revocationCheck(revoked, chain, role);
   if (refused !== undefined) return refused;
   return identityOf(cert, acceptedTrustDomains, role);
 }
@@ -162,6 +169,7 @@ export function identityOf(
   acceptedTrustDomains: readonly string[] | undefined,
   role: "client" | "server",
 ): PeerCheck {
+  if (cert.ca) return fail(HboneErrorCode.NOT_LEAF, notLeafMessage(role, cert.serialNumber));
   let identity: SpiffeId;
   try {
     identity = identityFromCertificate(cert);
@@ -179,6 +187,11 @@ export function identityOf(
     );
   }
   return { ok: true, identity };
+}
+
+/** SPIFFE X509-SVID §4.1: a leaf SVID must have cA=false; a CA certificate names no workload. */
+export function notLeafMessage(role: "client" | "server", serial: string): string {
+  return `the ${role}'s certificate (serial ${serial}) is a CA certificate (basicConstraints cA=true); a workload certificate (X509-SVID leaf) must not be a CA`;
 }
 
 function fail(code: HboneErrorCode, message: string, cause?: unknown): PeerCheck {
