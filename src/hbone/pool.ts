@@ -189,7 +189,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
   readonly #contexts: SecureContextCache;
   readonly #sessions = new Map<string, PooledSession[]>();
   readonly #latestSerial = new Map<string, string>();
-  readonly #tickets = new Map<string, Buffer>();
+  /** TLS tickets per session key, with the server chain serials verified when each was issued. */
+  readonly #tickets = new Map<string, { ticket: Buffer; peerSerials: readonly string[] }>();
   #closed = false;
   readonly #stats: Omit<HbonePoolStats, "sessionsActive"> = {
     sessionsOpened: 0,
@@ -403,7 +404,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         minVersion: "TLSv1.3",
         maxVersion: "TLSv1.3",
         rejectUnauthorized: true,
-        ...(ticket === undefined ? {} : { session: ticket }),
+        ...(ticket === undefined ? {} : { session: ticket.ticket }),
         // Chain already verified against the bundle; the "hostname" is an IP, so the name check is
         // replaced by SPIFFE: the SAN must be one of the identities expected at this destination.
         checkServerIdentity: (_host, cert) => {
@@ -433,7 +434,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       socket.on("session", (t: Buffer) => {
         // One ticket per session key; bounded so a churn of destinations cannot grow it forever.
         this.#tickets.delete(ticketKey);
-        this.#tickets.set(ticketKey, t);
+        this.#tickets.set(ticketKey, { ticket: t, peerSerials: p.peerSerials });
         if (this.#tickets.size > MAX_TICKETS) {
           const oldest = this.#tickets.keys().next().value;
           if (oldest !== undefined) this.#tickets.delete(oldest);
@@ -454,6 +455,16 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         }),
         timeout,
       ]);
+      if (socket.isSessionReused()) {
+        // Node skips checkServerIdentity on a resumed session and shows no peer certificate (the
+        // ticket vouches for it), but the revocation list may have grown since the ticket was issued.
+        p.peerSerials = ticket?.peerSerials ?? [];
+        const refused = revocationCheck(params.source.revoked, p.peerSerials, "server");
+        if (refused !== undefined && !refused.ok) {
+          this.#tickets.delete(ticketKey);
+          throw refused.error;
+        }
+      }
       if (socket.alpnProtocol !== ALPN_H2) {
         throw new HboneError(
           HboneErrorCode.HANDSHAKE,
@@ -581,6 +592,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
     const refused = revocationCheck(revoked, p.peerSerials, "server");
     if (refused === undefined || refused.ok) return;
     p.error = refused.error;
+    // A ticket of this session would resume with the revoked certificate: the next handshake is a full one.
+    this.#tickets.delete(p.key);
     this.#drain(p, "revoked");
   }
 

@@ -527,8 +527,10 @@ export class HboneServer {
   }
 
   /**
-   * A session whose client certificate was revoked after the handshake takes no new stream: it is
-   * sent GOAWAY INADEQUATE_SECURITY with the code (the streams already open finish).
+   * A session whose client certificate was revoked after the handshake takes no new stream: the
+   * stream is refused (REFUSED_STREAM: the client may retry it, and its retry's new session is
+   * refused with the code) and the session closed gracefully. Not GOAWAY INADEQUATE_SECURITY here:
+   * node:http2 destroys a client session on any GOAWAY but NO_ERROR, killing the open streams.
    */
   #revokedSince(session: http2.Http2Session, st: SessionState): boolean {
     if (st.checkedRevocation === "revoked") return true;
@@ -541,11 +543,6 @@ export class HboneServer {
     }
     st.checkedRevocation = "revoked";
     this.#reject(refused.error, st.remoteAddress);
-    session.goaway(
-      constants.NGHTTP2_INADEQUATE_SECURITY,
-      0,
-      Buffer.from(`${refused.error.code}: ${refused.error.message}`),
-    );
     session.close();
     return true;
   }
