@@ -45,7 +45,7 @@ export function isSerial(input: string): boolean {
 
 function printable(s: string): string {
   const shown = s.length > 64 ? `${s.slice(0, 64)}…` : s;
-  return shown.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return shown.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /**
