@@ -353,6 +353,8 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       });
       return { errors, decoded };
     }
+    const seen = new Set<string>();
+    const removing = new Set(resp.removedResources);
     for (const [i, r] of resp.resources.entries()) {
       const at = `resources[${i}]`;
       if (r.name === "" || r.name.length > CLIENT_LIMITS.nameLength) {
@@ -361,6 +363,23 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
         });
         continue;
       }
+      // Names reach logs, metrics and admin dumps: a CR LF or NUL in one could forge a log line.
+      const control = r.name.search(/[\x00-\x1f\x7f]/);
+      if (control >= 0) {
+        errors.push({
+          message: `${at}.name: control character 0x${r.name.charCodeAt(control).toString(16).padStart(2, "0")} at position ${control}`,
+        });
+        continue;
+      }
+      // Envoy's delta subscription refuses the same: one response, one fate per name.
+      if (seen.has(r.name) || removing.has(r.name)) {
+        errors.push({
+          name: r.name,
+          message: `${at}[${r.name.slice(0, 128)}]: ${seen.has(r.name) ? "duplicate name in one response" : "both updated and removed in one response"}`,
+        });
+        continue;
+      }
+      seen.add(r.name);
       if (r.resource === undefined) {
         errors.push({ name: r.name, message: `${at}[${r.name}].resource: missing` });
         continue;
