@@ -364,7 +364,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
         continue;
       }
       // Names reach logs, metrics and admin dumps: a CR LF or NUL in one could forge a log line.
-      const control = r.name.search(/[\x00-\x1f\x7f]/);
+      const control = firstControlCharacter(r.name);
       if (control >= 0) {
         errors.push({
           message: `${at}.name: control character 0x${r.name.charCodeAt(control).toString(16).padStart(2, "0")} at position ${control}`,
@@ -454,4 +454,13 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     });
     this.emit("nack", { typeUrl: resp.typeUrl, nonce: resp.nonce, message });
   }
+}
+
+/** Index of the first C0 control character or DEL in `s`, or -1. */
+function firstControlCharacter(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return i;
+  }
+  return -1;
 }

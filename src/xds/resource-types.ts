@@ -1,8 +1,8 @@
 import type { DescMessage, Message, MessageShape } from "@bufbuild/protobuf";
+import { unknownEnumValue } from "./enum-check.js";
 import { L7ResourceSchema } from "./gen/ambit/waypoint/l7_pb.js";
 import { AuthorizationSchema } from "./gen/istio/security/authorization_pb.js";
 import { AddressSchema } from "./gen/istio/workload/workload_pb.js";
-import { unknownEnumValue } from "./enum-check.js";
 import { typeUrlOf } from "./type-urls.js";
 import {
   type ResourceValidator,
