@@ -186,6 +186,8 @@ interface IdentityServer {
   serial: string;
   rootsPem: string;
   revoked: RevocationCheck | undefined;
+  /** The revocation version the session-ticket keys were (re)made at. */
+  ticketsAt: number;
 }
 
 interface SessionState {
@@ -399,6 +401,13 @@ export class HboneServer {
     const tlsOptions = contextOptions(credential, rootsPem, { cipherSuites: this.#config.cipherSuites });
     if (existing !== undefined) {
       existing.revoked = credential.revoked;
+      const version = credential.revoked?.version ?? 0;
+      if (existing.ticketsAt !== version) {
+        // A resumed TLS session shows the server the client's leaf only, not the intermediates it
+        // sent: after a revocation, new ticket keys force full handshakes, whose chains are checked.
+        existing.server.setTicketKeys(randomBytes(48));
+        existing.ticketsAt = version;
+      }
       if (existing.serial !== serial || existing.rootsPem !== rootsPem) {
         // Rotation: new handshakes get the new certificate/bundle; live sessions are untouched.
         existing.server.setSecureContext(tlsOptions);
@@ -435,6 +444,7 @@ export class HboneServer {
       serial,
       rootsPem,
       revoked: credential.revoked,
+      ticketsAt: credential.revoked?.version ?? 0,
     };
     server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       const code =

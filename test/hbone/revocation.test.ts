@@ -5,6 +5,7 @@
  * before the revocation finishes.
  */
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { describe, test } from "node:test";
 import { HboneErrorCode, isHboneError } from "../../src/hbone/errors.js";
 import type { SessionCloseReason } from "../../src/hbone/pool.js";
@@ -71,6 +72,38 @@ describe("HBONE revocation", () => {
       // A client with a fresh certificate is served.
       const fresh = pki.issue(CLIENT_ID);
       assert.equal((await roundTrip(await h.connect({ source: fresh }), Buffer.from("y"))).toString(), "y");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("server side: a revoked intermediate is caught even where the client would resume its TLS session", async () => {
+    const pki = createTestPki();
+    const serverList = new RevocationList();
+    const intermediate = pki.ca.createIntermediate();
+    const client = pki.issue(CLIENT_ID, { ca: intermediate });
+    const h = await startHarness({
+      pki,
+      serverCred: { ...pki.issue(SERVER_ID), revoked: serverList },
+      pool: { idleTimeoutMs: 20 },
+    });
+    try {
+      assert.equal((await roundTrip(await h.connect({ source: client }), Buffer.from("1"))).toString(), "1");
+      // The idle session closes; the pool keeps its TLS ticket for the next one.
+      const started = Date.now();
+      while (h.pool.stats.sessionsActive > 0 && Date.now() - started < 10_000) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(h.pool.stats.sessionsActive, 0);
+      serverList.replace([new X509Certificate(intermediate.certPem()).serialNumber]);
+      await assert.rejects(
+        h.connect({ source: client }),
+        hasCode(HboneErrorCode.PEER_REJECTED, HboneErrorCode.CERT_REVOKED),
+      );
+      assert.ok(
+        h.rejections.some((e) => e.code === HboneErrorCode.CERT_REVOKED && e.message.includes("issuing CA")),
+        "refused for its intermediate",
+      );
     } finally {
       await h.close();
     }
