@@ -21,7 +21,7 @@ import {
   chainSerials,
   DEFAULT_CIPHER_SUITES,
   notLeafMessage,
-  revocationCheck,
+  revokedPeer,
   SecureContextCache,
   type WorkloadCredential,
 } from "./tls.js";
@@ -409,8 +409,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         // replaced by SPIFFE: the SAN must be one of the identities expected at this destination.
         checkServerIdentity: (_host, cert) => {
           p.peerSerials = chainSerials(cert);
-          const refused = revocationCheck(params.source.revoked, p.peerSerials, "server");
-          if (refused !== undefined && !refused.ok) return refused.error;
+          const refused = revokedPeer(params.source.revoked, p.peerSerials, "server");
+          if (refused !== undefined) return refused;
           if (cert.ca)
             return new HboneError(HboneErrorCode.NOT_LEAF, notLeafMessage("server", cert.serialNumber));
           try {
@@ -459,10 +459,10 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         // Node skips checkServerIdentity on a resumed session and shows no peer certificate (the
         // ticket vouches for it), but the revocation list may have grown since the ticket was issued.
         p.peerSerials = ticket?.peerSerials ?? [];
-        const refused = revocationCheck(params.source.revoked, p.peerSerials, "server");
-        if (refused !== undefined && !refused.ok) {
+        const refused = revokedPeer(params.source.revoked, p.peerSerials, "server");
+        if (refused !== undefined) {
           this.#tickets.delete(ticketKey);
-          throw refused.error;
+          throw refused;
         }
       }
       if (socket.alpnProtocol !== ALPN_H2) {
@@ -589,9 +589,9 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
     const revoked = source.revoked;
     if (revoked === undefined || revoked.version === p.checkedRevocation) return;
     p.checkedRevocation = revoked.version;
-    const refused = revocationCheck(revoked, p.peerSerials, "server");
-    if (refused === undefined || refused.ok) return;
-    p.error = refused.error;
+    const refused = revokedPeer(revoked, p.peerSerials, "server");
+    if (refused === undefined) return;
+    p.error = refused;
     // A ticket of this session would resume with the revoked certificate: the next handshake is a full one.
     this.#tickets.delete(p.key);
     this.#drain(p, "revoked");

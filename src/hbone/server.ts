@@ -24,7 +24,7 @@ import {
   contextOptions,
   DEFAULT_CIPHER_SUITES,
   type RevocationCheck,
-  revocationCheck,
+  revokedPeer,
   verifyPeer,
   type WorkloadCredential,
 } from "./tls.js";
@@ -546,13 +546,13 @@ export class HboneServer {
     if (st.checkedRevocation === "revoked") return true;
     const revoked = this.#servers.get(st.localIdentity.toString())?.revoked;
     if (revoked === undefined || revoked.version === st.checkedRevocation) return false;
-    const refused = revocationCheck(revoked, st.peerSerials, "client");
-    if (refused === undefined || refused.ok) {
+    const refused = revokedPeer(revoked, st.peerSerials, "client");
+    if (refused === undefined) {
       st.checkedRevocation = revoked.version;
       return false;
     }
     st.checkedRevocation = "revoked";
-    this.#reject(refused.error, st.remoteAddress);
+    this.#reject(refused, st.remoteAddress);
     session.close();
     return true;
   }

@@ -59,16 +59,16 @@ export function chainSerials(cert: tls.DetailedPeerCertificate | tls.PeerCertifi
   return serials;
 }
 
-/** A coded CERT_REVOKED failure when `chain` holds a serial `revoked` lists. */
-export function revocationCheck(
+/** A CERT_REVOKED error when `chain` (leaf first) holds a serial `revoked` lists, else undefined. */
+export function revokedPeer(
   revoked: RevocationCheck | undefined,
   chain: readonly string[],
   role: "client" | "server",
-): PeerCheck | undefined {
+): HboneError | undefined {
   const serial = revoked?.firstRevoked(chain);
   if (serial === undefined) return undefined;
   const which = serial === chain[0] ? "certificate" : "issuing CA certificate";
-  return fail(
+  return new HboneError(
     HboneErrorCode.CERT_REVOKED,
     `the ${role}'s ${which} (serial ${serial}) is revoked (\`ambit ca revoked\`); the peer must get a new certificate`,
   );
@@ -159,8 +159,8 @@ export function verifyPeer(
       `the ${role}'s certificate (serial ${cert.serialNumber}, valid ${cert.validFrom} – ${cert.validTo}) was rejected: ${reason}; check it is issued by a root in the trust bundle and within its validity period`,
     );
   }
-  const refused = revocationCheck(revoked, chain, role);
-  if (refused !== undefined) return refused;
+  const refused = revokedPeer(revoked, chain, role);
+  if (refused !== undefined) return { ok: false, error: refused };
   return identityOf(cert, acceptedTrustDomains, role);
 }
 
