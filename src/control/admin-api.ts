@@ -21,6 +21,8 @@
  *   POST   /certs/rotate              {namespace} | {all: true} → {generation, requestedAt, targets}
  *   GET    /ca                        → signer, roots, rotation phase, nodes' trust bundles
  *   POST   /ca/rotate-root            {fromDir?, retireNow?} → as GET /ca
+ *   POST   /ca/revoke                 {serial, reason?} → {revoked, added, known, heldBy}
+ *   GET    /ca/revoked                → {revoked}: the revocation list
  * and, outside /v1, `GET /metrics`: the `ambit_mesh_health_*` gauges in Prometheus text.
  */
 import { chmod, unlink } from "node:fs/promises";
@@ -58,6 +60,8 @@ export interface AdminApiDeps {
     rotate(namespace: string | undefined): unknown;
     ca(): unknown;
     rotateRoot(o: { fromDir?: string; retireNow?: boolean }): unknown;
+    revoke?(serial: string, reason: string | undefined): unknown;
+    revoked?(): unknown;
   };
 }
 
@@ -267,7 +271,12 @@ export class AdminApi {
         if (certs === undefined) throw notFound(url.pathname);
         if (route === "GET certs" && parts.length === 2) send(res, 200, certs.list());
         else if (route === "GET ca" && parts.length === 2) send(res, 200, certs.ca());
-        else if (route === "POST certs" && parts[2] === "rotate") {
+        else if (route === "GET ca" && parts[2] === "revoked" && parts.length === 3 && certs.revoked)
+          send(res, 200, certs.revoked());
+        else if (route === "POST ca" && parts[2] === "revoke" && parts.length === 3 && certs.revoke) {
+          const b = await jsonBody(req);
+          send(res, 200, certs.revoke(str(b, "serial"), optStr(b, "reason")));
+        } else if (route === "POST certs" && parts[2] === "rotate") {
           const b = await jsonBody(req);
           const namespace = optStr(b, "namespace");
           if ((namespace === undefined) === (b["all"] !== true)) {

@@ -206,3 +206,44 @@ test("--cert-ttl: 5 minutes to 90 days; shorter only with the test-only floor", 
   assert.throws(() => controlConfig({ certTtl: "91d" }), { code: "CP_ERR_BAD_OPTIONS" });
   assert.equal(controlConfig({ certTtl: "20s", testOnlyMinCertTtlSeconds: 10 }).certTtlSeconds, 20);
 });
+
+test("revocation: persisted with the rotation state, idempotent, pushed in the bundle, dropped after notAfter", () => {
+  const dir = tmp();
+  let now = Date.parse("2026-01-01T00:00:00Z");
+  const opts = { certTtlSeconds: TTL, clock: () => now };
+  let r = CaRotation.open(dir, opts);
+  let changes = 0;
+  r.onChange(() => changes++);
+  assert.throws(() => r.revoke("zz-top"), { code: "ID_ERR_BAD_SERIAL" });
+  const known = r.revoke("0a:bc", {
+    reason: "key compromise",
+    notAfter: new Date(now + 3600_000),
+    identity: "spiffe://cluster.local/ns/shop/sa/web",
+  });
+  assert.equal(known.added, true);
+  assert.equal(known.entry.serial, "ABC");
+  assert.equal(r.revoke("ABC", { reason: "again" }).added, false);
+  const unknown = r.revoke("DEAD");
+  assert.equal(unknown.entry.notAfter, null);
+  assert.equal(unknown.entry.reason, "unspecified");
+  assert.equal(changes, 2, "an idempotent revoke pushes nothing");
+  assert.deepEqual(r.bundle().revokedSerials, ["ABC", "DEAD"]);
+
+  r = CaRotation.open(dir, opts); // restart: the list survives
+  assert.deepEqual(
+    r.revoked().map((e) => [e.serial, e.reason]),
+    [
+      ["ABC", "key compromise"],
+      ["DEAD", "unspecified"],
+    ],
+  );
+  assert.equal(r.pruneRevocations(), false);
+  now += 3600_000 + 1000; // the known certificate has expired
+  assert.deepEqual(r.bundle().revokedSerials, ["DEAD"]);
+  assert.equal(r.pruneRevocations(), true);
+  const persisted = JSON.parse(readFileSync(join(dir, ROTATION_FILE), "utf8")) as { revoked: unknown[] };
+  assert.equal(persisted.revoked.length, 1);
+  now += 7 * 24 * 3600_000; // an unknown serial is kept a week
+  assert.equal(r.pruneRevocations(), true);
+  assert.deepEqual(r.revoked(), []);
+});

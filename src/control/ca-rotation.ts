@@ -10,6 +10,9 @@
  *
  * Files: the active CA in Istio's cacerts layout in `ca/`, the incoming one in `ca/next/`, the one
  * replaced in `ca/previous/`, the state in `ca/rotation.json`.
+ *
+ * The same file keeps the revoked serials (`ambit ca revoke`, an ambit extension), pushed with the
+ * trust bundle; an entry is dropped once its certificate's notAfter has passed.
  */
 import { X509Certificate } from "node:crypto";
 import {
@@ -23,6 +26,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { CaFiles, CertificateAuthority, type SelfSignedCaOptions } from "../identity/ca.js";
+import { normaliseSerial } from "../identity/revocation.js";
 import type { MeshTrustBundle } from "../xds/trust-bundle.js";
 import { ControlError, ControlErrorCode } from "./errors.js";
 
@@ -56,12 +60,32 @@ interface RetiringRoot {
   readonly retireAfter: string;
 }
 
+/** One `ambit ca revoke`. */
+export interface RevokedCertificate {
+  /** Normalised hex (uppercase, no separators or leading zeros). */
+  readonly serial: string;
+  readonly reason: string;
+  readonly revokedAt: string;
+  /** The certificate's notAfter when the CA knew it; the entry is dropped after it. */
+  readonly notAfter: string | null;
+  /** The identity the CA issued the serial to, when known. */
+  readonly identity: string | null;
+}
+
+/**
+ * An entry whose notAfter is unknown (a serial the CA never saw, e.g. issued before a restart) is
+ * kept this long after its revocation: longer than any workload TTL the CA issues.
+ */
+const UNKNOWN_EXPIRY_KEEP_MS = 7 * 24 * 3600 * 1000;
+
 interface PersistedState {
   readonly version: 1;
   readonly phase: RootRotationPhase;
   readonly retiring: readonly RetiringRoot[];
   /** namespace ("" = all) → generation of forced renewals (`ambit cert rotate`). */
   readonly rotations: Readonly<Record<string, number>>;
+  /** Absent in files written before revocation existed. */
+  readonly revoked?: readonly RevokedCertificate[];
 }
 
 const INITIAL: PersistedState = { version: 1, phase: { state: "idle" }, retiring: [], rotations: {} };
@@ -84,6 +108,12 @@ export type NewCaSource = { readonly kind: "generate" } | { readonly kind: "dir"
 
 export function fingerprintOf(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
+}
+
+function revocationExpired(r: RevokedCertificate, now: number): boolean {
+  const until =
+    r.notAfter !== null ? Date.parse(r.notAfter) : Date.parse(r.revokedAt) + UNKNOWN_EXPIRY_KEEP_MS;
+  return Number.isFinite(until) && now > until;
 }
 
 function writeAtomic(path: string, content: string, mode: number): void {
@@ -208,7 +238,55 @@ export class CaRotation {
   }
 
   bundle(): MeshTrustBundle {
-    return { rootsPem: this.rootsPem(), rotations: new Map(Object.entries(this.#state.rotations)) };
+    return {
+      rootsPem: this.rootsPem(),
+      rotations: new Map(Object.entries(this.#state.rotations)),
+      revokedSerials: this.revoked().map((r) => r.serial),
+    };
+  }
+
+  /**
+   * Adds `serial` to the revocation list (idempotent: a second revoke keeps the first entry).
+   * An unknown serial is accepted: it is just a number, and the CA may not have seen it since a
+   * restart. Throws ID_ERR_BAD_SERIAL for a value that is not a serial.
+   */
+  revoke(
+    serialInput: string,
+    o: { reason?: string; notAfter?: Date; identity?: string } = {},
+  ): { entry: RevokedCertificate; added: boolean } {
+    const serial = normaliseSerial(serialInput);
+    const existing = this.#state.revoked?.find((r) => r.serial === serial);
+    if (existing !== undefined) return { entry: existing, added: false };
+    const entry: RevokedCertificate = {
+      serial,
+      reason: o.reason ?? "unspecified",
+      revokedAt: new Date(this.#now()).toISOString(),
+      notAfter: o.notAfter === undefined ? null : o.notAfter.toISOString(),
+      identity: o.identity ?? null,
+    };
+    this.#save({ ...this.#state, revoked: [...this.revoked(), entry] });
+    this.#log("certificate revoked", { serial, reason: entry.reason });
+    this.#changed();
+    return { entry, added: true };
+  }
+
+  /** The revocation list, without entries whose certificate has expired. */
+  revoked(): RevokedCertificate[] {
+    const now = this.#now();
+    return (this.#state.revoked ?? []).filter((r) => !revocationExpired(r, now));
+  }
+
+  /** Drops expired entries from the persisted list; true (and the bundle republished) when any went. */
+  pruneRevocations(): boolean {
+    const all = this.#state.revoked ?? [];
+    const live = this.revoked();
+    if (live.length === all.length) return false;
+    this.#save({ ...this.#state, revoked: live });
+    this.#log("expired certificates dropped from the revocation list", {
+      dropped: all.length - live.length,
+    });
+    this.#changed();
+    return true;
   }
 
   /** Called after every change of the bundle or the signer. */

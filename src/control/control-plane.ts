@@ -12,6 +12,7 @@ import { DashboardLogins } from "../dashboard/logins.js";
 import { buildSnapshot } from "../dashboard/snapshot.js";
 import { type CertificateAuthority, DEFAULT_MIN_TTL_SECONDS } from "../identity/ca.js";
 import { parseCsr } from "../identity/keys.js";
+import { normaliseSerial } from "../identity/revocation.js";
 import { SpiffeId } from "../identity/spiffe.js";
 import { bearerToken } from "../xds/auth.js";
 import type { CertificateSigningRequest } from "../xds/ca-service.js";
@@ -23,7 +24,13 @@ import { TRUST_BUNDLE_RESOURCE, TRUST_BUNDLE_TYPE_URL, trustBundleMessage } from
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, L7_RESOURCE_TYPE_URL } from "../xds/type-urls.js";
 import { AdminApi } from "./admin-api.js";
 import { type DataPlaneCaller, mayIssue } from "./ca-authz.js";
-import { CaRotation, fingerprintOf, importCaDir, type RotationProgress } from "./ca-rotation.js";
+import {
+  CaRotation,
+  fingerprintOf,
+  importCaDir,
+  type RevokedCertificate,
+  type RotationProgress,
+} from "./ca-rotation.js";
 import { type ControlConfig, type ControlOptions, controlConfig } from "./config.js";
 import { Credentials } from "./credentials.js";
 import { ControlError, ControlErrorCode } from "./errors.js";
@@ -66,7 +73,10 @@ export class ControlPlane {
   #issued = 0;
   #denied = 0;
   /** serial → root fingerprint and issue time of the leaves signed here, for rotation progress and `cert status`. */
-  readonly #leafInfo = new Map<string, { root: string; issuedAt: number }>();
+  readonly #leafInfo = new Map<
+    string,
+    { root: string; issuedAt: number; notAfter: Date; identity: string }
+  >();
   #rotationTimer: NodeJS.Timeout | undefined;
   #l7Scopes = "";
 
@@ -213,6 +223,8 @@ export class ControlPlane {
           rotate: (namespace) => (cp as ControlPlane).rotateCertificates(namespace),
           ca: () => (cp as ControlPlane).caStatus(),
           rotateRoot: (o) => (cp as ControlPlane).rotateRoot(o),
+          revoke: (serial, reason) => (cp as ControlPlane).revokeCertificate(serial, reason),
+          revoked: () => (cp as ControlPlane).revokedCertificates(),
         },
       });
       await admin.listenUnix(join(config.home, ADMIN_SOCKET));
@@ -460,6 +472,49 @@ export class ControlPlane {
     return { generation, namespace: namespace ?? null, requestedAt, targets };
   }
 
+  /**
+   * `ambit ca revoke`: lists the serial in the trust bundle (peers refuse it at once, pooled sessions
+   * with it drain) and the nodes holding it renew. An invalid serial is a 400 naming the value; an
+   * unknown one is accepted (it is just a number) and reported as `known: false`.
+   */
+  revokeCertificate(
+    serialInput: string,
+    reason: string | undefined,
+  ): {
+    revoked: RevokedCertificate;
+    added: boolean;
+    known: boolean;
+    heldBy: Array<{ caller: string; identity: string }>;
+  } {
+    let serial: string;
+    try {
+      serial = normaliseSerial(serialInput);
+    } catch (e) {
+      throw new ControlError(ControlErrorCode.BAD_REQUEST, (e as Error).message, { cause: e });
+    }
+    let info: { notAfter: Date; identity: string } | undefined;
+    for (const [s, i] of this.#leafInfo) if (normaliseSerial(s) === serial) info = i;
+    const { entry, added } = this.rotation.revoke(serial, {
+      ...(reason !== undefined ? { reason } : {}),
+      ...(info !== undefined ? { notAfter: info.notAfter, identity: info.identity } : {}),
+    });
+    const heldBy = this.certificates()
+      .filter((c) => normaliseSerial(c.serial) === serial && c.timeLeftSeconds > 0)
+      .map((c) => ({ caller: c.caller, identity: c.identity }));
+    this.#log.warn(
+      { serial, reason: entry.reason, known: info !== undefined, heldBy: heldBy.map((h) => h.caller) },
+      info === undefined
+        ? "certificate serial revoked (not issued by this control plane since its start)"
+        : "certificate revoked",
+    );
+    return { revoked: entry, added, known: info !== undefined, heldBy };
+  }
+
+  /** `ambit ca revoked`: the revocation list (entries of expired certificates are gone). */
+  revokedCertificates(): { revoked: RevokedCertificate[] } {
+    return { revoked: this.rotation.revoked() };
+  }
+
   /** `GET /v1/ca`: signer, roots, rotation phase and which nodes hold the current bundle. */
   caStatus(): unknown {
     return { ...(this.rotation.status() as object), trustBundle: this.trustBundleStatus() };
@@ -497,6 +552,7 @@ export class ControlPlane {
   }
 
   #advanceRotation(): void {
+    this.rotation.pruneRevocations();
     if (this.rotation.phase.state === "idle") return;
     try {
       this.rotation.advance(this.#rotationProgress());
@@ -543,7 +599,12 @@ export class ControlPlane {
     const signer = this.rotation.signer;
     const issued = signer.signCsr(req.csr, { identity, ttlSeconds });
     this.#issued += 1;
-    this.#leafInfo.set(issued.serial, { root: fingerprintOf(signer.rootPem()), issuedAt: Date.now() });
+    this.#leafInfo.set(issued.serial, {
+      root: fingerprintOf(signer.rootPem()),
+      issuedAt: Date.now(),
+      notAfter: issued.notAfter,
+      identity: identity.toString(),
+    });
     if (this.#leafInfo.size > 100_000) {
       const oldest = this.#leafInfo.keys().next().value;
       if (oldest !== undefined) this.#leafInfo.delete(oldest);

@@ -17,6 +17,13 @@ export const HboneErrorCode = {
   CERT_EXPIRED: "HBONE_ERR_CERT_EXPIRED",
   /** The peer's certificate is before its notBefore (clock skew, or an early-issued certificate). */
   CERT_NOT_YET_VALID: "HBONE_ERR_CERT_NOT_YET_VALID",
+  /**
+   * The peer's leaf or one of its chain certificates carries a serial on the mesh's revocation
+   * list (`ambit ca revoke`; an ambit extension, Istio has none for workload certificates).
+   */
+  CERT_REVOKED: "HBONE_ERR_CERT_REVOKED",
+  /** The peer's certificate is a CA certificate (cA=true): SPIFFE leaves must not be CAs. */
+  NOT_LEAF: "HBONE_ERR_NOT_LEAF",
   /** The peer's certificate has no URI SAN, or it is not a `spiffe://td/ns/x/sa/y` id. */
   BAD_SAN: "HBONE_ERR_BAD_SAN",
   /** The peer's SPIFFE id is in a trust domain this side does not accept. */
@@ -75,6 +82,12 @@ export function certificateErrorCode(openSslCode: string | undefined): HboneErro
     case "CERT_UNTRUSTED":
     case "CERT_REJECTED":
     case "INVALID_CA":
+    // A leaf whose key usage / extended key usage does not allow TLS client or server auth.
+    case "INVALID_PURPOSE":
+    case "PATH_LENGTH_EXCEEDED":
+    case "KEYUSAGE_NO_CERTSIGN":
+    // OpenSSL 3 reports an issuer that is not a CA (cA=false) this way.
+    case "UNSPECIFIED":
       return HboneErrorCode.UNTRUSTED_PEER;
     default:
       return HboneErrorCode.HANDSHAKE;

@@ -16,7 +16,15 @@ import { identityFromCertificate, type SpiffeId } from "../identity/spiffe.js";
 import { certificateErrorCode, HboneError, HboneErrorCode, isHboneError } from "./errors.js";
 import { type ConnectHeaders, formatTraceParent, newTraceParent } from "./headers.js";
 import { realTimers, type TimerHandle, type Timers } from "./timers.js";
-import { ALPN_H2, DEFAULT_CIPHER_SUITES, SecureContextCache, type WorkloadCredential } from "./tls.js";
+import {
+  ALPN_H2,
+  chainSerials,
+  DEFAULT_CIPHER_SUITES,
+  notLeafMessage,
+  revokedPeer,
+  SecureContextCache,
+  type WorkloadCredential,
+} from "./tls.js";
 import { poolChannel, trace } from "./trace.js";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -105,6 +113,7 @@ export type SessionCloseReason =
   | "idle"
   | "ping-timeout"
   | "rotated"
+  | "revoked"
   | "goaway"
   | "error"
   | "pool-closed"
@@ -132,6 +141,9 @@ interface PooledSession {
   pingTimer: TimerHandle | undefined;
   goaway: { code: number; debug: string } | undefined;
   error: Error | undefined;
+  /** The server's chain serials and the revocation version they were last checked against. */
+  peerSerials: readonly string[];
+  checkedRevocation: number;
 }
 
 function validate(o: HbonePoolOptions): HbonePoolConfig {
@@ -177,7 +189,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
   readonly #contexts: SecureContextCache;
   readonly #sessions = new Map<string, PooledSession[]>();
   readonly #latestSerial = new Map<string, string>();
-  readonly #tickets = new Map<string, Buffer>();
+  /** TLS tickets per session key, with the server chain serials verified when each was issued. */
+  readonly #tickets = new Map<string, { ticket: Buffer; peerSerials: readonly string[] }>();
   #closed = false;
   readonly #stats: Omit<HbonePoolStats, "sessionsActive"> = {
     sessionsOpened: 0,
@@ -288,6 +301,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       }
     }
     const list = this.#sessions.get(key) ?? [];
+    for (const p of list) this.#recheckRevocation(p, source);
     for (const p of list) {
       if ((p.state.state === "ready" || p.state.state === "connecting") && p.streams < p.maxStreams) {
         this.#stats.poolHits += 1;
@@ -341,6 +355,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       pingTimer: undefined,
       goaway: undefined,
       error: undefined,
+      peerSerials: [],
+      checkedRevocation: params.source.revoked?.version ?? 0,
     };
     p.ready = this.#handshake(p, params);
     // Callers await `ready`; this handler only keeps an unobserved failure from being "unhandled".
@@ -388,10 +404,15 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         minVersion: "TLSv1.3",
         maxVersion: "TLSv1.3",
         rejectUnauthorized: true,
-        ...(ticket === undefined ? {} : { session: ticket }),
+        ...(ticket === undefined ? {} : { session: ticket.ticket }),
         // Chain already verified against the bundle; the "hostname" is an IP, so the name check is
         // replaced by SPIFFE: the SAN must be one of the identities expected at this destination.
         checkServerIdentity: (_host, cert) => {
+          p.peerSerials = chainSerials(cert);
+          const refused = revokedPeer(params.source.revoked, p.peerSerials, "server");
+          if (refused !== undefined) return refused;
+          if (cert.ca)
+            return new HboneError(HboneErrorCode.NOT_LEAF, notLeafMessage("server", cert.serialNumber));
           try {
             const got = identityFromCertificate(cert);
             if (expected.some((e) => e.equals(got))) return undefined;
@@ -413,7 +434,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       socket.on("session", (t: Buffer) => {
         // One ticket per session key; bounded so a churn of destinations cannot grow it forever.
         this.#tickets.delete(ticketKey);
-        this.#tickets.set(ticketKey, t);
+        this.#tickets.set(ticketKey, { ticket: t, peerSerials: p.peerSerials });
         if (this.#tickets.size > MAX_TICKETS) {
           const oldest = this.#tickets.keys().next().value;
           if (oldest !== undefined) this.#tickets.delete(oldest);
@@ -434,6 +455,16 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         }),
         timeout,
       ]);
+      if (socket.isSessionReused()) {
+        // Node skips checkServerIdentity on a resumed session and shows no peer certificate (the
+        // ticket vouches for it), but the revocation list may have grown since the ticket was issued.
+        p.peerSerials = ticket?.peerSerials ?? [];
+        const refused = revokedPeer(params.source.revoked, p.peerSerials, "server");
+        if (refused !== undefined) {
+          this.#tickets.delete(ticketKey);
+          throw refused;
+        }
+      }
       if (socket.alpnProtocol !== ALPN_H2) {
         throw new HboneError(
           HboneErrorCode.HANDSHAKE,
@@ -551,6 +582,19 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         this.#schedulePing(p);
       }
     }, c.pingIntervalMs);
+  }
+
+  /** A session whose server certificate was revoked since the handshake takes no new streams. */
+  #recheckRevocation(p: PooledSession, source: WorkloadCredential): void {
+    const revoked = source.revoked;
+    if (revoked === undefined || revoked.version === p.checkedRevocation) return;
+    p.checkedRevocation = revoked.version;
+    const refused = revokedPeer(revoked, p.peerSerials, "server");
+    if (refused === undefined) return;
+    p.error = refused;
+    // A ticket of this session would resume with the revoked certificate: the next handshake is a full one.
+    this.#tickets.delete(p.key);
+    this.#drain(p, "revoked");
   }
 
   #drain(p: PooledSession, reason: SessionCloseReason): void {

@@ -20,8 +20,11 @@ import { splice } from "./splice.js";
 import { realTimers, type TimerHandle, type Timers } from "./timers.js";
 import {
   ALPN_H2,
+  chainSerials,
   contextOptions,
   DEFAULT_CIPHER_SUITES,
+  type RevocationCheck,
+  revokedPeer,
   verifyPeer,
   type WorkloadCredential,
 } from "./tls.js";
@@ -182,11 +185,17 @@ interface IdentityServer {
   identity: SpiffeId;
   serial: string;
   rootsPem: string;
+  revoked: RevocationCheck | undefined;
+  /** The revocation version the session-ticket keys were (re)made at. */
+  ticketsAt: number;
 }
 
 interface SessionState {
   peer: SpiffeId;
   peerCertificate: X509Certificate;
+  /** The client's chain serials and the revocation version they were last checked against. */
+  peerSerials: readonly string[];
+  checkedRevocation: number | "revoked";
   localIdentity: SpiffeId;
   localAddress: OriginalDestination;
   remoteAddress: string;
@@ -391,6 +400,14 @@ export class HboneServer {
     const existing = this.#servers.get(id);
     const tlsOptions = contextOptions(credential, rootsPem, { cipherSuites: this.#config.cipherSuites });
     if (existing !== undefined) {
+      existing.revoked = credential.revoked;
+      const version = credential.revoked?.version ?? 0;
+      if (existing.ticketsAt !== version) {
+        // A resumed TLS session shows the server the client's leaf only, not the intermediates it
+        // sent: after a revocation, new ticket keys force full handshakes, whose chains are checked.
+        existing.server.setTicketKeys(randomBytes(48));
+        existing.ticketsAt = version;
+      }
       if (existing.serial !== serial || existing.rootsPem !== rootsPem) {
         // Rotation: new handshakes get the new certificate/bundle; live sessions are untouched.
         existing.server.setSecureContext(tlsOptions);
@@ -421,7 +438,14 @@ export class HboneServer {
         maxHeaderListSize: c.maxHeaderListSize,
       },
     });
-    const entry: IdentityServer = { server, identity: credential.identity, serial, rootsPem };
+    const entry: IdentityServer = {
+      server,
+      identity: credential.identity,
+      serial,
+      rootsPem,
+      revoked: credential.revoked,
+      ticketsAt: credential.revoked?.version ?? 0,
+    };
     server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       const code =
         err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? HboneErrorCode.TIMEOUT : HboneErrorCode.HANDSHAKE;
@@ -465,7 +489,9 @@ export class HboneServer {
     const socket = session.socket as tls.TLSSocket;
     const localAddress = this.#localAddressOf(socket);
     const trustDomains = this.#config.trustDomains ?? [entry.identity.trustDomain];
-    const check = verifyPeer(socket, trustDomains, "client");
+    // Read before anything calls getPeerX509Certificate(), which empties the chain (see chainSerials).
+    const peerSerials = chainSerials(socket.getPeerCertificate(true));
+    const check = verifyPeer(socket, trustDomains, "client", entry.revoked, peerSerials);
     if (!check.ok) {
       this.#reject(check.error, socket.remoteAddress);
       // INADEQUATE_SECURITY + the code as debug data: the client learns why instead of a bare reset.
@@ -487,6 +513,8 @@ export class HboneServer {
     const st: SessionState = {
       peer: check.identity,
       peerCertificate,
+      peerSerials,
+      checkedRevocation: entry.revoked?.version ?? 0,
       localIdentity: entry.identity,
       localAddress,
       remoteAddress: socket.remoteAddress ?? "",
@@ -506,6 +534,27 @@ export class HboneServer {
     // Born while draining: serve the CONNECT its client already sent, then send it away.
     if (this.#drainUntil !== undefined)
       session.once("stream", () => setImmediate(() => this.#closeDraining(session)));
+  }
+
+  /**
+   * A session whose client certificate was revoked after the handshake takes no new stream: the
+   * stream is refused (REFUSED_STREAM: the client may retry it, and its retry's new session is
+   * refused with the code) and the session closed gracefully. Not GOAWAY INADEQUATE_SECURITY here:
+   * node:http2 destroys a client session on any GOAWAY but NO_ERROR, killing the open streams.
+   */
+  #revokedSince(session: http2.Http2Session, st: SessionState): boolean {
+    if (st.checkedRevocation === "revoked") return true;
+    const revoked = this.#servers.get(st.localIdentity.toString())?.revoked;
+    if (revoked === undefined || revoked.version === st.checkedRevocation) return false;
+    const refused = revokedPeer(revoked, st.peerSerials, "client");
+    if (refused === undefined) {
+      st.checkedRevocation = revoked.version;
+      return false;
+    }
+    st.checkedRevocation = "revoked";
+    this.#reject(refused, st.remoteAddress);
+    session.close();
+    return true;
   }
 
   #localAddressOf(socket: tls.TLSSocket): OriginalDestination {
@@ -532,6 +581,10 @@ export class HboneServer {
     const st = session === undefined ? undefined : this.#sessions.get(session);
     if (session === undefined || st === undefined) {
       // A stream on a session whose peer was not verified: never served.
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    if (this.#revokedSince(session, st)) {
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       return;
     }

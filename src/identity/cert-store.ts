@@ -5,6 +5,7 @@ import type { WorkloadCredential } from "./credential.js";
 import { IdentityError } from "./errors.js";
 import { createCsr, generateKeyPair, privateKeyPem } from "./keys.js";
 import { splitCertificates } from "./pem.js";
+import { RevocationList } from "./revocation.js";
 import { identityFromCertificate, type SpiffeId } from "./spiffe.js";
 import { parseCertificateDer } from "./x509.js";
 
@@ -157,6 +158,8 @@ export interface CertStoreEvents {
 export class CertStore extends EventEmitter<CertStoreEvents> {
   readonly #config: CertStoreConfig;
   readonly #entries = new Map<string, Entry>();
+  /** Revoked serials pushed with the trust bundle; every credential of this store carries it. */
+  readonly revocations = new RevocationList();
   /** A bundle pushed by the control plane; it wins over the roots of a CA answer, which may be older. */
   #bundle: string | undefined;
   #closed = false;
@@ -346,6 +349,7 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
       notBefore: fields.notBefore,
       notAfter: fields.notAfter,
       serial: leaf.serialNumber,
+      revoked: this.revocations,
     });
   }
 

@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import type { IssuedCertificate } from "./ca.js";
 import { privateKeyPem } from "./keys.js";
+import type { RevocationList } from "./revocation.js";
 import type { SpiffeId } from "./spiffe.js";
 
 /** Everything a workload needs to do mTLS as `identity`. Immutable; a rotation makes a new one. */
@@ -16,6 +17,8 @@ export interface WorkloadCredential {
   readonly notAfter: Date;
   /** Serial of the leaf, uppercase hex as `X509Certificate#serialNumber`. */
   readonly serial: string;
+  /** The mesh's revoked serials (pushed with the trust bundle), shared live by a store's credentials. */
+  readonly revoked?: RevocationList;
 }
 
 export function credentialFromIssued(

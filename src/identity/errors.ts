@@ -37,6 +37,8 @@ export const IdentityErrorCode = {
   NO_TRUST_ROOTS: "ID_ERR_NO_TRUST_ROOTS",
   /** The certificate store was closed. */
   STORE_CLOSED: "ID_ERR_STORE_CLOSED",
+  /** A certificate serial (for revocation) is not hex, or longer than RFC 5280's 20 octets. */
+  BAD_SERIAL: "ID_ERR_BAD_SERIAL",
   /** Invalid options passed to an identity component. */
   BAD_OPTIONS: "ID_ERR_BAD_OPTIONS",
 } as const;

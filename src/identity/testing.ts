@@ -23,11 +23,14 @@ export interface TestPki {
  * A throw-away PKI for tests of other areas: a self-signed root in memory (nothing on disk) that accepts
  * TTLs down to 1 second. Certificates are real: OpenSSL and Node verify them like production ones.
  */
-export function createTestPki(opts: { trustDomain?: string } = {}): TestPki {
-  const ca = CertificateAuthority.createSelfSigned({
-    ...(opts.trustDomain !== undefined ? { trustDomain: opts.trustDomain } : {}),
-    minTtlSeconds: 1,
-  });
+export function createTestPki(opts: { trustDomain?: string; ca?: CertificateAuthority } = {}): TestPki {
+  // A given CA (e.g. one whose key a test also holds, to forge odd certificates with openssl).
+  const ca =
+    opts.ca ??
+    CertificateAuthority.createSelfSigned({
+      ...(opts.trustDomain !== undefined ? { trustDomain: opts.trustDomain } : {}),
+      minTtlSeconds: 1,
+    });
   return {
     ca,
     rootsPem: ca.rootPem(),

@@ -353,6 +353,8 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       });
       return { errors, decoded };
     }
+    const seen = new Set<string>();
+    const removing = new Set(resp.removedResources);
     for (const [i, r] of resp.resources.entries()) {
       const at = `resources[${i}]`;
       if (r.name === "" || r.name.length > CLIENT_LIMITS.nameLength) {
@@ -361,6 +363,23 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
         });
         continue;
       }
+      // Names reach logs, metrics and admin dumps: a CR LF or NUL in one could forge a log line.
+      const control = firstControlCharacter(r.name);
+      if (control >= 0) {
+        errors.push({
+          message: `${at}.name: control character 0x${r.name.charCodeAt(control).toString(16).padStart(2, "0")} at position ${control}`,
+        });
+        continue;
+      }
+      // Envoy's delta subscription refuses the same: one response, one fate per name.
+      if (seen.has(r.name) || removing.has(r.name)) {
+        errors.push({
+          name: r.name,
+          message: `${at}[${r.name.slice(0, 128)}]: ${seen.has(r.name) ? "duplicate name in one response" : "both updated and removed in one response"}`,
+        });
+        continue;
+      }
+      seen.add(r.name);
       if (r.resource === undefined) {
         errors.push({ name: r.name, message: `${at}[${r.name}].resource: missing` });
         continue;
@@ -435,4 +454,13 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     });
     this.emit("nack", { typeUrl: resp.typeUrl, nonce: resp.nonce, message });
   }
+}
+
+/** Index of the first C0 control character or DEL in `s`, or -1. */
+function firstControlCharacter(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return i;
+  }
+  return -1;
 }

@@ -1,4 +1,5 @@
 import type { DescMessage, Message, MessageShape } from "@bufbuild/protobuf";
+import { unknownEnumValue } from "./enum-check.js";
 import { L7ResourceSchema } from "./gen/ambit/waypoint/l7_pb.js";
 import { AuthorizationSchema } from "./gen/istio/security/authorization_pb.js";
 import { AddressSchema } from "./gen/istio/workload/workload_pb.js";
@@ -30,7 +31,8 @@ export function defineResourceType<S extends DescMessage>(
     schema,
     // The client decodes every resource of this type with `schema`, so the message is a
     // MessageShape<S>; the generic is erased only to keep a list of mixed types.
-    validate: (resource, name) => (validate ? validate(resource as MessageShape<S>, name) : null),
+    validate: (resource, name) =>
+      unknownEnumValue(schema, resource) ?? (validate ? validate(resource as MessageShape<S>, name) : null),
   };
 }
 

@@ -89,3 +89,54 @@ test("TrustBundleFollower: new roots reach held credentials (same serial); a ris
     certs.close();
   }
 });
+
+test("validateTrustBundle: revoked_serials must be serials (hex, ≤ 20 octets), bounded in number", () => {
+  const with_ = (revokedSerials: string[]) =>
+    validateTrustBundle(
+      trustBundleMessage({ rootsPem: [ca.rootPem()], rotations: new Map(), revokedSerials }),
+      TRUST_BUNDLE_RESOURCE,
+    );
+  assert.equal(with_(["0A1B", "ff:ee"]), null);
+  assert.match(
+    with_(["0A1B", "not-hex"]) ?? "",
+    /^revoked_serials\[1\]: "not-hex" is not a certificate serial/,
+  );
+  assert.match(with_(["1".repeat(41)]) ?? "", /revoked_serials\[0\]/);
+  assert.match(
+    with_(Array.from({ length: 16_385 }, (_, i) => i.toString(16))) ?? "",
+    /16385 entries, at most 16384/,
+  );
+});
+
+test("TrustBundleFollower: a revoked serial reaches the store's list and renews the held certificate it names", async () => {
+  const certs = new CertStore({ ca: localCaClient(ca), rootsPem: ca.rootPem() });
+  try {
+    const web = await certs.get(WEB);
+    const db = await certs.get(DB);
+    const follower = new TrustBundleFollower(certs);
+    const push = (revokedSerials: string[]): XdsChange => ({
+      typeUrl: TRUST_BUNDLE_TYPE_URL,
+      version: "1",
+      upserted: new Map([
+        [
+          TRUST_BUNDLE_RESOURCE,
+          trustBundleMessage({ rootsPem: [ca.rootPem()], rotations: new Map(), revokedSerials }),
+        ],
+      ]),
+      removed: [],
+    });
+    const first = follower.apply(push([web.serial.toLowerCase(), "ABCDEF"]));
+    assert.deepEqual(first?.revoked.length, 2);
+    assert.deepEqual(first?.renewing.map(String), [WEB.toString()], "only the listed certificate is renewed");
+    await first?.renewals;
+    assert.notEqual(certs.current(WEB)?.serial, web.serial);
+    assert.equal(certs.current(DB)?.serial, db.serial);
+    assert.ok(certs.revocations.has(web.serial));
+    assert.equal(certs.current(WEB)?.revoked, certs.revocations, "credentials carry the live list");
+    const again = follower.apply(push([web.serial, "ABCDEF"]));
+    assert.deepEqual(again?.revoked, []);
+    assert.deepEqual(again?.renewing, [], "the renewed certificate is not listed");
+  } finally {
+    certs.close();
+  }
+});

@@ -7,6 +7,7 @@
 import { X509Certificate } from "node:crypto";
 import { create, type Message } from "@bufbuild/protobuf";
 import type { CertStore } from "../identity/cert-store.js";
+import { isSerial, normaliseSerial } from "../identity/revocation.js";
 import type { SpiffeId } from "../identity/spiffe.js";
 import type { XdsChange } from "./client.js";
 import { type TrustBundle, TrustBundleSchema } from "./gen/ambit/security/trust_bundle_pb.js";
@@ -17,12 +18,19 @@ export const TRUST_BUNDLE_TYPE_URL = typeUrlOf(TrustBundleSchema);
 /** The single resource of the type. */
 export const TRUST_BUNDLE_RESOURCE = "mesh";
 
-export const TRUST_BUNDLE_LIMITS = { roots: 16, rootBytes: 16 * 1024, rotations: 1024 } as const;
+export const TRUST_BUNDLE_LIMITS = {
+  roots: 16,
+  rootBytes: 16 * 1024,
+  rotations: 1024,
+  revokedSerials: 16_384,
+} as const;
 
 export interface MeshTrustBundle {
   readonly rootsPem: readonly string[];
   /** namespace ("" = all) → generation; a rise asks nodes to renew now. */
   readonly rotations: ReadonlyMap<string, number>;
+  /** Revoked certificate serials (normalised hex), still unexpired. */
+  readonly revokedSerials?: readonly string[];
 }
 
 export function trustBundleMessage(b: MeshTrustBundle): TrustBundle {
@@ -32,6 +40,7 @@ export function trustBundleMessage(b: MeshTrustBundle): TrustBundle {
       namespace,
       generation: BigInt(generation),
     })),
+    revokedSerials: [...(b.revokedSerials ?? [])],
   });
 }
 
@@ -56,6 +65,13 @@ export function validateTrustBundle(b: TrustBundle, name: string): string | null
   if (b.rotations.length > TRUST_BUNDLE_LIMITS.rotations) {
     return `rotations: ${b.rotations.length} entries, at most ${TRUST_BUNDLE_LIMITS.rotations}`;
   }
+  if (b.revokedSerials.length > TRUST_BUNDLE_LIMITS.revokedSerials) {
+    return `revoked_serials: ${b.revokedSerials.length} entries, at most ${TRUST_BUNDLE_LIMITS.revokedSerials}`;
+  }
+  for (const [i, serial] of b.revokedSerials.entries()) {
+    if (!isSerial(serial))
+      return `revoked_serials[${i}]: ${JSON.stringify(serial.slice(0, 64))} is not a certificate serial (hex, at most 20 octets)`;
+  }
   return null;
 }
 
@@ -67,6 +83,8 @@ export interface TrustBundleApplied {
   /** Identities renewed because their namespace's rotation generation rose. */
   readonly renewing: readonly SpiffeId[];
   readonly renewals: Promise<void>;
+  /** Serials that were not on the list before this bundle. */
+  readonly revoked: readonly string[];
 }
 
 /**
@@ -92,17 +110,19 @@ export class TrustBundleFollower {
     const rootsChanged = before !== this.#certs.trustBundle();
     const previous = this.#generations;
     this.#generations = new Map(message.rotations.map((r) => [r.namespace, r.generation]));
+    const revoked = this.#certs.revocations.replace(message.revokedSerials);
     const renewing: SpiffeId[] = [];
-    if (previous !== undefined) {
-      const risen = (ns: string): boolean => (this.#generations?.get(ns) ?? 0n) > (previous.get(ns) ?? 0n);
-      for (const cred of this.#certs.list()) {
-        if (risen("") || risen(cred.identity.namespace)) renewing.push(cred.identity);
-      }
+    const risen = (ns: string): boolean =>
+      previous !== undefined && (this.#generations?.get(ns) ?? 0n) > (previous.get(ns) ?? 0n);
+    for (const cred of this.#certs.list()) {
+      // A certificate of our own on the list is useless (every peer refuses it): replace it now.
+      const ownRevoked = this.#certs.revocations.has(normaliseSerial(cred.serial));
+      if (ownRevoked || risen("") || risen(cred.identity.namespace)) renewing.push(cred.identity);
     }
     const renewals = Promise.allSettled(renewing.map((id) => this.#certs.rotate(id))).then((rs) => {
       const failed = rs.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed !== undefined) throw failed.reason;
     });
-    return { rootsChanged, renewing, renewals };
+    return { rootsChanged, renewing, renewals, revoked };
   }
 }

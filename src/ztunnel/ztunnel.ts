@@ -388,6 +388,11 @@ export class Ztunnel {
 
   #logBundle(applied: TrustBundleApplied): void {
     if (applied.rootsChanged) this.logger.info("trust bundle updated: new handshakes use the new roots");
+    if (applied.revoked.length > 0)
+      this.logger.warn(
+        { serials: applied.revoked },
+        "certificates revoked: peers presenting them are refused, pooled sessions with them drain",
+      );
     if (applied.renewing.length === 0) return;
     this.logger.info(
       { identities: applied.renewing.map(String) },

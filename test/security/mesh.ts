@@ -9,6 +9,7 @@ import { Duplex } from "node:stream";
 import { HbonePool } from "../../src/hbone/pool.js";
 import type { WorkloadCredential } from "../../src/hbone/tls.js";
 import { SpiffeId } from "../../src/identity/spiffe.js";
+import type { TestPki } from "../../src/identity/testing.js";
 import type { PolicySpec, WorkloadSpec } from "../../src/ztunnel/testing.js";
 import { strictPeerAuthentication } from "../../src/ztunnel/testing.js";
 import {
@@ -74,8 +75,8 @@ export interface SecurityMesh {
   close(): Promise<void>;
 }
 
-export async function startSecurityMesh(): Promise<SecurityMesh> {
-  const cp = await ControlPlane.start();
+export async function startSecurityMesh(opts: { pki?: TestPki } = {}): Promise<SecurityMesh> {
+  const cp = await ControlPlane.start(opts);
   const echos: Awaited<ReturnType<typeof startEcho>>[] = [];
   // One port on every pod address: the first echo picks it, the others bind the same number.
   const first = await startEcho(SERVER_IP);

@@ -11,6 +11,7 @@ import { createLogger, MemoryLogDestination } from "../../src/telemetry/logger.j
 import { createMeshMetrics } from "../../src/telemetry/metrics.js";
 import { bearerToken, type XdsCaller } from "../../src/xds/auth.js";
 import { IMPERSONATED_IDENTITY_KEY } from "../../src/xds/ca-service.js";
+import { TrustBundleSchema } from "../../src/xds/gen/ambit/security/trust_bundle_pb.js";
 import { XdsServer } from "../../src/xds/server.js";
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from "../../src/xds/type-urls.js";
 import type { OriginalDstFn, ZtunnelOptions } from "../../src/ztunnel/config.js";
@@ -43,14 +44,16 @@ export class ControlPlane {
     this.server = server;
   }
 
-  static async start(): Promise<ControlPlane> {
-    const pki = createTestPki();
+  static async start(opts: { pki?: TestPki } = {}): Promise<ControlPlane> {
+    const pki = opts.pki ?? createTestPki();
     const cred = pki.issue(CONTROL_PLANE_ID);
     const server = await XdsServer.listen<Caller>({
       address: "127.0.0.1:0",
       tls: { certChainPem: cred.certChainPem, keyPem: cred.keyPem },
       debounceMs: 5,
       debounceMaxMs: 50,
+      // Tests may push a trust bundle (revocations, rotations) like the real control plane does.
+      extraSchemas: [TrustBundleSchema],
       authenticate: async ({ metadata }) => {
         const token = bearerToken(metadata);
         return token === null ? null : { kind: "ztunnel", id: token };

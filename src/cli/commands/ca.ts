@@ -1,7 +1,9 @@
 /**
- * `ambit ca status|rotate-root`: the CA's signer, trusted roots and root rotation. A rotation pushes the
- * new root to every node first, switches signing only after every node ACKed it, re-issues every
- * workload certificate, and retires the old root once its last leaf has expired.
+ * `ambit ca status|rotate-root|revoke|revoked`: the CA's signer, trusted roots and root rotation. A
+ * rotation pushes the new root to every node first, switches signing only after every node ACKed
+ * it, re-issues every workload certificate, and retires the old root once its last leaf has expired.
+ * Revocation (an ambit extension; Istio has none for workload certificates) lists a serial in the
+ * pushed trust bundle: every HBONE peer refuses it, and the node holding it renews at once.
  */
 import type { Command } from "commander";
 import { parseDuration } from "../../control/config.js";
@@ -29,6 +31,22 @@ interface CaView {
 }
 
 type CommonFlags = AdminSubcommandFlags;
+
+interface RevokedView {
+  serial: string;
+  reason: string;
+  revokedAt: string;
+  notAfter: string | null;
+  identity: string | null;
+}
+
+function revokedTable(list: readonly RevokedView[]): string {
+  if (list.length === 0) return "no revoked certificates\n";
+  return table(
+    ["SERIAL", "IDENTITY", "REASON", "REVOKED", "DROPPED-AFTER"],
+    list.map((r) => [r.serial, r.identity ?? "(unknown)", r.reason, r.revokedAt, r.notAfter ?? "(7 days)"]),
+  );
+}
 
 function describe(ca: CaView): string {
   const p = ca.phase;
@@ -121,4 +139,48 @@ export function register(program: Command): void {
       process.stdout.write(json ? `${JSON.stringify(view, null, 2)}\n` : describe(view));
     },
   );
+  withAdminOptions(
+    ca
+      .command("revoke <serial>")
+      .description(
+        "revoke a workload certificate by serial (hex, as `ambit cert status` prints it): peers refuse it at once, its node renews",
+      )
+      .option("--reason <text>", "why, kept with the entry", "unspecified"),
+  ).action(async (serialArg: string, flags: CommonFlags & { reason: string }, cmd: Command) => {
+    const { normaliseSerial } = await import("../../identity/revocation.js");
+    const serial = normaliseSerial(serialArg);
+    const client = await AdminClient.connect(adminOptionsOf(withGroupOptions(flags, cmd)));
+    const out = await client.post<{
+      revoked: RevokedView;
+      added: boolean;
+      known: boolean;
+      heldBy: Array<{ caller: string; identity: string }>;
+    }>("/v1/ca/revoke", { serial, reason: flags.reason });
+    if (flags.output === "json") {
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      return;
+    }
+    const lines = [
+      out.added
+        ? `revoked ${out.revoked.serial}${out.revoked.identity !== null ? ` (${out.revoked.identity})` : ""}`
+        : `${out.revoked.serial} was already revoked at ${out.revoked.revokedAt}`,
+    ];
+    if (!out.known) {
+      lines.push(
+        "warning: this control plane has not issued that serial since it started; it is listed anyway (kept 7 days)",
+      );
+    }
+    for (const h of out.heldBy) lines.push(`renewing: ${h.identity} held by ${h.caller}`);
+    process.stdout.write(`${lines.join("\n")}\n`);
+  });
+
+  withAdminOptions(
+    ca.command("revoked").description("the revocation list (entries leave it when the certificate expires)"),
+  ).action(async (flags: CommonFlags, cmd: Command) => {
+    const client = await AdminClient.connect(adminOptionsOf(withGroupOptions(flags, cmd)));
+    const view = await client.get<{ revoked: RevokedView[] }>("/v1/ca/revoked");
+    process.stdout.write(
+      flags.output === "json" ? `${JSON.stringify(view, null, 2)}\n` : revokedTable(view.revoked),
+    );
+  });
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ambit/security/trust_bundle.proto.
  */
 export const file_ambit_security_trust_bundle: GenFile = /*@__PURE__*/
-  fileDesc("CiFhbWJpdC9zZWN1cml0eS90cnVzdF9idW5kbGUucHJvdG8SDmFtYml0LnNlY3VyaXR5IlgKC1RydXN0QnVuZGxlEhEKCXJvb3RzX3BlbRgBIAMoCRI2Cglyb3RhdGlvbnMYAiADKAsyIy5hbWJpdC5zZWN1cml0eS5DZXJ0aWZpY2F0ZVJvdGF0aW9uIjwKE0NlcnRpZmljYXRlUm90YXRpb24SEQoJbmFtZXNwYWNlGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKARiBnByb3RvMw");
+  fileDesc("CiFhbWJpdC9zZWN1cml0eS90cnVzdF9idW5kbGUucHJvdG8SDmFtYml0LnNlY3VyaXR5InEKC1RydXN0QnVuZGxlEhEKCXJvb3RzX3BlbRgBIAMoCRI2Cglyb3RhdGlvbnMYAiADKAsyIy5hbWJpdC5zZWN1cml0eS5DZXJ0aWZpY2F0ZVJvdGF0aW9uEhcKD3Jldm9rZWRfc2VyaWFscxgDIAMoCSI8ChNDZXJ0aWZpY2F0ZVJvdGF0aW9uEhEKCW5hbWVzcGFjZRgBIAEoCRISCgpnZW5lcmF0aW9uGAIgASgEYgZwcm90bzM");
 
 /**
  * The one resource of this type is named "mesh".
@@ -37,6 +37,16 @@ export type TrustBundle = Message<"ambit.security.TrustBundle"> & {
    * @generated from field: repeated ambit.security.CertificateRotation rotations = 2;
    */
   rotations: CertificateRotation[];
+
+  /**
+   * Revoked certificate serials (`ambit ca revoke`), uppercase hex without leading zeros. An ambit
+   * extension: Istio checks no revocation for workload certificates. HBONE servers and clients
+   * refuse a peer whose leaf or chain holds one; a node renews at once a certificate of its own
+   * that is listed. The control plane drops an entry once the certificate has expired.
+   *
+   * @generated from field: repeated string revoked_serials = 3;
+   */
+  revokedSerials: string[];
 };
 
 /**
