@@ -43,6 +43,11 @@ import {
 
 const { constants } = http2;
 
+/** Between the announcing GOAWAY and the final one of a graceful drain: several round trips here. */
+const GOAWAY_GRACE_MS = 1_000;
+/** 2^31 - 1, the largest HTTP/2 stream identifier. */
+const MAX_STREAM_ID = 0x7fffffff;
+
 export interface OriginalDestination {
   address: string;
   port: number;
@@ -380,11 +385,25 @@ export class HboneServer {
     await this.close();
   }
 
+  /**
+   * RFC 9113 §6.8's graceful shutdown: a first GOAWAY with the largest stream id tells the peer to
+   * open nothing more here while every CONNECT already on the wire is still served; the final
+   * GOAWAY (`close()`) follows a grace period later. A single GOAWAY naming the last stream seen
+   * would refuse the CONNECTs that crossed it, and a ztunnel that already sent early data on such a
+   * stream cannot replay it: the client's connection would fail during a hand-over.
+   */
   #closeDraining(s: http2.Http2Session): void {
     if (s.destroyed || this.#drainUntil === undefined) return;
-    const t = this.#config.timers.setTimeout(() => s.destroy(), Math.max(0, this.#drainUntil - Date.now()));
-    s.once("close", () => this.#config.timers.clearTimeout(t));
-    s.close();
+    const left = Math.max(0, this.#drainUntil - Date.now());
+    const t = this.#config.timers.setTimeout(() => s.destroy(), left);
+    const grace = this.#config.timers.setTimeout(() => {
+      if (!s.destroyed) s.close();
+    }, Math.min(GOAWAY_GRACE_MS, left));
+    s.once("close", () => {
+      this.#config.timers.clearTimeout(t);
+      this.#config.timers.clearTimeout(grace);
+    });
+    s.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
   }
 
   #reject(error: HboneError, remote: string | undefined): void {
