@@ -396,9 +396,12 @@ export class HboneServer {
     if (s.destroyed || this.#drainUntil === undefined) return;
     const left = Math.max(0, this.#drainUntil - Date.now());
     const t = this.#config.timers.setTimeout(() => s.destroy(), left);
-    const grace = this.#config.timers.setTimeout(() => {
-      if (!s.destroyed) s.close();
-    }, Math.min(GOAWAY_GRACE_MS, left));
+    const grace = this.#config.timers.setTimeout(
+      () => {
+        if (!s.destroyed) s.close();
+      },
+      Math.min(GOAWAY_GRACE_MS, left),
+    );
     s.once("close", () => {
       this.#config.timers.clearTimeout(t);
       this.#config.timers.clearTimeout(grace);
