@@ -8,7 +8,8 @@
  *   - HTTP/1.1 keep-alive request/response at a fixed concurrency (req/s, latency p50/p99)
  *   - new-connection latency: TCP connect + request + first response byte, one at a time
  *   - ztunnel RSS on both nodes, idle and the peak under load
- * Root only. Run: node dist/bench/mesh.js [--seconds 10] [--concurrency 16] [--conns 300] [--no-write]
+ *   - with --idle N: N idle connections held through the mesh; each ztunnel's RSS growth per connection
+ * Root only. Run: node dist/bench/mesh.js [--seconds 10] [--concurrency 16] [--conns 300] [--idle 10000] [--no-write]
  * Writes bench/results/mesh-<date>.json and appends a row per path to bench/README.md.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -22,6 +23,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import type { Socket } from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -40,12 +42,14 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "10" },
     concurrency: { type: "string", default: "16" },
     conns: { type: "string", default: "300" },
+    idle: { type: "string", default: "0" },
     "no-write": { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const CONNS = Number(args.conns);
+const IDLE = Number(args.idle);
 const ROOT = repoRoot();
 const CLI = cliEntry(ROOT);
 
@@ -116,6 +120,40 @@ async function newConnections(
   return { p50: pct(lat, 50), p99: pct(lat, 99), errors };
 }
 
+/**
+ * Opens `n` connections through the mesh and leaves them idle (after one byte, so the far ztunnel
+ * has its upstream connection too); returns how many are open after they settled, and a release.
+ */
+async function holdIdle(netns: string, host: string, n: number): Promise<{ open: number; release(): void }> {
+  const sockets: Socket[] = [];
+  for (let i = 0; i < n; i += 200) {
+    const batch = await Promise.all(
+      Array.from(
+        { length: Math.min(200, n - i) },
+        () =>
+          new Promise<Socket | undefined>((resolve) => {
+            const s = connectFrom({ netns, host, port: 8080 });
+            s.once("error", () => resolve(undefined));
+            s.once("connect", () => {
+              s.on("error", () => {});
+              // A partial request line: the pod waits for the rest, the connection stays idle.
+              s.write("G");
+              resolve(s);
+            });
+          }),
+      ),
+    );
+    for (const s of batch) if (s !== undefined) sockets.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  return {
+    open: sockets.filter((s) => !s.destroyed).length,
+    release: () => {
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("bench/mesh needs root (network namespaces)");
   const name = `b${randomBytes(3).toString("hex").slice(0, 5)}`;
@@ -159,6 +197,25 @@ async function main(): Promise<void> {
         `${p.path}: ${ka.rps.toFixed(0)} req/s (c=${CONCURRENCY}) p50 ${ka.p50.toFixed(2)} ms p99 ${ka.p99.toFixed(2)} ms; new conn p50 ${nc.p50.toFixed(2)} ms p99 ${nc.p99.toFixed(2)} ms\n`,
       );
     }
+    let idleConnections: Record<string, unknown> | undefined;
+    if (IDLE > 0) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const before = zt.map(rssMiB);
+      const held = await holdIdle(paths[0]!.netns, paths[0]!.host, IDLE);
+      const after = zt.map(rssMiB);
+      held.release();
+      const perConnKiB = after.map((a, i) => ((a - (before[i] ?? 0)) * 1024) / Math.max(1, held.open));
+      idleConnections = {
+        requested: IDLE,
+        open: held.open,
+        rssBeforeMiB: before,
+        rssAfterMiB: after,
+        perConnKiB,
+      };
+      process.stderr.write(
+        `idle: ${held.open}/${IDLE} held; ztunnel RSS ${before.map((v) => v.toFixed(0)).join(", ")} → ${after.map((v) => v.toFixed(0)).join(", ")} MiB; ${perConnKiB.map((v) => v.toFixed(2)).join(" + ")} KiB per connection\n`,
+      );
+    }
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
       cwd: ROOT,
       encoding: "utf8",
@@ -171,6 +228,7 @@ async function main(): Promise<void> {
       settings: { seconds: SECONDS, concurrency: CONCURRENCY, newConnections: CONNS },
       ztunnelRssMiB: { idle, peakUnderLoad: peak },
       results,
+      ...(idleConnections !== undefined ? { idleConnections } : {}),
     };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     if (!args["no-write"]) {
