@@ -699,14 +699,16 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         setImmediate(() => reject(this.#streamError(p, e, params)));
       };
       stream.once("error", fail);
-      stream.once("close", () =>
+      // Built only when it is news: an Error captures a stack, and every stream closes eventually.
+      stream.once("close", () => {
+        if (settled) return;
         fail(
           new HboneError(
             HboneErrorCode.PROTOCOL,
             `stream closed before the CONNECT response (rst ${stream.rstCode})`,
           ),
-        ),
-      );
+        );
+      });
       stream.once("response", (resHeaders) => {
         if (settled) return;
         settled = true;
