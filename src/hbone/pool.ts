@@ -37,6 +37,7 @@ import {
   flowControlSettings,
   requirePositiveInt,
 } from "./tuning.js";
+import { UnblockedWrites } from "./unblocked-writes.js";
 
 const { constants } = http2;
 const MAX_TICKETS = 4096;
@@ -472,7 +473,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         );
       }
       const session = http2.connect(authorityUrl(dst), {
-        createConnection: () => socket,
+        // Not the TLS socket itself: its pending writes would stop the session's reads (see there).
+        createConnection: () => new UnblockedWrites(socket),
         maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
         peerMaxConcurrentStreams: c.maxStreamsPerSession,
         settings: {
@@ -501,6 +503,9 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         }),
         timeout,
       ]);
+      // A server that refuses us sends its SETTINGS and a GOAWAY together: both may be in already.
+      if (session.destroyed || session.closed)
+        throw this.#streamError(p, new Error("the session ended right after its SETTINGS"), params);
       session.setLocalWindowSize(c.connectionWindowSize);
       if (p.state.state === "connecting") p.state = { state: "ready", since: Date.now() };
       this.#stats.sessionsOpened += 1;

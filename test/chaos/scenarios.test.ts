@@ -113,9 +113,10 @@ describe("chaos scenarios against a local cluster (short forms)", { skip: needsR
   });
 
   test("slow readers and idle connections: measured; idle connections do not hurt new requests", async () => {
-    // Known finding (reported): slow readers' unread data on a pooled HBONE session starves the
-    // load's streams on the same session here, so this run measures without asserting zero failures.
-    await run("slow-reader", 8);
+    // Slow readers at both ends once deadlocked the pooled session they shared with the load
+    // (node:http2 stops reading while a write is pending; src/hbone/unblocked-writes.ts).
+    const slow = await run("slow-reader", 8);
+    noFailures(slow);
     // 5,000 in the shipped scenario; 500 here for CI time.
     const idle = await run("idle-connections", 10, (s) => ({
       ...s,
