@@ -230,13 +230,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         return stream;
       } catch (e) {
         // RST REFUSED_STREAM guarantees the server did nothing with the stream: safe to retry once.
-        if (
-          attempt === 0 &&
-          isHboneError(e, HboneErrorCode.PROTOCOL) &&
-          e.message.includes("REFUSED_STREAM")
-        ) {
-          continue;
-        }
+        if (attempt === 0 && isRefusedStream(e)) continue;
         throw e;
       }
     }
@@ -757,6 +751,11 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       { cause: e },
     );
   }
+}
+
+/** The server refused the stream unprocessed (RST_STREAM REFUSED_STREAM): it may be retried. */
+export function isRefusedStream(e: unknown): boolean {
+  return isHboneError(e, HboneErrorCode.PROTOCOL) && e.message.includes("REFUSED_STREAM");
 }
 
 function authorityUrl(d: Destination): string {

@@ -43,11 +43,6 @@ import {
 
 const { constants } = http2;
 
-/** Between the announcing GOAWAY and the final one of a graceful drain: several round trips here. */
-const GOAWAY_GRACE_MS = 1_000;
-/** 2^31 - 1, the largest HTTP/2 stream identifier. */
-const MAX_STREAM_ID = 0x7fffffff;
-
 export interface OriginalDestination {
   address: string;
   port: number;
@@ -386,27 +381,16 @@ export class HboneServer {
   }
 
   /**
-   * RFC 9113 §6.8's graceful shutdown: a first GOAWAY with the largest stream id tells the peer to
-   * open nothing more here while every CONNECT already on the wire is still served; the final
-   * GOAWAY (`close()`) follows a grace period later. A single GOAWAY naming the last stream seen
-   * would refuse the CONNECTs that crossed it, and a ztunnel that already sent early data on such a
-   * stream cannot replay it: the client's connection would fail during a hand-over.
+   * GOAWAY naming the last stream seen. node:http2 cannot send nghttp2's shutdown notice (a first
+   * GOAWAY with the largest stream id that still admits streams in flight): after any GOAWAY it
+   * ignores new streams, and the client refuses those above the named id (REFUSED_STREAM, nothing
+   * processed), so the client retries them elsewhere at once (`openWithEarlyData` in the ztunnel).
    */
   #closeDraining(s: http2.Http2Session): void {
     if (s.destroyed || this.#drainUntil === undefined) return;
-    const left = Math.max(0, this.#drainUntil - Date.now());
-    const t = this.#config.timers.setTimeout(() => s.destroy(), left);
-    const grace = this.#config.timers.setTimeout(
-      () => {
-        if (!s.destroyed) s.close();
-      },
-      Math.min(GOAWAY_GRACE_MS, left),
-    );
-    s.once("close", () => {
-      this.#config.timers.clearTimeout(t);
-      this.#config.timers.clearTimeout(grace);
-    });
-    s.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+    const t = this.#config.timers.setTimeout(() => s.destroy(), Math.max(0, this.#drainUntil - Date.now()));
+    s.once("close", () => this.#config.timers.clearTimeout(t));
+    s.close();
   }
 
   #reject(error: HboneError, remote: string | undefined): void {

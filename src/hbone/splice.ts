@@ -81,6 +81,8 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
     dst.once("finish", d.complete);
     // A 'data' listener does not restart a stream someone paused (a SOCKS5 or protocol sniffer did).
     src.resume();
+    // A source whose EOF was already read (by whoever read its first bytes) will not say so again.
+    if (src.readableEnded) onEnd();
     return d;
   };
 

@@ -8,13 +8,14 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { buildBaggage, buildForwarded, formatTraceParent, newTraceParent } from "../hbone/headers.js";
+import { isRefusedStream } from "../hbone/pool.js";
 import { tracer } from "../telemetry/trace.js";
 import { canonicalIp, hostPort } from "./addresses.js";
 import { type ProxyContext, spiffe, track } from "./context.js";
 import { decideOutbound, type OutboundDecision } from "./decide-outbound.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { connectionLabels } from "./labels.js";
-import { type PipeResult, pipeBoth } from "./pipe.js";
+import { pipeBoth } from "./pipe.js";
 import { SocksReply } from "./socks5.js";
 
 const trace = tracer("outbound");
@@ -100,14 +101,15 @@ export async function handleOutbound(ctx: ProxyContext, conn: OutboundEntry): Pr
     ctx.metrics.tcpOpened.inc(labels());
     opened = true;
     let upstream: Duplex;
-    let piping: Promise<PipeResult> | undefined;
+    let earlyBytes = 0;
     try {
-      if (decision.kind === "hbone") {
+      if (decision.kind === "hbone" && conn.reply === undefined) {
+        const opened = await openWithEarlyData(ctx, decision, connId, srcIp, conn.client);
+        earlyBytes = opened.earlyBytes;
+        upstream = opened.stream;
+      } else if (decision.kind === "hbone") {
+        // A SOCKS5 client waits for our reply, so it gets the answer before it sends anything.
         const { stream, established } = await openHbone(ctx, decision, connId, srcIp);
-        // A captured client already believes it is connected: its first bytes ride right behind
-        // the CONNECT instead of waiting a round trip for the 200 (the server forwards nothing
-        // before it accepts). A SOCKS5 client waits for our reply, so it gets the answer first.
-        if (conn.reply === undefined) piping = pipeBoth(conn.client, stream);
         try {
           await established;
         } catch (e) {
@@ -128,8 +130,8 @@ export async function handleOutbound(ctx: ProxyContext, conn: OutboundEntry): Pr
     }
     track(ctx, upstream);
     conn.reply?.(SocksReply.Succeeded);
-    const r = await (piping ?? pipeBoth(conn.client, upstream));
-    received = r.received;
+    const r = await pipeBoth(conn.client, upstream);
+    received = r.received + earlyBytes;
     sent = r.sent;
     if (r.error !== undefined && !isBenignClose(r.error)) failure = r.error;
   } catch (e) {
@@ -172,6 +174,49 @@ function describeDestination(
     });
   } else {
     record.set({ reason: d.reason });
+  }
+}
+
+/**
+ * A captured client already believes it is connected: its first bytes ride right behind the CONNECT
+ * (early data) instead of waiting a round trip for the 200; the server forwards nothing before it
+ * accepts. A copy is kept until the answer: a stream refused with REFUSED_STREAM was not processed
+ * (RFC 9113 §8.7 — one that crossed a draining ztunnel's GOAWAY, say), so it is opened once more,
+ * on another session, with the same bytes. Later bytes wait in the client socket for the answer.
+ */
+async function openWithEarlyData(
+  ctx: ProxyContext,
+  d: Extract<OutboundDecision, { kind: "hbone" }>,
+  connId: string,
+  srcIp: string,
+  client: Socket,
+): Promise<{ stream: Duplex; earlyBytes: number }> {
+  let early: Buffer | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const { stream, established } = await openHbone(ctx, d, connId, srcIp);
+    let onReadable: (() => void) | undefined;
+    if (early !== undefined) stream.write(early);
+    else {
+      onReadable = (): void => {
+        const chunk = client.read() as Buffer | null;
+        if (chunk === null) return;
+        client.removeListener("readable", onReadable as () => void);
+        early = chunk;
+        stream.write(chunk);
+      };
+      client.on("readable", onReadable);
+      onReadable();
+    }
+    try {
+      await established;
+      return { stream, earlyBytes: early?.length ?? 0 };
+    } catch (e) {
+      stream.destroy();
+      if (attempt === 0 && isRefusedStream(e)) continue;
+      throw e;
+    } finally {
+      if (onReadable !== undefined) client.removeListener("readable", onReadable);
+    }
   }
 }
 
