@@ -120,5 +120,8 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
   b.on("error", onError);
   a.once("close", onClose);
   b.once("close", onClose);
+  // A side that went away before the splice began (a client that reset while its CONNECT was
+  // being answered) will not emit 'close' again.
+  if (a.destroyed || b.destroyed) onClose();
   return result;
 }
