@@ -205,12 +205,16 @@ export function withGroupOptions<T extends AdminSubcommandFlags>(flags: T, cmd: 
   };
 }
 
-/** Adds `-o`, `--home` and `--server` to an admin subcommand. */
-export function withAdminOptions(cmd: Command): Command {
+/** Adds `--home` and `--server`: where the control plane's admin API is. */
+export function withConnectionOptions(cmd: Command): Command {
   return cmd
-    .option("-o, --output <format>", "json prints the raw answer")
     .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
     .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
+}
+
+/** Adds `-o`, `--home` and `--server` to an admin subcommand. */
+export function withAdminOptions(cmd: Command): Command {
+  return withConnectionOptions(cmd.option("-o, --output <format>", "json prints the raw answer"));
 }
 
 /** kubectl-style aligned table: columns separated by three spaces, no borders. */

@@ -27,8 +27,6 @@ function prematureClose(): Error {
 }
 
 interface Direction {
-  readonly src: Duplex;
-  readonly dst: Duplex;
   over: boolean;
   complete(): void;
 }
@@ -57,8 +55,6 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
       dst.end();
     };
     const d: Direction = {
-      src,
-      dst,
       over: false,
       complete: () => {
         if (d.over) return;

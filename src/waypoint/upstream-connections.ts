@@ -160,13 +160,20 @@ export class UpstreamConnections {
     const entry = this.#h2.get(key);
     if (entry !== undefined && Date.now() - entry.born <= this.#maxAgeMs) return entry.session;
     if (entry !== undefined) this.#retire(key, entry);
-    const session = this.#connectH2(key, up, authority);
-    this.#h2.set(key, { session, born: Date.now() });
-    session.catch(() => this.#h2.delete(key));
-    return session;
+    const forget = (): void => {
+      if (this.#h2.get(key) === fresh) this.#h2.delete(key);
+    };
+    const fresh: H2Entry = { session: this.#connectH2(up, authority, forget), born: Date.now() };
+    fresh.session.catch(forget);
+    this.#h2.set(key, fresh);
+    return fresh.session;
   }
 
-  async #connectH2(key: string, up: UpstreamChoice, authority: string): Promise<http2.ClientHttp2Session> {
+  async #connectH2(
+    up: UpstreamChoice,
+    authority: string,
+    forget: () => void,
+  ): Promise<http2.ClientHttp2Session> {
     let stream: Duplex;
     try {
       stream = await this.#open(up);
@@ -177,12 +184,7 @@ export class UpstreamConnections {
     const session = http2.connect(`http://${authority}`, { createConnection: () => s });
     session.on("error", () => {});
     this.#h2Live.add(session);
-    const forget = (): void => {
-      this.#h2Live.delete(session);
-      const current = this.#h2.get(key);
-      if (current !== undefined)
-        void current.session.then((x) => x === session && this.#h2.delete(key)).catch(() => {});
-    };
+    session.once("close", () => this.#h2Live.delete(session));
     session.once("close", forget);
     session.once("goaway", forget);
     // An unused session goes away after the idle timeout, like a free HTTP/1.1 connection.

@@ -238,3 +238,29 @@ export async function until(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export interface ShopNodes {
+  readonly h: ControlHarness;
+  readonly node1: TestNode;
+  readonly node2: TestNode;
+}
+
+/** A control plane with the shop applied and the certificate halves of node1 and node2. */
+export async function startShopNodes(
+  opts: { certTtl?: string; ttlSeconds?: number } = {},
+): Promise<ShopNodes> {
+  const h = await startControl(opts.certTtl !== undefined ? { certTtl: opts.certTtl } : {});
+  const applied = await h.admin("POST", "/v1/apply", { filename: "shop.yaml", yaml: SHOP });
+  if (applied.status !== 200) throw new Error(`applying the shop answered ${applied.status}`);
+  const node1 = await startNode(h, "node1", opts.ttlSeconds);
+  const node2 = await startNode(h, "node2", opts.ttlSeconds);
+  return { h, node1, node2 };
+}
+
+/** Stops what startShopNodes (and a traffic loop over it) started, in reverse order; absent parts are skipped. */
+export async function stopShopNodes(m: Partial<ShopNodes>, traffic?: TrafficLoop): Promise<void> {
+  await traffic?.stop();
+  m.node1?.close();
+  m.node2?.close();
+  await m.h?.close();
+}

@@ -16,10 +16,9 @@ import { normaliseSerial } from "../../src/identity/revocation.js";
 import { SpiffeId } from "../../src/identity/spiffe.js";
 import {
   type ControlHarness,
-  SHOP,
-  startControl,
-  startNode,
+  startShopNodes,
   startTraffic,
+  stopShopNodes,
   type TestNode,
   type TrafficLoop,
   until,
@@ -44,19 +43,13 @@ describe("certificate revocation (real control plane, real HBONE)", () => {
   let traffic: TrafficLoop;
 
   before(async () => {
-    h = await startControl();
-    assert.equal((await h.admin("POST", "/v1/apply", { filename: "shop.yaml", yaml: SHOP })).status, 200);
-    node1 = await startNode(h, "node1");
-    node2 = await startNode(h, "node2");
+    ({ h, node1, node2 } = await startShopNodes());
     traffic = await startTraffic(node1, WEB, node2, DB);
     await until(() => traffic.ok >= 3, "first connections");
   });
 
   after(async () => {
-    await traffic?.stop();
-    node1?.close();
-    node2?.close();
-    await h?.close();
+    await stopShopNodes({ h, node1, node2 }, traffic);
   });
 
   test("POST /v1/ca/revoke: an invalid serial is a 400 naming it; nothing is listed", async () => {

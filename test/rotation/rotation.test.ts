@@ -9,10 +9,9 @@ import { after, before, describe, test } from "node:test";
 import { SpiffeId } from "../../src/identity/spiffe.js";
 import {
   type ControlHarness,
-  SHOP,
-  startControl,
-  startNode,
+  startShopNodes,
   startTraffic,
+  stopShopNodes,
   type TestNode,
   type TrafficLoop,
   until,
@@ -42,19 +41,13 @@ describe("certificate and root rotation (real control plane, real HBONE)", () =>
   let traffic: TrafficLoop;
 
   before(async () => {
-    h = await startControl();
-    assert.equal((await h.admin("POST", "/v1/apply", { filename: "shop.yaml", yaml: SHOP })).status, 200);
-    node1 = await startNode(h, "node1");
-    node2 = await startNode(h, "node2");
+    ({ h, node1, node2 } = await startShopNodes());
     traffic = await startTraffic(node1, WEB, node2, DB);
     await until(() => traffic.ok >= 3, "first connections");
   });
 
   after(async () => {
-    await traffic?.stop();
-    node1?.close();
-    node2?.close();
-    await h?.close();
+    await stopShopNodes({ h, node1, node2 }, traffic);
   });
 
   const certs = async (): Promise<CertRow[]> =>
@@ -177,15 +170,10 @@ describe("ambit status names nodes on an old trust bundle", () => {
   let node1: TestNode;
   let node2: TestNode;
   before(async () => {
-    h = await startControl();
-    assert.equal((await h.admin("POST", "/v1/apply", { filename: "shop.yaml", yaml: SHOP })).status, 200);
-    node1 = await startNode(h, "node1");
-    node2 = await startNode(h, "node2");
+    ({ h, node1, node2 } = await startShopNodes());
   });
   after(async () => {
-    node1?.close();
-    node2?.close();
-    await h?.close();
+    await stopShopNodes({ h, node1, node2 });
   });
 
   test("a disconnected node is behind once the bundle changes; a rotation waits for it", async () => {
@@ -214,18 +202,12 @@ describe("renewal at half-life with a real short TTL (test-only floor)", () => {
   let traffic: TrafficLoop;
 
   before(async () => {
-    h = await startControl({ certTtl: "20s" });
-    assert.equal((await h.admin("POST", "/v1/apply", { filename: "shop.yaml", yaml: SHOP })).status, 200);
-    node1 = await startNode(h, "node1", 20);
-    node2 = await startNode(h, "node2", 20);
+    ({ h, node1, node2 } = await startShopNodes({ certTtl: "20s", ttlSeconds: 20 }));
     traffic = await startTraffic(node1, WEB, node2, DB);
   });
 
   after(async () => {
-    await traffic?.stop();
-    node1?.close();
-    node2?.close();
-    await h?.close();
+    await stopShopNodes({ h, node1, node2 }, traffic);
   });
 
   test("a 20 s certificate is renewed by itself before it expires; connections keep working", async () => {

@@ -14,6 +14,7 @@ import {
   adminOptionsOf,
   table,
   withAdminOptions,
+  withConnectionOptions,
   withGroupOptions,
 } from "../admin-client.js";
 
@@ -70,11 +71,9 @@ function describe(ca: CaView): string {
 }
 
 export function register(program: Command): void {
-  const ca = program
-    .command("ca")
-    .description("the mesh CA: roots, signer and root rotation")
-    .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
-    .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
+  const ca = withConnectionOptions(
+    program.command("ca").description("the mesh CA: roots, signer and root rotation"),
+  );
 
   withAdminOptions(
     ca.command("status").description("signer, trusted roots, rotation phase, nodes' bundles"),

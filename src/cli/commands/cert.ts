@@ -12,6 +12,7 @@ import {
   adminOptionsOf,
   table,
   withAdminOptions,
+  withConnectionOptions,
   withGroupOptions,
 } from "../admin-client.js";
 
@@ -59,11 +60,9 @@ export function pendingTargets(answer: RotateAnswer, certs: readonly CertView[])
 }
 
 export function register(program: Command): void {
-  const cert = program
-    .command("cert")
-    .description("workload certificates: status and forced rotation")
-    .option("--home <dir>", "data directory of the control plane (default $AMBIT_HOME or ./.ambit)")
-    .option("--server <host:port>", "admin API TCP address instead of the home's unix socket");
+  const cert = withConnectionOptions(
+    program.command("cert").description("workload certificates: status and forced rotation"),
+  );
 
   withAdminOptions(
     cert
