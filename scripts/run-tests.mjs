@@ -30,7 +30,17 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ["--enable-source-maps", "--test", "--test-concurrency=2", "--test-timeout=600000", ...files],
+  [
+    "--enable-source-maps",
+    "--test",
+    "--test-concurrency=2",
+    "--test-timeout=600000",
+    "--test-reporter=tap",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=./scripts/test-summary-reporter.mjs",
+    "--test-reporter-destination=stdout",
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 process.exit(r.status ?? 1);
