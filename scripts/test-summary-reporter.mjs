@@ -32,7 +32,10 @@ export default async function* summary(source) {
         path: [...stack.slice(0, data.nesting), data.name].join(" > "),
         kind: error?.failureType ?? "failure",
         ms: Math.round(data.details?.duration_ms ?? 0),
-        message: String(cause?.message ?? cause ?? "").split("\n").slice(0, 12).join("\n#          "),
+        message: String(cause?.message ?? cause ?? "")
+          .split("\n")
+          .slice(0, 12)
+          .join("\n#          "),
         isSuite,
       });
     }
