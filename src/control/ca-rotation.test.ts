@@ -115,7 +115,7 @@ test("a crash in the middle of the switch is redone at start without losing the 
 function pluginIntermediate(): string {
   const d = tmp();
   const run = (...args: string[]): void => {
-    execFileSync("openssl", args, { cwd: d, stdio: "ignore" });
+    execFileSync("openssl", args, { cwd: d, stdio: "ignore", timeout: 60_000, killSignal: "SIGKILL" });
   };
   run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "root-key.pem");
   run(

@@ -8,6 +8,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { splitCertificates } from "./pem.js";
 
+/**
+ * openssl never reads stdin here, and a run that takes a minute is stuck: it is killed, so the test
+ * fails naming the command instead of holding its file until the runner's 10-minute timeout.
+ */
+function run(
+  args: readonly string[],
+  cwd?: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync("openssl", args, {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 60_000,
+    killSignal: "SIGKILL",
+  });
+  if (r.error !== undefined)
+    throw new Error(`openssl ${args.join(" ")}: ${r.error.message}`, { cause: r.error });
+  return r;
+}
+
 export interface OpensslResult {
   readonly ok: boolean;
   readonly output: string;
@@ -32,8 +52,7 @@ export function opensslVerify(
     if (opts.atTime !== undefined) args.push("-attime", String(Math.floor(opts.atTime.getTime() / 1000)));
     if (opts.purpose !== undefined) args.push("-purpose", opts.purpose);
     args.push(join(dir, "leaf.pem"));
-    const r = spawnSync("openssl", args, { encoding: "utf8" });
-    if (r.error !== undefined) throw r.error;
+    const r = run(args);
     return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -42,8 +61,7 @@ export function opensslVerify(
 
 /** Runs openssl with `args` in `cwd`, failing the test with its output if it exits non-zero. */
 export function openssl(cwd: string, args: readonly string[]): string {
-  const r = spawnSync("openssl", args, { cwd, encoding: "utf8" });
-  if (r.error !== undefined) throw r.error;
+  const r = run(args, cwd);
   assert.equal(r.status, 0, `openssl ${args.join(" ")} failed:\n${r.stdout}${r.stderr}`);
   return r.stdout;
 }
