@@ -4,14 +4,16 @@
  * CPU-profiled through their admin endpoint (`/debug/pprof/profile`). Prints the top self-time
  * functions per ztunnel and saves the `.cpuprofile`s (DevTools / speedscope) under
  * bench/results/profiles/.
- * Root only. Run: node dist/bench/ztunnel-profile.js [--seconds 15] [--phase newconn|keepalive]
+ * `iperf`: one iperf3 stream (bulk data) instead of HTTP.
+ * Root only. Run: node dist/bench/ztunnel-profile.js [--seconds 15] [--phase newconn|keepalive|iperf]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { APP_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
+import { APP_PORT, IPERF_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
 import { maxThroughput, newConnections } from "../src/bench/http-load.js";
+import { iperfSingleStream } from "../src/bench/iperf.js";
 import { repoRoot } from "../src/local/cluster-config.js";
 import { connectFrom } from "../src/platform/netns-sockets.js";
 import { hotSpots } from "../src/telemetry/cpu-profile.js";
@@ -53,10 +55,20 @@ try {
     host: "server",
   };
   await newConnections(target, 200); // warm: pool sessions, certificates, JIT
+  if (args.phase === "iperf") k.startIperfServer(k.server.l4);
   const profiles = k.nodeNetns.map((ns) => profileOf(ns, SECONDS));
   const end = Date.now() + SECONDS * 1000;
   let n = 0;
-  while (Date.now() < end) {
+  if (args.phase === "iperf") {
+    const r = await iperfSingleStream({
+      netns: k.client.l4.netns,
+      host: k.server.l4.ip,
+      port: IPERF_PORT,
+      seconds: SECONDS,
+    });
+    n = Math.round(r.gbps * 1000);
+  }
+  while (args.phase !== "iperf" && Date.now() < end) {
     if (args.phase === "keepalive")
       n += (await maxThroughput(target, { seconds: 1, connections: 8 })).requests;
     else n += (await newConnections(target, 50)).requests;
@@ -66,7 +78,9 @@ try {
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, "-");
   process.stdout.write(
-    `${n} ${args.phase === "keepalive" ? "requests" : "new connections"} in ${SECONDS} s\n`,
+    args.phase === "iperf"
+      ? `${n / 1000} Gbit/s in one stream for ${SECONDS} s\n`
+      : `${n} ${args.phase === "keepalive" ? "requests" : "new connections"} in ${SECONDS} s\n`,
   );
   texts.forEach((t, i) => {
     const file = join(dir, `ztunnel-node-${i + 1}-${args.phase}-${stamp}.cpuprofile`);
