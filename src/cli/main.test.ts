@@ -14,3 +14,18 @@ test("every command module loads and registers at least one command", async () =
   }
   assert.equal(new Set(names).size, names.length, "duplicate command names");
 });
+
+test("a run of one command loads only its own module when the file has the command's name", async () => {
+  const zt = await buildProgram("ztunnel");
+  assert.deepEqual(
+    zt.commands.map((c) => c.name()),
+    ["ztunnel"],
+  );
+  // No file of that name, an option, or nothing: every command, as for help.
+  for (const arg of ["no-such-command", "--help", undefined]) {
+    const names = (await buildProgram(arg)).commands.map((c) => c.name());
+    for (const expected of ["ztunnel", "get", "up", "bench"])
+      assert.ok(names.includes(expected), `${arg}: ${expected}`);
+  }
+  assert.deepEqual(loadFailures, []);
+});
