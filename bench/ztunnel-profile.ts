@@ -7,7 +7,7 @@
  * `iperf`: one iperf3 stream (bulk data) instead of HTTP.
  * Root only. Run: node dist/bench/ztunnel-profile.js [--seconds 15] [--phase newconn|keepalive|iperf]
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,6 +22,12 @@ const { values: args } = parseArgs({
   options: { seconds: { type: "string", default: "15" }, phase: { type: "string", default: "newconn" } },
 });
 const SECONDS = Number(args.seconds);
+
+/** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 function profileOf(netns: string, seconds: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -56,6 +62,7 @@ try {
   };
   await newConnections(target, 200); // warm: pool sessions, certificates, JIT
   if (args.phase === "iperf") k.startIperfServer(k.server.l4);
+  const cpu0 = k.ztunnelPids.map(cpuMs);
   const profiles = k.nodeNetns.map((ns) => profileOf(ns, SECONDS));
   const end = Date.now() + SECONDS * 1000;
   let n = 0;
@@ -74,6 +81,9 @@ try {
     else n += (await newConnections(target, 50)).requests;
   }
   const texts = await Promise.all(profiles);
+  // Real CPU time, as the kernel counts it: a profile's self time also holds the moments the thread
+  // was preempted inside a syscall (a write that wakes the receiver), so it overstates native work.
+  const cpu = k.ztunnelPids.map((pid, i) => cpuMs(pid) - (cpu0[i] ?? 0));
   const dir = join(repoRoot(), "bench", "results", "profiles");
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, "-");
@@ -82,6 +92,17 @@ try {
       ? `${n / 1000} Gbit/s in one stream for ${SECONDS} s\n`
       : `${n} ${args.phase === "keepalive" ? "requests" : "new connections"} in ${SECONDS} s\n`,
   );
+  if (args.phase !== "iperf" && n > 0) {
+    process.stdout.write(
+      `ztunnel CPU (user+system, /proc) per ${args.phase === "keepalive" ? "request" : "new connection"}: ${cpu
+        .map((ms, i) => `node-${i + 1} ${((ms * 1000) / n).toFixed(0)} µs`)
+        .join(", ")} (profiler overhead included)\n`,
+    );
+  } else {
+    process.stdout.write(
+      `ztunnel CPU (user+system, /proc): ${cpu.map((ms, i) => `node-${i + 1} ${ms} ms`).join(", ")}\n`,
+    );
+  }
   texts.forEach((t, i) => {
     const file = join(dir, `ztunnel-node-${i + 1}-${args.phase}-${stamp}.cpuprofile`);
     writeFileSync(file, t);
