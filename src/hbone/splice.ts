@@ -8,11 +8,12 @@
  *
  * Writes are coalesced per turn of the event loop. An HTTP/2 stream hands over a DATA frame's payload
  * in pieces cut at TLS record boundaries (16,357 + 27 bytes, 16,348 + 36, …): two `write(2)`s per
- * 16 KiB record. Corking `dst` until the loop's check phase (`setImmediate`: a `nextTick` would run
- * after each of the callbacks one socket read makes) turns all of one turn's pieces into one
- * `writev(2)`; in the other direction, the 64 KiB reads of a busy client become one HTTP/2 write,
- * so one large DATA frame and one TLS write. Single-stream throughput through a ztunnel pair went
- * from ~0.9 to ~2 Gbit/s (bench/README.md). What waits is what one turn read from `src` (libuv reads
+ * 16 KiB record. The first chunk of a turn is written at once (no added latency for a request that
+ * is one chunk); the rest are corked until the loop's check phase (`setImmediate`: a `nextTick`
+ * would run after each of the callbacks one socket read makes) and leave in one `writev(2)`. In the
+ * other direction, a busy client's 64 KiB reads of one turn become two HTTP/2 writes, so two large
+ * DATA frames and TLS writes instead of up to 32. Single-stream throughput through a ztunnel pair
+ * went from ~0.6 to ~1.5 Gbit/s (bench/README.md). What waits is what one turn read from `src` (libuv reads
  * a socket up to 32 × 64 KiB per turn), within the HTTP/2 windows; backpressure is judged when the
  * batch is flushed.
  *
@@ -54,19 +55,27 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
   };
 
   const direction = (src: Duplex, dst: Duplex, add: (n: number) => void): Direction => {
+    // The first chunk of a turn goes out at once (a request or a response is usually one chunk, and
+    // waits for nothing); later chunks of the same turn are corked and leave together when it ends.
+    let inTurn = false;
     let corked = false;
-    const flush = (): void => {
-      corked = false;
-      dst.uncork();
-      // Still queued after the writev was tried: wait for 'drain' before reading more.
+    const endTurn = (): void => {
+      inTurn = false;
+      if (corked) {
+        corked = false;
+        dst.uncork();
+      }
+      // Still queued after the write was tried: wait for 'drain' before reading more.
       if (!dst.destroyed && dst.writableLength > dst.writableHighWaterMark) src.pause();
     };
     const onData = (chunk: Buffer): void => {
       add(chunk.length);
-      if (!corked) {
+      if (!inTurn) {
+        inTurn = true;
+        setImmediate(endTurn);
+      } else if (!corked) {
         corked = true;
         dst.cork();
-        setImmediate(flush);
       }
       dst.write(chunk);
     };
