@@ -697,9 +697,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
         // GOAWAY/RST details arrive in the same tick as the stream error: read them a turn later.
         setImmediate(() => reject(this.#streamError(p, e, params)));
       };
-      stream.once("error", fail);
       // Built only when it is news: an Error captures a stack, and every stream closes eventually.
-      stream.once("close", () => {
+      const closedEarly = (): void => {
         if (settled) return;
         fail(
           new HboneError(
@@ -707,11 +706,17 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
             `stream closed before the CONNECT response (rst ${stream.rstCode})`,
           ),
         );
-      });
+      };
+      stream.on("error", fail);
+      stream.on("close", closedEarly);
       stream.once("response", (resHeaders) => {
         if (settled) return;
         settled = true;
         c.timers.clearTimeout(timer);
+        // Answered: these (and the request's parameters they hold) are not needed for the
+        // stream's remaining, possibly idle, life.
+        stream.removeListener("error", fail);
+        stream.removeListener("close", closedEarly);
         const status = Number(resHeaders[":status"]);
         if (status === 200) {
           resolve();

@@ -101,11 +101,13 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
       },
     };
     src.on("data", onData);
-    src.once("end", onEnd);
+    // 'end', 'finish' and 'close' come once: plain listeners, not once() wrappers (an idle
+    // connection holds every listener it registered).
+    src.on("end", onEnd);
     dst.on("drain", onDrain);
     // `dst` finished: `src` ended and everything was flushed, or `dst` ended its write side on its
     // own (a socket that got its peer's EOF and does not allow half-open). Either way: done.
-    dst.once("finish", d.complete);
+    dst.on("finish", d.complete);
     // A 'data' listener does not restart a stream someone paused (a SOCKS5 or protocol sniffer did).
     src.resume();
     // A source whose EOF was already read (by whoever read its first bytes) will not say so again.
@@ -145,8 +147,8 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
   const onError = (err: Error): void => fail(err);
   a.on("error", onError);
   b.on("error", onError);
-  a.once("close", onClose);
-  b.once("close", onClose);
+  a.on("close", onClose);
+  b.on("close", onClose);
   // A side that went away before the splice began (a client that reset while its CONNECT was
   // being answered) will not emit 'close' again.
   if (a.destroyed || b.destroyed) onClose();

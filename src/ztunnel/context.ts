@@ -43,5 +43,5 @@ export function spiffe(identity: string): SpiffeId {
 /** Tracks a stream in `live` until it closes. */
 export function track(ctx: ProxyContext, s: Duplex): void {
   ctx.live.add(s);
-  s.once("close", () => ctx.live.delete(s));
+  s.on("close", () => ctx.live.delete(s));
 }

@@ -26,7 +26,7 @@ export function pipeBoth(client: Duplex, upstream: Duplex): Promise<PipeResult> 
     const onClose = (): void => {
       if (client.destroyed && upstream.destroyed) setImmediate(() => done(live));
     };
-    client.once("close", onClose);
-    upstream.once("close", onClose);
+    client.on("close", onClose);
+    upstream.on("close", onClose);
   });
 }
