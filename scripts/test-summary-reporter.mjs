@@ -9,15 +9,17 @@ const fileOf = (data) => (data.file ? relative(process.cwd(), data.file) : "(unk
 export default async function* summary(source) {
   const problems = [];
   const files = new Map(); // file -> { tests, suites, ms }
-  const stack = []; // names of the enclosing tests by nesting level
+  const stacks = new Map(); // file -> names of the enclosing tests by nesting level (files interleave)
   for await (const event of source) {
     if (event.type !== "test:pass" && event.type !== "test:fail" && event.type !== "test:start") continue;
     const data = event.data;
+    const file = fileOf(data);
+    const stack = stacks.get(file) ?? [];
+    stacks.set(file, stack);
     if (event.type === "test:start") {
       stack[data.nesting] = data.name;
       continue;
     }
-    const file = fileOf(data);
     const entry = files.get(file) ?? { tests: 0, suites: 0, ms: 0 };
     files.set(file, entry);
     const isSuite = data.details?.type === "suite";
