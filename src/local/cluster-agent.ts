@@ -69,7 +69,7 @@ export function logsDir(home: string): string {
 export function ztunnelArgv(state: ClusterState, node: NodeRecord): string[] {
   return [
     process.execPath,
-    ...ztunnelNodeArgs(),
+    ...nodeArgs("AMBIT_ZTUNNEL_NODE_ARGS"),
     cliEntry(state.repoRoot),
     "ztunnel",
     "--node",
@@ -362,6 +362,7 @@ export class ClusterAgent {
     await this.#exemptWaypoint(p);
     return [
       process.execPath,
+      ...nodeArgs("AMBIT_WAYPOINT_NODE_ARGS"),
       cliEntry(this.state.repoRoot),
       "waypoint",
       "--name",
@@ -576,6 +577,7 @@ function agentPod(p: DesiredPod) {
  * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the data path (docs/performance.md); such
  * flags are refused in NODE_OPTIONS, so they go on the command line.
  */
-function ztunnelNodeArgs(): string[] {
-  return (process.env["AMBIT_ZTUNNEL_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
+/** Extra Node flags for ztunnels (`AMBIT_ZTUNNEL_NODE_ARGS`) or waypoints (`AMBIT_WAYPOINT_NODE_ARGS`), e.g. `--cpu-prof`. */
+function nodeArgs(variable: "AMBIT_ZTUNNEL_NODE_ARGS" | "AMBIT_WAYPOINT_NODE_ARGS"): string[] {
+  return (process.env[variable] ?? "").split(/\s+/).filter((a) => a !== "");
 }
