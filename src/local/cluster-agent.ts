@@ -573,11 +573,11 @@ function agentPod(p: DesiredPod) {
 }
 
 /**
- * Node.js flags for the ztunnels from `AMBIT_ZTUNNEL_NODE_ARGS` in the environment of `ambit up`,
- * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the data path (docs/performance.md); such
- * flags are refused in NODE_OPTIONS, so they go on the command line.
+ * Node.js flags for the ztunnels (`AMBIT_ZTUNNEL_NODE_ARGS`) or the waypoints
+ * (`AMBIT_WAYPOINT_NODE_ARGS`) from the environment of `ambit up`, e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the data path (docs/performance.md); such flags
+ * are refused in NODE_OPTIONS, so they go on the command line.
  */
-/** Extra Node flags for ztunnels (`AMBIT_ZTUNNEL_NODE_ARGS`) or waypoints (`AMBIT_WAYPOINT_NODE_ARGS`), e.g. `--cpu-prof`. */
 function nodeArgs(variable: "AMBIT_ZTUNNEL_NODE_ARGS" | "AMBIT_WAYPOINT_NODE_ARGS"): string[] {
   return (process.env[variable] ?? "").split(/\s+/).filter((a) => a !== "");
 }
