@@ -254,8 +254,7 @@ async function openHbone(
       traceparent: formatTraceParent(newTraceParent(connId)),
     },
   });
-  stream.on("error", () => {});
-  // Two pipelines, the byte counters and shutdown tracking each watch 'close'.
+  // splice, pipeBoth, track and the pool each watch 'close' (errors reach them through splice).
   stream.setMaxListeners(32);
   return { stream, established };
 }
