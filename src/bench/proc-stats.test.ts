@@ -1,17 +1,21 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CpuMeter, cpuSeconds, RssSampler, rssMiB } from "./proc-stats.js";
+import { CpuMeter, cpuSeconds, MachineCpuMeter, RssSampler, rssMiB } from "./proc-stats.js";
 
 test("proc-stats: CPU and RSS of a live process from /proc; 0 for a missing one", () => {
   const meter = new CpuMeter([process.pid]);
+  const machine = new MachineCpuMeter();
   const sampler = new RssSampler([process.pid], 10);
   const end = performance.now() + 300;
   let x = 0;
   while (performance.now() < end) x += Math.sqrt(x + 1); // 300 ms of wall time on the CPU
   const hold = Buffer.alloc(32 << 20, 1); // touched: counts in RSS
   const used = meter.stop();
+  const machineCores = machine.stop();
   const peak = sampler.stop().get(process.pid) ?? 0;
   assert.ok(used >= 0.1, `busy loop used ${used} CPU s`);
+  // This process kept one core busy for most of the interval; the machine counts it too.
+  assert.ok(machineCores >= 0.3, `machine busy cores ${machineCores} during a busy loop`);
   assert.ok(peak >= 32 && rssMiB(process.pid) >= 32, `peak RSS ${peak} MiB with a 32 MiB buffer held`);
   assert.ok(x > 0 && hold[0] === 1);
   assert.equal(cpuSeconds(2 ** 22 + 12345), 0);

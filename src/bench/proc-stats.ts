@@ -3,6 +3,7 @@
  * the kernel's accounting rather than from inside the proxy.
  */
 import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux; /proc/<pid>/stat counts in these.
 
@@ -68,4 +69,30 @@ export class CpuMeter {
     for (const [pid, start] of this.#start) total += Math.max(0, cpuSeconds(pid) - start);
     return total;
   }
+}
+
+/**
+ * Cores the whole machine kept busy between construction and `stop()`, from the first line of
+ * /proc/stat (all time that is neither idle nor iowait). With each proxy's own cores, it tells
+ * whether a path is limited by a proxy's thread or by the machine.
+ */
+export class MachineCpuMeter {
+  readonly #start: { busy: number; total: number };
+
+  constructor() {
+    this.#start = machineJiffies();
+  }
+
+  stop(): number {
+    const end = machineJiffies();
+    const total = end.total - this.#start.total;
+    return total > 0 ? ((end.busy - this.#start.busy) / total) * cpus().length : 0;
+  }
+}
+
+function machineJiffies(): { busy: number; total: number } {
+  const first = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  const f = first.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
 }

@@ -17,7 +17,8 @@ function scenario(p50: number, gbps: number, rss: number): ScenarioResult {
     proxy_rss_mb: rss,
     rate: { target: 1000, achieved: 999, errors: 0 },
     errors: { fixed_rate: 0, max_rps: 0, newconn: 0 },
-    proxies: [],
+    proxies: rss > 0 ? [{ role: "ztunnel node-1", pid: 1, rss_mb: rss, cpu_s: 1, cores_at_max: 0.45 }] : [],
+    machine_cores_at_max: 1.6,
     cdf: [
       [p50, 0.5],
       [p50 * 2, 1],
@@ -56,6 +57,8 @@ test("bench report: Markdown has a row per scenario; HTML has the plots and the 
   for (const name of ["direct", "ambient-l4", "sidecar"])
     assert.match(md, new RegExp(`^\\| ${name} \\|`, "m"));
   assert.match(md, /^\| 10 \| 200 \| 2: 160 \/ 1 \| 10: 100 \/ 4 \| 1.6 \| 0.25 \|$/m);
+  assert.match(md, /^\| ambient-l4 \| 1.6 \| ztunnel node-1 0.45 \|$/m, "busy cores at max throughput");
+  assert.match(md, /^\| direct \| 1.6 \| — \|$/m);
   const html = toHtml(doc);
   assert.equal(html.match(/<svg /g)?.length, 4, "CDF, two bar charts, memory vs pods");
   const data = /<script type="application\/json" id="bench-data">(.*)<\/script>/s.exec(html)?.[1] ?? "";

@@ -124,6 +124,17 @@ export function toMarkdown(doc: BenchDocument): string {
       `| ${name} | ${s.p50_ms} / ${s.p90_ms} / ${s.p99_ms} | ${add ? `${add.p90} / ${add.p99}` : "—"} | ${s.rps} | ${s.newconn_p50_ms} / ${s.newconn_p99_ms} | ${s.throughput_gbps} | ${s.cpu_s_per_1k_req} | ${s.proxy_rss_mb} | ${errs} |`,
     );
   }
+  lines.push(
+    "",
+    `busy cores during max throughput (machine: ${m.cores} cores; one proxy thread saturated = 1.0):`,
+    "",
+    "| scenario | machine | proxies |",
+    "|---|---|---|",
+  );
+  for (const [name, s] of Object.entries(doc.scenarios) as [ScenarioName, ScenarioResult][]) {
+    const proxies = s.proxies.map((p) => `${p.role} ${p.cores_at_max}`).join(", ");
+    lines.push(`| ${name} | ${s.machine_cores_at_max} | ${proxies === "" ? "—" : proxies} |`);
+  }
   if (doc.scale.length > 0) {
     lines.push(
       "",

@@ -21,7 +21,7 @@ import {
 import { fixedRate, type LoadTarget, maxThroughput, newConnections } from "./http-load.js";
 import { iperfSingleStream } from "./iperf.js";
 import { cdf } from "./percentiles.js";
-import { CpuMeter, RssSampler, rssMiB } from "./proc-stats.js";
+import { CpuMeter, MachineCpuMeter, RssSampler, rssMiB } from "./proc-stats.js";
 import { type SidecarPair, startSidecarPair } from "./sidecar.js";
 
 export const SCENARIOS = ["direct", "ambient-l4", "ambient-l7", "sidecar", "sidecar-stunnel"] as const;
@@ -48,6 +48,8 @@ export interface ProxyUsage {
   readonly pid: number;
   readonly rss_mb: number;
   readonly cpu_s: number;
+  /** Cores this proxy kept busy during the max-throughput phase (1.0 = one thread saturated). */
+  readonly cores_at_max: number;
 }
 
 export interface ScenarioResult {
@@ -63,6 +65,8 @@ export interface ScenarioResult {
   readonly rate: { readonly target: number; readonly achieved: number; readonly errors: number };
   readonly errors: { readonly fixed_rate: number; readonly max_rps: number; readonly newconn: number };
   readonly proxies: readonly ProxyUsage[];
+  /** Cores the whole machine kept busy during the max-throughput phase (load generator included). */
+  readonly machine_cores_at_max: number;
   /** (latency ms, fraction) points of the fixed-rate phase. */
   readonly cdf: readonly (readonly [number, number])[];
 }
@@ -130,7 +134,13 @@ async function runScenario(
   const cpuUsed = cpu.map((m) => m.stop());
   const peaks = rss.stop();
   progress(`${name}: max throughput, ${c.connections} connections, ${c.seconds} s`);
+  const maxCpu = setup.proxies.map((p) => new CpuMeter([p.pid]));
+  const machine = new MachineCpuMeter();
+  const maxStart = performance.now();
   const max = await maxThroughput(setup.target, { seconds: c.seconds, connections: c.connections });
+  const maxSeconds = (performance.now() - maxStart) / 1000;
+  const machineCores = machine.stop();
+  const coresAtMax = maxCpu.map((m) => m.stop() / maxSeconds);
   progress(`${name}: ${c.newConnections} new connections`);
   const nc = await newConnections(setup.target, c.newConnections);
   progress(`${name}: iperf3 single stream, ${c.iperfSeconds} s`);
@@ -140,6 +150,7 @@ async function runScenario(
     pid: p.pid,
     rss_mb: round(peaks.get(p.pid) ?? rssMiB(p.pid)),
     cpu_s: round(cpuUsed[i] ?? 0),
+    cores_at_max: round(coresAtMax[i] ?? 0),
   }));
   const cpuTotal = cpuUsed.reduce((a, b) => a + b, 0);
   const r: ScenarioResult = {
@@ -155,6 +166,7 @@ async function runScenario(
     rate: { target: c.rate, achieved: round(fixed.rps, 1), errors: fixed.errors },
     errors: { fixed_rate: fixed.errors, max_rps: max.errors, newconn: nc.errors },
     proxies,
+    machine_cores_at_max: round(machineCores),
     cdf: cdf(fixed.samples as number[], 50).map(([ms, q]) => [round(ms, 3), q] as const),
   };
   progress(
