@@ -3,7 +3,8 @@
  * Grafana/Kiali dashboards read ambit unchanged, plus ambit's own data-plane metrics.
  * One `MeshMetrics` (one prom-client registry) per process.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { KeyedCounter, KeyedHistogram } from "./keyed-metrics.js";
 
 /** Labels shared by every Istio traffic metric (ztunnel's CommonTrafficLabels). */
 export const TRAFFIC_LABELS = [
@@ -74,10 +75,11 @@ export interface MeshMetrics {
   readonly tcpClosed: Counter<TrafficLabelName>;
   readonly tcpSentBytes: Counter<TrafficLabelName>;
   readonly tcpReceivedBytes: Counter<TrafficLabelName>;
-  readonly requests: Counter<HttpLabelName>;
-  readonly requestDuration: Histogram<HttpLabelName>;
-  readonly requestBytes: Histogram<HttpLabelName>;
-  readonly responseBytes: Histogram<HttpLabelName>;
+  /** Per-request metrics take a key naming the label set (keyed-metrics.ts): one per request adds up. */
+  readonly requests: KeyedCounter<HttpLabelName>;
+  readonly requestDuration: KeyedHistogram<HttpLabelName>;
+  readonly requestBytes: KeyedHistogram<HttpLabelName>;
+  readonly responseBytes: KeyedHistogram<HttpLabelName>;
   readonly poolHits: Counter<string>;
   readonly poolMisses: Counter<string>;
   readonly handshakeErrors: Counter<"direction" | "reason">;
@@ -139,27 +141,27 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
       labelNames: traffic,
       registers,
     }),
-    requests: new Counter({
+    requests: new KeyedCounter({
       name: "istio_requests_total",
       help: "HTTP/gRPC requests handled by the proxy.",
       labelNames: http,
       registers,
     }),
-    requestDuration: new Histogram({
+    requestDuration: new KeyedHistogram({
       name: "istio_request_duration_milliseconds",
       help: "Duration of HTTP/gRPC requests in milliseconds.",
       labelNames: http,
       buckets: DURATION_BUCKETS_MS,
       registers,
     }),
-    requestBytes: new Histogram({
+    requestBytes: new KeyedHistogram({
       name: "istio_request_bytes",
       help: "HTTP request sizes (headers and body) in bytes.",
       labelNames: http,
       buckets: SIZE_BUCKETS,
       registers,
     }),
-    responseBytes: new Histogram({
+    responseBytes: new KeyedHistogram({
       name: "istio_response_bytes",
       help: "HTTP response sizes (headers and body) in bytes.",
       labelNames: http,

@@ -23,7 +23,12 @@ test("metrics expose Istio names and labels in the Prometheus text format", asyn
   const labels = trafficLabels({ reporter: "destination", connection_security_policy: "mutual_tls" });
   m.tcpOpened.inc(labels);
   m.tcpSentBytes.inc(labels, 42);
-  m.requests.inc({ ...labels, request_protocol: "http", response_code: "200", grpc_response_status: "" });
+  m.requests.inc("http-200", () => ({
+    ...labels,
+    request_protocol: "http",
+    response_code: "200",
+    grpc_response_status: "",
+  }));
   const text = await m.registry.metrics();
   assert.match(
     text,

@@ -529,29 +529,48 @@ export class HttpProxy {
     grpcStatus: string,
   ): void {
     const m = this.#ctx.metrics;
-    const labels: HttpLabels = {
+    const peer = conn.peer.toString();
+    const e = up?.endpoint;
+    const app = e?.labels["app"];
+    const version = e?.labels["version"];
+    // Every fact the labels are made of, so one key never stands for two label sets.
+    const key = [
+      peer,
+      conn.service.hostname,
+      conn.service.name,
+      conn.service.namespace,
+      e?.name,
+      e?.namespace,
+      e?.identity,
+      app,
+      version,
+      protocol,
+      status,
+      grpcStatus,
+    ].join("\u0000");
+    const labels = (): HttpLabels => ({
       ...trafficLabels({
         reporter: "waypoint",
-        source_principal: conn.peer.toString(),
+        source_principal: peer,
         source_workload_namespace: conn.peer.namespace,
         destination_service: conn.service.hostname,
         destination_service_name: conn.service.name,
         destination_service_namespace: conn.service.namespace,
-        destination_workload: up?.endpoint.name,
-        destination_workload_namespace: up?.endpoint.namespace,
-        destination_principal: up?.endpoint.identity,
-        destination_app: up?.endpoint.labels["app"],
-        destination_version: up?.endpoint.labels["version"],
+        destination_workload: e?.name,
+        destination_workload_namespace: e?.namespace,
+        destination_principal: e?.identity,
+        destination_app: app,
+        destination_version: version,
         request_protocol: protocol,
         connection_security_policy: "mutual_tls",
       }),
       response_code: String(status),
       grpc_response_status: grpcStatus,
-    };
-    m.requests.inc(labels);
-    m.requestDuration.observe(labels, ms);
-    m.requestBytes.observe(labels, reqBytes);
-    m.responseBytes.observe(labels, resBytes);
+    });
+    m.requests.inc(key, labels);
+    m.requestDuration.observe(key, labels, ms);
+    m.requestBytes.observe(key, labels, reqBytes);
+    m.responseBytes.observe(key, labels, resBytes);
   }
 }
 
