@@ -6,11 +6,11 @@
  * threads would not raise the rate on this machine.
  * Root only. Run: node dist/bench/saturation.js [--seconds 8] [--connections 16,64]
  */
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { APP_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
 import { maxThroughput, newConnections } from "../src/bench/http-load.js";
+import { CpuMeter, MachineCpuMeter } from "../src/bench/proc-stats.js";
 import { connectFrom } from "../src/platform/netns-sockets.js";
 
 const { values: args } = parseArgs({
@@ -21,22 +21,6 @@ const { values: args } = parseArgs({
 });
 const SECONDS = Number(args.seconds);
 const CONNECTIONS = (args.connections ?? "16").split(",").map(Number);
-
-/** CPU time (user + system) of a process in seconds, from /proc (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-/** The machine's idle and total jiffies so far (first line of /proc/stat). */
-function machine(): { idle: number; total: number } {
-  const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  return { idle: (f[3] ?? 0) + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) };
-}
 
 const cores = cpus().length;
 const k = await startBenchCluster({ bodyBytes: 1024, progress: (l) => process.stderr.write(`${l}\n`) });
@@ -51,18 +35,17 @@ try {
         host: "server",
       };
       await newConnections(target, 100); // warm: pool sessions, certificates, JIT
-      const zt0 = k.ztunnelPids.map(cpuSeconds);
-      const m0 = machine();
+      const zt = k.ztunnelPids.map((pid) => new CpuMeter([pid]));
+      const machine = new MachineCpuMeter();
       const self0 = process.cpuUsage();
       const t0 = performance.now();
       const r = await maxThroughput(target, { seconds: SECONDS, connections });
       const secs = (performance.now() - t0) / 1000;
       const self = process.cpuUsage(self0);
-      const m1 = machine();
-      const busy = (1 - (m1.idle - m0.idle) / (m1.total - m0.total)) * cores;
-      const zt = k.ztunnelPids.map((pid, i) => (cpuSeconds(pid) - (zt0[i] ?? 0)) / secs);
+      const busy = machine.stop();
+      const ztCores = zt.map((m) => m.stop() / secs);
       process.stdout.write(
-        `| ${connections} | ${path === "l4" ? "ambient-l4" : "direct"} | ${(r.requests / secs).toFixed(0)} | ${busy.toFixed(2)} | ${zt.map((c) => c.toFixed(2)).join(" / ")} | ${((self.user + self.system) / 1e6 / secs).toFixed(2)} |\n`,
+        `| ${connections} | ${path === "l4" ? "ambient-l4" : "direct"} | ${(r.requests / secs).toFixed(0)} | ${busy.toFixed(2)} | ${ztCores.map((c) => c.toFixed(2)).join(" / ")} | ${((self.user + self.system) / 1e6 / secs).toFixed(2)} |\n`,
       );
     }
   }

@@ -7,7 +7,7 @@
  * `iperf`: one iperf3 stream (bulk data) instead of HTTP.
  * Root only. Run: node dist/bench/ztunnel-profile.js [--seconds 15] [--phase newconn|keepalive|iperf]
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,18 +16,13 @@ import { maxThroughput, newConnections } from "../src/bench/http-load.js";
 import { iperfSingleStream } from "../src/bench/iperf.js";
 import { repoRoot } from "../src/local/cluster-config.js";
 import { connectFrom } from "../src/platform/netns-sockets.js";
+import { CpuMeter } from "../src/bench/proc-stats.js";
 import { hotSpots } from "../src/telemetry/cpu-profile.js";
 
 const { values: args } = parseArgs({
   options: { seconds: { type: "string", default: "15" }, phase: { type: "string", default: "newconn" } },
 });
 const SECONDS = Number(args.seconds);
-
-/** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 function profileOf(netns: string, seconds: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -62,7 +57,7 @@ try {
   };
   await newConnections(target, 200); // warm: pool sessions, certificates, JIT
   if (args.phase === "iperf") k.startIperfServer(k.server.l4);
-  const cpu0 = k.ztunnelPids.map(cpuMs);
+  const meters = k.ztunnelPids.map((pid) => new CpuMeter([pid]));
   const profiles = k.nodeNetns.map((ns) => profileOf(ns, SECONDS));
   const end = Date.now() + SECONDS * 1000;
   let n = 0;
@@ -83,7 +78,7 @@ try {
   const texts = await Promise.all(profiles);
   // Real CPU time, as the kernel counts it: a profile's self time also holds the moments the thread
   // was preempted inside a syscall (a write that wakes the receiver), so it overstates native work.
-  const cpu = k.ztunnelPids.map((pid, i) => cpuMs(pid) - (cpu0[i] ?? 0));
+  const cpu = meters.map((m) => Math.round(m.stop() * 1000)); // ms
   const dir = join(repoRoot(), "bench", "results", "profiles");
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, "-");

@@ -254,7 +254,7 @@ async function openHbone(
       traceparent: formatTraceParent(newTraceParent(connId)),
     },
   });
-  // splice, pipeBoth, track and the pool each watch 'close' (errors reach them through splice).
+  // splice, track and the pool each watch 'close' (errors reach them through splice).
   stream.setMaxListeners(32);
   return { stream, established };
 }

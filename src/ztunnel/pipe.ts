@@ -14,19 +14,8 @@ export interface PipeResult {
 }
 
 export function pipeBoth(client: Duplex, upstream: Duplex): Promise<PipeResult> {
+  // splice settles once both directions are over, including when both sides were destroyed.
   return new Promise((resolve) => {
-    let settled = false;
-    const done = (r: { aToB: number; bToA: number; error: Error | undefined }): void => {
-      if (settled) return;
-      settled = true;
-      resolve({ received: r.aToB, sent: r.bToA, error: r.error });
-    };
-    const live = splice(client, upstream, done);
-    // A side destroyed without an error (e.g. on shutdown) may never finish its pipeline.
-    const onClose = (): void => {
-      if (client.destroyed && upstream.destroyed) setImmediate(() => done(live));
-    };
-    client.on("close", onClose);
-    upstream.on("close", onClose);
+    splice(client, upstream, (r) => resolve({ received: r.aToB, sent: r.bToA, error: r.error }));
   });
 }
