@@ -14,9 +14,9 @@ import { parseArgs } from "node:util";
 import { APP_PORT, IPERF_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
 import { maxThroughput, newConnections } from "../src/bench/http-load.js";
 import { iperfSingleStream } from "../src/bench/iperf.js";
+import { CpuMeter } from "../src/bench/proc-stats.js";
 import { repoRoot } from "../src/local/cluster-config.js";
 import { connectFrom } from "../src/platform/netns-sockets.js";
-import { CpuMeter } from "../src/bench/proc-stats.js";
 import { hotSpots } from "../src/telemetry/cpu-profile.js";
 
 const { values: args } = parseArgs({
