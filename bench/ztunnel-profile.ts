@@ -4,15 +4,20 @@
  * CPU-profiled through their admin endpoint (`/debug/pprof/profile`). Prints the top self-time
  * functions per ztunnel and saves the `.cpuprofile`s (DevTools / speedscope) under
  * bench/results/profiles/.
- * `iperf`: one iperf3 stream (bulk data) instead of HTTP.
- * Root only. Run: node dist/bench/ztunnel-profile.js [--seconds 15] [--phase newconn|keepalive|iperf]
+ * `iperf`: one iperf3 stream (bulk data) instead of HTTP; `keepalive`: closed-loop requests on 8
+ * keep-alive connections; `rate`: open-loop 1,000 req/s on 16 (the `ambit bench` latency phase).
+ * `--attach 'cmd {pid}'` also runs a command per ztunnel for the phase, e.g. `strace -c -f -p {pid}`
+ * or `perf stat -p {pid}`, and prints its output; `--no-profile` leaves the CPU profiler off.
+ * Root only. Run: node dist/bench/ztunnel-profile.js [--seconds 15]
+ *   [--phase newconn|keepalive|rate|iperf] [--attach cmd] [--no-profile]
  */
+import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { APP_PORT, IPERF_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
-import { maxThroughput, newConnections } from "../src/bench/http-load.js";
+import { fixedRate, maxThroughput, newConnections } from "../src/bench/http-load.js";
 import { iperfSingleStream } from "../src/bench/iperf.js";
 import { CpuMeter } from "../src/bench/proc-stats.js";
 import { repoRoot } from "../src/local/cluster-config.js";
@@ -20,8 +25,16 @@ import { connectFrom } from "../src/platform/netns-sockets.js";
 import { hotSpots } from "../src/telemetry/cpu-profile.js";
 
 const { values: args } = parseArgs({
-  options: { seconds: { type: "string", default: "15" }, phase: { type: "string", default: "newconn" } },
+  options: {
+    seconds: { type: "string", default: "15" },
+    phase: { type: "string", default: "newconn" },
+    attach: { type: "string" },
+    "no-profile": { type: "boolean", default: false },
+  },
 });
+const PHASES = ["newconn", "keepalive", "rate", "iperf"];
+if (!PHASES.includes(args.phase))
+  throw new Error(`--phase: expected one of ${PHASES.join(", ")}, got ${args.phase}`);
 const SECONDS = Number(args.seconds);
 
 function profileOf(netns: string, seconds: number): Promise<string> {
@@ -49,6 +62,28 @@ function profileOf(netns: string, seconds: number): Promise<string> {
   });
 }
 
+/** Runs `--attach` against one ztunnel until the phase ends (SIGINT), resolving to its output. */
+function attach(pid: number): Promise<string | undefined> {
+  if (args.attach === undefined) return Promise.resolve(undefined);
+  const argv = args.attach.replaceAll("{pid}", String(pid)).split(/\s+/);
+  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => {
+    out += b;
+  });
+  child.stderr.on("data", (b: Buffer) => {
+    out += b;
+  });
+  const timer = setTimeout(() => child.kill("SIGINT"), SECONDS * 1000);
+  return new Promise((resolve) => {
+    child.on("error", (e) => resolve(`${argv[0]}: ${e.message}\n`));
+    child.on("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
 const k = await startBenchCluster({ bodyBytes: 1024, progress: (l) => process.stderr.write(`${l}\n`) });
 try {
   const target = {
@@ -58,7 +93,8 @@ try {
   await newConnections(target, 200); // warm: pool sessions, certificates, JIT
   if (args.phase === "iperf") k.startIperfServer(k.server.l4);
   const meters = k.ztunnelPids.map((pid) => new CpuMeter([pid]));
-  const profiles = k.nodeNetns.map((ns) => profileOf(ns, SECONDS));
+  const profiles = args["no-profile"] ? [] : k.nodeNetns.map((ns) => profileOf(ns, SECONDS));
+  const attached = k.ztunnelPids.map((pid) => attach(pid));
   const end = Date.now() + SECONDS * 1000;
   let n = 0;
   if (args.phase === "iperf") {
@@ -70,12 +106,15 @@ try {
     });
     n = Math.round(r.gbps * 1000);
   }
-  while (args.phase !== "iperf" && Date.now() < end) {
+  if (args.phase === "rate")
+    n = (await fixedRate(target, { rate: 1000, seconds: SECONDS, connections: 16 })).requests;
+  while (args.phase !== "iperf" && args.phase !== "rate" && Date.now() < end) {
     if (args.phase === "keepalive")
       n += (await maxThroughput(target, { seconds: 1, connections: 8 })).requests;
     else n += (await newConnections(target, 50)).requests;
   }
   const texts = await Promise.all(profiles);
+  const attachedOut = await Promise.all(attached);
   // Real CPU time, as the kernel counts it: a profile's self time also holds the moments the thread
   // was preempted inside a syscall (a write that wakes the receiver), so it overstates native work.
   const cpu = meters.map((m) => Math.round(m.stop() * 1000)); // ms
@@ -89,15 +128,18 @@ try {
   );
   if (args.phase !== "iperf" && n > 0) {
     process.stdout.write(
-      `ztunnel CPU (user+system, /proc) per ${args.phase === "keepalive" ? "request" : "new connection"}: ${cpu
+      `ztunnel CPU (user+system, /proc) per ${args.phase === "newconn" ? "new connection" : "request"}: ${cpu
         .map((ms, i) => `node-${i + 1} ${((ms * 1000) / n).toFixed(0)} µs`)
-        .join(", ")} (profiler overhead included)\n`,
+        .join(", ")} ${args["no-profile"] ? "" : " (profiler overhead included)"}\n`,
     );
   } else {
     process.stdout.write(
       `ztunnel CPU (user+system, /proc): ${cpu.map((ms, i) => `node-${i + 1} ${ms} ms`).join(", ")}\n`,
     );
   }
+  attachedOut.forEach((out, i) => {
+    if (out !== undefined) process.stdout.write(`\nztunnel node-${i + 1}: ${args.attach}\n${out}`);
+  });
   texts.forEach((t, i) => {
     const file = join(dir, `ztunnel-node-${i + 1}-${args.phase}-${stamp}.cpuprofile`);
     writeFileSync(file, t);
