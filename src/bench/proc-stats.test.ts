@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CpuMeter, cpuSeconds, MachineCpuMeter, RssSampler, rssMiB } from "./proc-stats.js";
+import { CpuMeter, cpuSeconds, MachineCpuMeter, memoryMiB, RssSampler, rssMiB } from "./proc-stats.js";
 
 test("proc-stats: CPU and RSS of a live process from /proc; 0 for a missing one", () => {
   const meter = new CpuMeter([process.pid]);
@@ -12,12 +12,20 @@ test("proc-stats: CPU and RSS of a live process from /proc; 0 for a missing one"
   const hold = Buffer.alloc(32 << 20, 1); // touched: counts in RSS
   const used = meter.stop();
   const machineCores = machine.stop();
-  const peak = sampler.stop().get(process.pid) ?? 0;
+  const peak = sampler.stop().get(process.pid) ?? { rss: 0, anon: 0 };
   assert.ok(used >= 0.1, `busy loop used ${used} CPU s`);
   // This process kept one core busy for most of the interval; the machine counts it too.
   assert.ok(machineCores >= 0.3, `machine busy cores ${machineCores} during a busy loop`);
-  assert.ok(peak >= 32 && rssMiB(process.pid) >= 32, `peak RSS ${peak} MiB with a 32 MiB buffer held`);
+  assert.ok(
+    peak.rss >= 32 && rssMiB(process.pid) >= 32,
+    `peak RSS ${peak.rss} MiB with a 32 MiB buffer held`,
+  );
+  // The buffer is anonymous memory; the node binary's pages are file-backed, in RSS but not in anon.
+  assert.ok(peak.anon >= 32, `peak anonymous memory ${peak.anon} MiB with a 32 MiB buffer held`);
+  const now = memoryMiB(process.pid);
+  assert.ok(now.anon < now.rss, `anon ${now.anon} MiB < RSS ${now.rss} MiB`);
   assert.ok(x > 0 && hold[0] === 1);
   assert.equal(cpuSeconds(2 ** 22 + 12345), 0);
   assert.equal(rssMiB(2 ** 22 + 12345), 0);
+  assert.deepEqual(memoryMiB(2 ** 22 + 12345), { rss: 0, anon: 0 });
 });

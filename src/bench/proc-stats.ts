@@ -21,35 +21,59 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** Resident set size of `pid` in MiB, or 0 once the process is gone. */
-export function rssMiB(pid: number): number {
+/**
+ * Resident memory of a process in MiB: `rss` is all of it (VmRSS); `anon` is its anonymous part
+ * (RssAnon: heap, stacks, malloc arenas), the memory the process alone costs. The rest of RSS is
+ * file-backed — for a Node process, mostly the pages of the `node` binary it touched (~34 MiB for
+ * an empty script here), which the kernel shares between every process running it.
+ */
+export interface Memory {
+  readonly rss: number;
+  readonly anon: number;
+}
+
+const NO_MEMORY: Memory = { rss: 0, anon: 0 };
+
+/** `pid`'s resident memory, or zeros once the process is gone. */
+export function memoryMiB(pid: number): Memory {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : 0;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kib = (field: string): number =>
+      Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+    return { rss: kib("VmRSS") / 1024, anon: kib("RssAnon") / 1024 };
   } catch {
-    return 0;
+    return NO_MEMORY;
   }
 }
 
-/** Samples the RSS of a set of processes until stopped; keeps each one's peak. */
+/** Resident set size of `pid` in MiB, or 0 once the process is gone. */
+export function rssMiB(pid: number): number {
+  return memoryMiB(pid).rss;
+}
+
+/** Samples the memory of a set of processes until stopped; keeps each one's peaks. */
 export class RssSampler {
   readonly #pids: readonly number[];
-  readonly #peak: Map<number, number>;
+  readonly #peak: Map<number, Memory>;
   readonly #timer: NodeJS.Timeout;
 
   constructor(pids: readonly number[], everyMs = 200) {
     this.#pids = pids;
-    this.#peak = new Map(pids.map((p) => [p, rssMiB(p)]));
+    this.#peak = new Map(pids.map((p) => [p, memoryMiB(p)]));
     this.#timer = setInterval(() => this.#sample(), everyMs);
     this.#timer.unref();
   }
 
   #sample(): void {
-    for (const p of this.#pids) this.#peak.set(p, Math.max(this.#peak.get(p) ?? 0, rssMiB(p)));
+    for (const p of this.#pids) {
+      const now = memoryMiB(p);
+      const peak = this.#peak.get(p) ?? NO_MEMORY;
+      this.#peak.set(p, { rss: Math.max(peak.rss, now.rss), anon: Math.max(peak.anon, now.anon) });
+    }
   }
 
-  /** Stops sampling; returns the peak RSS (MiB) of each process. */
-  stop(): Map<number, number> {
+  /** Stops sampling; returns each process's peak RSS and peak anonymous memory (MiB). */
+  stop(): Map<number, Memory> {
     clearInterval(this.#timer);
     this.#sample();
     return this.#peak;

@@ -15,9 +15,13 @@ function scenario(p50: number, gbps: number, rss: number): ScenarioResult {
     newconn_p99_ms: p50 * 3,
     cpu_s_per_1k_req: 0.05,
     proxy_rss_mb: rss,
+    proxy_anon_mb: rss / 2,
     rate: { target: 1000, achieved: 999, errors: 0 },
     errors: { fixed_rate: 0, max_rps: 0, newconn: 0 },
-    proxies: rss > 0 ? [{ role: "ztunnel node-1", pid: 1, rss_mb: rss, cpu_s: 1, cores_at_max: 0.45 }] : [],
+    proxies:
+      rss > 0
+        ? [{ role: "ztunnel node-1", pid: 1, rss_mb: rss, anon_mb: rss / 2, cpu_s: 1, cores_at_max: 0.45 }]
+        : [],
     machine_cores_at_max: 1.6,
     cdf: [
       [p50, 0.5],
@@ -36,8 +40,8 @@ const results: BenchResults = {
     {
       pods: 10,
       rate: 200,
-      ambient: { proxies: 2, rss_mb: 160, cpu_s: 1, errors: 0 },
-      sidecar: { proxies: 10, rss_mb: 100, cpu_s: 4, errors: 0 },
+      ambient: { proxies: 2, rss_mb: 160, anon_mb: 60, cpu_s: 1, errors: 0 },
+      sidecar: { proxies: 10, rss_mb: 100, anon_mb: 40, cpu_s: 4, errors: 0 },
     },
   ],
 };
@@ -46,7 +50,9 @@ test("bench report: comparisons are computed against direct and the sidecar mode
   const doc = benchDocument(benchConfig({}), results, "abc1234", new Date("2026-11-26T04:00:00Z"));
   assert.deepEqual(doc.comparisons.added_latency_ms["ambient-l4"], { p50: 0.15, p90: 0.225, p99: 0.3 });
   assert.equal(doc.comparisons.throughput_vs_direct.sidecar, 0.1);
-  assert.deepEqual(doc.comparisons.ambient_vs_sidecar, [{ pods: 10, memory: 1.6, cpu: 0.25 }]);
+  assert.deepEqual(doc.comparisons.ambient_vs_sidecar, [
+    { pods: 10, memory: 1.6, memory_anon: 1.5, cpu: 0.25 },
+  ]);
   assert.equal(doc.commit, "abc1234");
   assert.ok(doc.machine.cores >= 1);
 });
@@ -56,7 +62,8 @@ test("bench report: Markdown has a row per scenario; HTML has the plots and the 
   const md = toMarkdown(doc);
   for (const name of ["direct", "ambient-l4", "sidecar"])
     assert.match(md, new RegExp(`^\\| ${name} \\|`, "m"));
-  assert.match(md, /^\| 10 \| 200 \| 2: 160 \/ 1 \| 10: 100 \/ 4 \| 1.6 \| 0.25 \|$/m);
+  assert.match(md, /^\| 10 \| 200 \| 2: 160 \(60\) \/ 1 \| 10: 100 \(40\) \/ 4 \| 1.6 \(1.5\) \| 0.25 \|$/m);
+  assert.match(md, /^\| ambient-l4 \| .* \| 80 \(40\) \| 0 \|$/m, "RSS (anon) per scenario");
   assert.match(md, /^\| ambient-l4 \| 1.6 \| ztunnel node-1 0.45 \|$/m, "busy cores at max throughput");
   assert.match(md, /^\| direct \| 1.6 \| — \|$/m);
   const html = toHtml(doc);

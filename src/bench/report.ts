@@ -33,7 +33,8 @@ export interface Comparisons {
   /** Single-stream throughput as a fraction of direct. */
   readonly throughput_vs_direct: Partial<Record<ScenarioName, number>>;
   /** Ambient / sidecar at each pod count: memory and CPU ratios. */
-  readonly ambient_vs_sidecar: readonly { pods: number; memory: number; cpu: number }[];
+  /** `memory`: total RSS ratio; `memory_anon`: the same for anonymous memory (no program text). */
+  readonly ambient_vs_sidecar: readonly { pods: number; memory: number; memory_anon: number; cpu: number }[];
 }
 
 export function machineInfo(): MachineInfo {
@@ -82,6 +83,7 @@ export function comparisons(res: BenchResults): Comparisons {
     ambient_vs_sidecar: res.scale.map((s) => ({
       pods: s.pods,
       memory: s.sidecar.rss_mb > 0 ? r3(s.ambient.rss_mb / s.sidecar.rss_mb) : 0,
+      memory_anon: s.sidecar.anon_mb > 0 ? r3(s.ambient.anon_mb / s.sidecar.anon_mb) : 0,
       cpu: s.sidecar.cpu_s > 0 ? r3(s.ambient.cpu_s / s.sidecar.cpu_s) : 0,
     })),
   };
@@ -114,14 +116,14 @@ export function toMarkdown(doc: BenchDocument): string {
     `ambit bench — ${doc.date.slice(0, 16).replace("T", " ")} UTC, commit ${doc.commit}, ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GiB, Node ${m.node}, load ${m.load1}`,
     `settings: ${doc.settings.rate} req/s open loop and max throughput over ${doc.settings.connections} connections for ${doc.settings.seconds} s each, ${doc.settings.bodyBytes} B responses, ${doc.settings.newConnections} new connections, iperf3 ${doc.settings.iperfSeconds} s`,
     "",
-    "| scenario | p50 / p90 / p99 ms | added p90 / p99 ms | max req/s | new conn p50 / p99 ms | Gbit/s (1 stream) | CPU s / 1k req | proxy RSS MiB | errors |",
+    "| scenario | p50 / p90 / p99 ms | added p90 / p99 ms | max req/s | new conn p50 / p99 ms | Gbit/s (1 stream) | CPU s / 1k req | proxy RSS (anon) MiB | errors |",
     "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const [name, s] of Object.entries(doc.scenarios) as [ScenarioName, ScenarioResult][]) {
     const add = doc.comparisons.added_latency_ms[name];
     const errs = s.errors.fixed_rate + s.errors.max_rps + s.errors.newconn;
     lines.push(
-      `| ${name} | ${s.p50_ms} / ${s.p90_ms} / ${s.p99_ms} | ${add ? `${add.p90} / ${add.p99}` : "—"} | ${s.rps} | ${s.newconn_p50_ms} / ${s.newconn_p99_ms} | ${s.throughput_gbps} | ${s.cpu_s_per_1k_req} | ${s.proxy_rss_mb} | ${errs} |`,
+      `| ${name} | ${s.p50_ms} / ${s.p90_ms} / ${s.p99_ms} | ${add ? `${add.p90} / ${add.p99}` : "—"} | ${s.rps} | ${s.newconn_p50_ms} / ${s.newconn_p99_ms} | ${s.throughput_gbps} | ${s.cpu_s_per_1k_req} | ${s.proxy_rss_mb} (${s.proxy_anon_mb}) | ${errs} |`,
     );
   }
   lines.push(
@@ -138,13 +140,13 @@ export function toMarkdown(doc: BenchDocument): string {
   if (doc.scale.length > 0) {
     lines.push(
       "",
-      "| pods | load req/s | ambient proxies: RSS MiB / CPU s | sidecar proxies: RSS MiB / CPU s | ambient/sidecar memory | ambient/sidecar CPU |",
+      "| pods | load req/s | ambient proxies: RSS (anon) MiB / CPU s | sidecar proxies: RSS (anon) MiB / CPU s | ambient/sidecar memory: RSS (anon) | ambient/sidecar CPU |",
       "|---|---|---|---|---|---|",
     );
     for (const s of doc.scale) {
       const c = doc.comparisons.ambient_vs_sidecar.find((x) => x.pods === s.pods);
       lines.push(
-        `| ${s.pods} | ${s.rate} | ${s.ambient.proxies}: ${s.ambient.rss_mb} / ${s.ambient.cpu_s} | ${s.sidecar.proxies}: ${s.sidecar.rss_mb} / ${s.sidecar.cpu_s} | ${c?.memory ?? "—"} | ${c?.cpu ?? "—"} |`,
+        `| ${s.pods} | ${s.rate} | ${s.ambient.proxies}: ${s.ambient.rss_mb} (${s.ambient.anon_mb}) / ${s.ambient.cpu_s} | ${s.sidecar.proxies}: ${s.sidecar.rss_mb} (${s.sidecar.anon_mb}) / ${s.sidecar.cpu_s} | ${c ? `${c.memory} (${c.memory_anon})` : "—"} | ${c?.cpu ?? "—"} |`,
       );
     }
   }
@@ -157,6 +159,8 @@ const COLORS: Record<string, string> = {
   "ambient-l7": "#7c3aed",
   sidecar: "#dc2626",
   "sidecar-stunnel": "#ea580c",
+  "ambient anon": "#93c5fd",
+  "sidecar anon": "#fca5a5",
 };
 
 function esc(s: string): string {
@@ -245,6 +249,8 @@ export function toHtml(doc: BenchDocument): string {
       ? [
           { name: "ambient", points: scale.map((s) => [s.pods, s.ambient.rss_mb] as const) },
           { name: "sidecar", points: scale.map((s) => [s.pods, s.sidecar.rss_mb] as const) },
+          { name: "ambient anon", points: scale.map((s) => [s.pods, s.ambient.anon_mb] as const) },
+          { name: "sidecar anon", points: scale.map((s) => [s.pods, s.sidecar.anon_mb] as const) },
         ]
       : [];
   const md = toMarkdown(doc);
@@ -285,7 +291,7 @@ ${barChart(
   "req/s",
   sc.map(([name, s]) => ({ name, value: s.rps })),
 )}
-${memSeries.length > 0 ? `<h2>Total proxy memory vs pod count</h2>${lineChart("Proxy memory vs pods", "pods", "MiB (sum of proxy RSS)", memSeries, false)}` : ""}
+${memSeries.length > 0 ? `<h2>Total proxy memory vs pod count</h2>${lineChart("Proxy memory vs pods", "pods", "MiB (sum of proxy RSS; anon: without program text)", memSeries, false)}` : ""}
 <script type="application/json" id="bench-data">${JSON.stringify(doc).replace(/</g, "\\u003c")}</script>
 </body></html>
 `;

@@ -47,6 +47,8 @@ export interface ProxyUsage {
   readonly role: string;
   readonly pid: number;
   readonly rss_mb: number;
+  /** Peak anonymous memory (heap, stacks, malloc): RSS without the shared program text. */
+  readonly anon_mb: number;
   readonly cpu_s: number;
   /** Cores this proxy kept busy during the max-throughput phase (1.0 = one thread saturated). */
   readonly cores_at_max: number;
@@ -62,6 +64,7 @@ export interface ScenarioResult {
   readonly newconn_p99_ms: number;
   readonly cpu_s_per_1k_req: number;
   readonly proxy_rss_mb: number;
+  readonly proxy_anon_mb: number;
   readonly rate: { readonly target: number; readonly achieved: number; readonly errors: number };
   readonly errors: { readonly fixed_rate: number; readonly max_rps: number; readonly newconn: number };
   readonly proxies: readonly ProxyUsage[];
@@ -77,12 +80,14 @@ export interface ScaleResult {
   readonly ambient: {
     readonly proxies: number;
     readonly rss_mb: number;
+    readonly anon_mb: number;
     readonly cpu_s: number;
     readonly errors: number;
   };
   readonly sidecar: {
     readonly proxies: number;
     readonly rss_mb: number;
+    readonly anon_mb: number;
     readonly cpu_s: number;
     readonly errors: number;
   };
@@ -148,7 +153,8 @@ async function runScenario(
   const proxies = setup.proxies.map((p, i) => ({
     role: p.role,
     pid: p.pid,
-    rss_mb: round(peaks.get(p.pid) ?? rssMiB(p.pid)),
+    rss_mb: round(peaks.get(p.pid)?.rss ?? rssMiB(p.pid)),
+    anon_mb: round(peaks.get(p.pid)?.anon ?? 0),
     cpu_s: round(cpuUsed[i] ?? 0),
     cores_at_max: round(coresAtMax[i] ?? 0),
   }));
@@ -163,6 +169,7 @@ async function runScenario(
     newconn_p99_ms: round(nc.p99_ms, 3),
     cpu_s_per_1k_req: fixed.requests > 0 ? round((cpuTotal / fixed.requests) * 1000, 4) : 0,
     proxy_rss_mb: round(proxies.reduce((a, p) => a + p.rss_mb, 0)),
+    proxy_anon_mb: round(proxies.reduce((a, p) => a + p.anon_mb, 0)),
     rate: { target: c.rate, achieved: round(fixed.rps, 1), errors: fixed.errors },
     errors: { fixed_rate: fixed.errors, max_rps: max.errors, newconn: nc.errors },
     proxies,
@@ -170,7 +177,7 @@ async function runScenario(
     cdf: cdf(fixed.samples as number[], 50).map(([ms, q]) => [round(ms, 3), q] as const),
   };
   progress(
-    `${name}: p50 ${r.p50_ms} ms p90 ${r.p90_ms} ms p99 ${r.p99_ms} ms at ${c.rate}/s; ${r.rps} req/s max; new conn p50 ${r.newconn_p50_ms} ms; ${r.throughput_gbps} Gbit/s; ${r.cpu_s_per_1k_req} CPU s/1k req; proxies ${r.proxy_rss_mb} MiB`,
+    `${name}: p50 ${r.p50_ms} ms p90 ${r.p90_ms} ms p99 ${r.p99_ms} ms at ${c.rate}/s; ${r.rps} req/s max; new conn p50 ${r.newconn_p50_ms} ms; ${r.throughput_gbps} Gbit/s; ${r.cpu_s_per_1k_req} CPU s/1k req; proxies ${r.proxy_rss_mb} MiB RSS (${r.proxy_anon_mb} MiB anon)`,
   );
   return r;
 }
@@ -303,7 +310,7 @@ async function runScale(
   const load = async (
     targets: LoadTarget[],
     pids: number[],
-  ): Promise<{ rss: number; cpu: number; errors: number }> => {
+  ): Promise<{ rss: number; anon: number; cpu: number; errors: number }> => {
     const rss = new RssSampler(pids, 500);
     const cpu = new CpuMeter(pids);
     const rs = await Promise.all(
@@ -312,7 +319,8 @@ async function runScale(
     const used = cpu.stop();
     const peaks = rss.stop();
     return {
-      rss: [...peaks.values()].reduce((a, b) => a + b, 0),
+      rss: [...peaks.values()].reduce((a, b) => a + b.rss, 0),
+      anon: [...peaks.values()].reduce((a, b) => a + b.anon, 0),
       cpu: used,
       errors: rs.reduce((a, r) => a + r.errors, 0),
     };
@@ -355,18 +363,20 @@ async function runScale(
       ambient: {
         proxies: k.ztunnelPids.length,
         rss_mb: round(ambient.rss),
+        anon_mb: round(ambient.anon),
         cpu_s: round(ambient.cpu),
         errors: ambient.errors,
       },
       sidecar: {
         proxies: 2 * pairsCount,
         rss_mb: round(sidecar.rss),
+        anon_mb: round(sidecar.anon),
         cpu_s: round(sidecar.cpu),
         errors: sidecar.errors,
       },
     };
     progress(
-      `scale ${r.pods} pods: proxy memory ambient ${r.ambient.rss_mb} MiB vs sidecar ${r.sidecar.rss_mb} MiB; CPU ${r.ambient.cpu_s} s vs ${r.sidecar.cpu_s} s`,
+      `scale ${r.pods} pods: proxy memory ambient ${r.ambient.rss_mb} MiB RSS (${r.ambient.anon_mb} anon) vs sidecar ${r.sidecar.rss_mb} MiB (${r.sidecar.anon_mb} anon); CPU ${r.ambient.cpu_s} s vs ${r.sidecar.cpu_s} s`,
     );
     return r;
   } finally {
