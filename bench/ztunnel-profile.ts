@@ -8,6 +8,7 @@
  * keep-alive connections; `rate`: open-loop 1,000 req/s on 16 (the `ambit bench` latency phase).
  * `--attach 'cmd {pid}'` also runs a command per ztunnel for the phase, e.g. `strace -c -f -p {pid}`
  * or `perf stat -p {pid}`, and prints its output; `--no-profile` leaves the CPU profiler off.
+ * Also prints each ztunnel's peak RSS and anonymous memory during the phase.
  * Root only. Run: node dist/bench/ztunnel-profile.js [--seconds 15]
  *   [--phase newconn|keepalive|rate|iperf] [--attach cmd] [--no-profile]
  */
@@ -19,7 +20,7 @@ import { parseArgs } from "node:util";
 import { APP_PORT, IPERF_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
 import { fixedRate, maxThroughput, newConnections } from "../src/bench/http-load.js";
 import { iperfSingleStream } from "../src/bench/iperf.js";
-import { CpuMeter } from "../src/bench/proc-stats.js";
+import { CpuMeter, RssSampler } from "../src/bench/proc-stats.js";
 import { repoRoot } from "../src/local/cluster-config.js";
 import { connectFrom } from "../src/platform/netns-sockets.js";
 import { hotSpots } from "../src/telemetry/cpu-profile.js";
@@ -93,6 +94,7 @@ try {
   await newConnections(target, 200); // warm: pool sessions, certificates, JIT
   if (args.phase === "iperf") k.startIperfServer(k.server.l4);
   const meters = k.ztunnelPids.map((pid) => new CpuMeter([pid]));
+  const memory = new RssSampler(k.ztunnelPids);
   const profiles = args["no-profile"] ? [] : k.nodeNetns.map((ns) => profileOf(ns, SECONDS));
   const attached = k.ztunnelPids.map((pid) => attach(pid));
   const end = Date.now() + SECONDS * 1000;
@@ -118,6 +120,7 @@ try {
   // Real CPU time, as the kernel counts it: a profile's self time also holds the moments the thread
   // was preempted inside a syscall (a write that wakes the receiver), so it overstates native work.
   const cpu = meters.map((m) => Math.round(m.stop() * 1000)); // ms
+  const peaks = memory.stop();
   const dir = join(repoRoot(), "bench", "results", "profiles");
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, "-");
@@ -137,6 +140,14 @@ try {
       `ztunnel CPU (user+system, /proc): ${cpu.map((ms, i) => `node-${i + 1} ${ms} ms`).join(", ")}\n`,
     );
   }
+  process.stdout.write(
+    `ztunnel peak memory in the phase: ${k.ztunnelPids
+      .map((pid, i) => {
+        const m = peaks.get(pid);
+        return `node-${i + 1} RSS ${m?.rss.toFixed(1)} MiB (anon ${m?.anon.toFixed(1)})`;
+      })
+      .join(", ")}\n`,
+  );
   attachedOut.forEach((out, i) => {
     if (out !== undefined) process.stdout.write(`\nztunnel node-${i + 1}: ${args.attach}\n${out}`);
   });
