@@ -20,6 +20,8 @@ import { cliEntry, repoRoot } from "../local/cluster-config.js";
 import { podNames } from "../local/cluster-plan.js";
 import { requireClusterState } from "../local/cluster-state.js";
 import { readAgentStatus } from "../local/cluster-up.js";
+import { connectFrom } from "../platform/netns-sockets.js";
+import { pathAnswers } from "./http-load.js";
 
 export const APP_PORT = 8080;
 export const IPERF_PORT = 5201;
@@ -198,6 +200,23 @@ export async function startBenchCluster(o: {
       };
       return r.items.find((x) => x.name === "server")?.vip;
     });
+    // Running pods are not yet a working mesh path (the waypoint's config and certificate, the
+    // ztunnels' view of it): measure nothing until each path has answered a request.
+    const paths: [string, PodRef, string, string][] = [
+      ["direct", client.direct, server.direct.ip, "server"],
+      ["ambient-l4", client.l4, server.l4.ip, "server"],
+      ["ambient-l7", client.l7, l7Vip, `server.${PATH_NAMESPACES.l7}.svc.cluster.local`],
+    ];
+    for (const [path, from, host, hostHeader] of paths) {
+      o.progress(`waiting for the ${path} path to answer`);
+      await until(`a 2xx answer through the ${path} path`, 90_000, async () => {
+        const target = {
+          connect: () => connectFrom({ netns: from.netns, host, port: APP_PORT }),
+          host: hostHeader,
+        };
+        return (await pathAnswers(target)) ? true : undefined;
+      });
+    }
     const status = await readAgentStatus(home);
     const ztunnelPids = ["node-1", "node-2"].map((n) => status?.ztunnels[n]?.pid ?? 0);
     const waypointPid = status?.pods[`${PATH_NAMESPACES.l7}/waypoint-0`]?.pid ?? 0;

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { fixedRate, type LoadTarget, maxThroughput, newConnections, responseEnd } from "./http-load.js";
+import {
+  fixedRate,
+  type LoadTarget,
+  maxThroughput,
+  newConnections,
+  pathAnswers,
+  responseEnd,
+} from "./http-load.js";
 
 describe("responseEnd", () => {
   test("finds the end of Content-Length and chunked bodies, waits for incomplete ones", () => {
@@ -86,5 +93,42 @@ describe("load generators against a real HTTP server", () => {
     );
     assert.equal(n.requests, 0);
     assert.equal(n.errors, 3);
+  });
+
+  test("pathAnswers: true for a 2xx; false for an error status, a silent close, a stall or a refused port", async () => {
+    assert.equal(await pathAnswers(target()), true);
+    const odd = createServer((req, res) => {
+      req.resume();
+      if (req.url === "/503") {
+        res.writeHead(503, { "content-length": 0 });
+        res.end();
+      } else if (req.url === "/close") req.socket.destroy();
+      // "/stall": never answers
+    });
+    await new Promise<void>((r) => odd.listen(0, "127.0.0.1", r));
+    const oddPort = (odd.address() as AddressInfo).port;
+    const at = (path: string): LoadTarget => ({
+      connect: () => connect({ host: "127.0.0.1", port: oddPort }),
+      host: "x",
+      path,
+    });
+    try {
+      assert.equal(await pathAnswers(at("/503")), false);
+      assert.equal(await pathAnswers(at("/close")), false);
+      const t0 = performance.now();
+      assert.equal(await pathAnswers(at("/stall"), 300), false);
+      assert.ok(performance.now() - t0 < 2000, "gave up at its timeout");
+    } finally {
+      odd.closeAllConnections();
+      await new Promise((r) => odd.close(r));
+    }
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, "127.0.0.1", r));
+    const deadPort = (dead.address() as AddressInfo).port;
+    await new Promise((r) => dead.close(r));
+    assert.equal(
+      await pathAnswers({ connect: () => connect({ host: "127.0.0.1", port: deadPort }), host: "x" }),
+      false,
+    );
   });
 });

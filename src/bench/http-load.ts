@@ -252,6 +252,29 @@ export async function maxThroughput(
   return { ...summarize(lat, errors), seconds, rps: lat.length / seconds };
 }
 
+/**
+ * One keep-alive request on a fresh connection: true if it was answered 2xx within `timeoutMs`.
+ * The bench waits on it before measuring a path — a pod can be running before the mesh carries
+ * its traffic (a waypoint's config and certificate, the ztunnels' view of it).
+ */
+export async function pathAnswers(t: LoadTarget, timeoutMs = 3000): Promise<boolean> {
+  const conn = new Connection(t.connect, requestBytes(t.host, t.path ?? "/", false));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      conn.ready.then(() => conn.send()).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    conn.close();
+  }
+}
+
 /** `count` new connections one after another: connect + request + first byte of the response. */
 export async function newConnections(t: LoadTarget, count: number): Promise<LatencySummary> {
   const req = requestBytes(t.host, t.path ?? "/", true);
