@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -435,6 +436,12 @@ Napi::Value CurrentNetnsInode(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, std::string(link, static_cast<size_t>(n)));
 }
 
+// mallocTrim() -> whether glibc handed memory back to the system. malloc_trim(0) returns the free
+// pages of every arena, not just the top of the main heap: what a burst's freed buffers leave.
+Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+}
+
 Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
   c.Set("SOL_SOCKET", Napi::Number::New(env, SOL_SOCKET));
@@ -461,6 +468,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createSocket", Napi::Function::New(env, CreateSocket, "createSocket"));
   exports.Set("inNetns", Napi::Function::New(env, InNetns, "inNetns"));
   exports.Set("currentNetnsInode", Napi::Function::New(env, CurrentNetnsInode, "currentNetnsInode"));
+  exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -65,6 +65,7 @@ interface RawAddon {
   createSocket(options: SocketOptions): number;
   inNetns(path: string, fn: () => unknown): unknown;
   currentNetnsInode(): string;
+  mallocTrim(): boolean;
   constants: NativeConstants;
 }
 
@@ -128,6 +129,11 @@ function call<T>(fn: () => T): T {
     }
     throw e;
   }
+}
+
+/** glibc's `malloc_trim(0)`: hands the free pages of every malloc arena back; true if any went. */
+export function mallocTrim(): boolean {
+  return load().mallocTrim();
 }
 
 export function constants(): NativeConstants {

@@ -12,6 +12,7 @@ import { otlpAccessLogs } from "../../telemetry/otlp-access-log.js";
 import { stderrTraceSink, watchTrace } from "../../telemetry/trace.js";
 import { LISTENERS, type ListenerName } from "../../ztunnel/config.js";
 import { ZtunnelError, ZtunnelErrorCode } from "../../ztunnel/errors.js";
+import { MemoryReclaimer } from "../../ztunnel/reclaim-memory.js";
 import { Ztunnel } from "../../ztunnel/ztunnel.js";
 import { untilStopSignal } from "../process-io.js";
 
@@ -177,9 +178,15 @@ export function register(program: Command): void {
         .map(([k, a]) => `${k}=${a.address}:${a.port}`)
         .join(" ");
       process.stderr.write(`ambit ztunnel (${node}): ${listening}\n`);
+      // A finished burst's dead Buffers and free malloc pages go back once the node stops growing.
+      const reclaimer = new MemoryReclaimer({
+        onReclaim: (before, after) =>
+          logger.debug({ rssBefore: before, rssAfter: after }, "memory of a finished burst reclaimed"),
+      });
       const { serveHandover } = await import("../../ztunnel/handover.js");
       const drained = serveHandover(zt);
       await Promise.race([untilStopSignal(), drained]);
+      reclaimer.stop();
       await zt.close();
       // The last access records of the closed connections still go to the collector.
       await otlp?.exporter.shutdown();

@@ -1,0 +1,79 @@
+/**
+ * What a ztunnel keeps after a burst: a fresh bench cluster (src/bench), one iperf3 stream through
+ * the ambient-l4 path, then idle. Prints both ztunnels' RSS and anonymous memory at start, right
+ * after the stream and at intervals after it, with their own external-memory gauge (dead Buffers
+ * wait for a full collection; free malloc pages stay resident until trimmed — docs/performance.md,
+ * "Memory after a burst").
+ * Root only. Run: node dist/bench/burst-memory.js [--seconds 5] [--idle 5,20,40]
+ */
+import { request } from "node:http";
+import { parseArgs } from "node:util";
+import { IPERF_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
+import { iperfSingleStream } from "../src/bench/iperf.js";
+import { memoryMiB } from "../src/bench/proc-stats.js";
+import { connectFrom } from "../src/platform/netns-sockets.js";
+
+const { values: args } = parseArgs({
+  options: { seconds: { type: "string", default: "5" }, idle: { type: "string", default: "5,20,40" } },
+});
+const SECONDS = Number(args.seconds);
+const IDLE = args.idle.split(",").map(Number);
+if (!(SECONDS > 0) || IDLE.some((s) => !(s > 0)))
+  throw new Error(`--seconds and --idle take positive numbers, got ${args.seconds} and ${args.idle}`);
+
+/** The ztunnel's `nodejs_external_memory_bytes` (its :15020 metrics), in MiB. */
+function externalMiB(netns: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port: 15020,
+        path: "/metrics",
+        createConnection: () => connectFrom({ netns, host: "127.0.0.1", port: 15020 }) as never,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => {
+          body += d;
+        });
+        res.on("end", () =>
+          resolve(Number(/^nodejs_external_memory_bytes (\S+)/m.exec(body)?.[1]) / 2 ** 20),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+const k = await startBenchCluster({ bodyBytes: 1024, progress: (l) => process.stderr.write(`${l}\n`) });
+const show = async (when: string): Promise<void> => {
+  const cells = await Promise.all(
+    k.ztunnelPids.map(async (pid, i) => {
+      const m = memoryMiB(pid);
+      const ext = await externalMiB(k.nodeNetns[i] as string);
+      return `RSS ${m.rss.toFixed(1)} (anon ${m.anon.toFixed(1)}, external ${ext.toFixed(1)})`;
+    }),
+  );
+  process.stdout.write(`${when.padEnd(22)} ${cells.map((c, i) => `node-${i + 1} ${c}`).join(" | ")}\n`);
+};
+try {
+  await show("start");
+  k.startIperfServer(k.server.l4);
+  await new Promise((r) => setTimeout(r, 1000));
+  const r = await iperfSingleStream({
+    netns: k.client.l4.netns,
+    host: k.server.l4.ip,
+    port: IPERF_PORT,
+    seconds: SECONDS,
+  });
+  await show(`after ${r.gbps.toFixed(2)} Gbit/s`);
+  let waited = 0;
+  for (const s of IDLE) {
+    await new Promise((res) => setTimeout(res, (s - waited) * 1000));
+    waited = s;
+    await show(`+${s} s idle`);
+  }
+} finally {
+  await k.down();
+}
