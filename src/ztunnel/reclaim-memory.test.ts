@@ -73,6 +73,31 @@ test("memory that stays live is not reclaimed for again and again", async () => 
   }
 });
 
+test("a trim that throws (an addon without mallocTrim) is skipped, not fatal", async () => {
+  let rss = 40 * MiB;
+  const done: number[] = [];
+  const r = new MemoryReclaimer({
+    intervalMs: 3_600_000,
+    thresholdBytes: 16 * MiB,
+    trimDelayMs: 1,
+    rss: () => rss,
+    collect: () => {},
+    trim: () => {
+      throw new TypeError("native.mallocTrim is not a function");
+    },
+    onReclaim: (_before, after) => done.push(after),
+  });
+  try {
+    rss = 80 * MiB;
+    r.check(); // growing
+    assert.equal(r.check(), true);
+    await tick(20);
+    assert.deepEqual(done, [80 * MiB], "the reclaim finished");
+  } finally {
+    r.stop();
+  }
+});
+
 test("a real reclaim gives a dropped burst's Buffers back to the system (V8, glibc)", async (t) => {
   if (!nativeAvailable()) return t.skip("native addon not built (scripts/setup.sh builds it)");
   const r = new MemoryReclaimer({ intervalMs: 3_600_000, thresholdBytes: 16 * MiB, trimDelayMs: 200 });

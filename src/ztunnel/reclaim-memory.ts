@@ -112,7 +112,11 @@ export class MemoryReclaimer {
     this.#collect();
     this.#trimTimer = setTimeout(() => {
       this.#trimTimer = undefined;
-      this.#trim();
+      try {
+        this.#trim();
+      } catch {
+        // Best effort: an addon built before mallocTrim existed must not take the proxy down.
+      }
       const after = this.#rss();
       this.#floor = after;
       this.#last = after;
