@@ -4,7 +4,9 @@
  * after the stream and at intervals after it, with their own external-memory gauge (dead Buffers
  * wait for a full collection; free malloc pages stay resident until trimmed — docs/performance.md,
  * "Memory after a burst").
- * Root only. Run: node dist/bench/burst-memory.js [--seconds 5] [--idle 5,20,40]
+ * `--path l7` sends the stream through the waypoint too (client → ztunnel ⇒ waypoint ⇒ ztunnel →
+ * server) and shows the waypoint beside the ztunnels.
+ * Root only. Run: node dist/bench/burst-memory.js [--seconds 5] [--idle 5,20,40] [--path l4|l7]
  */
 import { request } from "node:http";
 import { parseArgs } from "node:util";
@@ -14,22 +16,27 @@ import { memoryMiB } from "../src/bench/proc-stats.js";
 import { connectFrom } from "../src/platform/netns-sockets.js";
 
 const { values: args } = parseArgs({
-  options: { seconds: { type: "string", default: "5" }, idle: { type: "string", default: "5,20,40" } },
+  options: {
+    seconds: { type: "string", default: "5" },
+    idle: { type: "string", default: "5,20,40" },
+    path: { type: "string", default: "l4" },
+  },
 });
+if (args.path !== "l4" && args.path !== "l7") throw new Error(`--path: expected l4 or l7, got ${args.path}`);
 const SECONDS = Number(args.seconds);
 const IDLE = args.idle.split(",").map(Number);
 if (!(SECONDS > 0) || IDLE.some((s) => !(s > 0)))
   throw new Error(`--seconds and --idle take positive numbers, got ${args.seconds} and ${args.idle}`);
 
-/** The ztunnel's `nodejs_external_memory_bytes` (its :15020 metrics), in MiB. */
-function externalMiB(netns: string): Promise<number> {
+/** A proxy's `nodejs_external_memory_bytes` (its :15020 metrics), in MiB. */
+function externalMiB(netns: string, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: "127.0.0.1",
+        host,
         port: 15020,
         path: "/metrics",
-        createConnection: () => connectFrom({ netns, host: "127.0.0.1", port: 15020 }) as never,
+        createConnection: () => connectFrom({ netns, host, port: 15020 }) as never,
       },
       (res) => {
         let body = "";
@@ -47,23 +54,35 @@ function externalMiB(netns: string): Promise<number> {
 }
 
 const k = await startBenchCluster({ bodyBytes: 1024, progress: (l) => process.stderr.write(`${l}\n`) });
+// Each proxy: pid, a netns and address where its metrics answer, and a name.
+const proxies = k.ztunnelPids.map((pid, i) => ({
+  name: `node-${i + 1}`,
+  pid,
+  netns: k.nodeNetns[i] as string,
+  host: "127.0.0.1",
+}));
+if (args.path === "l7") {
+  const wp = (await k.waitForPods("bench-l7", ["waypoint-0"]))[0];
+  if (wp !== undefined) proxies.push({ name: "waypoint", pid: k.waypointPid, netns: wp.netns, host: wp.ip });
+}
 const show = async (when: string): Promise<void> => {
   const cells = await Promise.all(
-    k.ztunnelPids.map(async (pid, i) => {
-      const m = memoryMiB(pid);
-      const ext = await externalMiB(k.nodeNetns[i] as string);
-      return `RSS ${m.rss.toFixed(1)} (anon ${m.anon.toFixed(1)}, external ${ext.toFixed(1)})`;
+    proxies.map(async (p) => {
+      const m = memoryMiB(p.pid);
+      const ext = await externalMiB(p.netns, p.host).catch(() => Number.NaN);
+      return `${p.name} RSS ${m.rss.toFixed(1)} (anon ${m.anon.toFixed(1)}, external ${ext.toFixed(1)})`;
     }),
   );
-  process.stdout.write(`${when.padEnd(22)} ${cells.map((c, i) => `node-${i + 1} ${c}`).join(" | ")}\n`);
+  process.stdout.write(`${when.padEnd(22)} ${cells.join(" | ")}\n`);
 };
 try {
   await show("start");
-  k.startIperfServer(k.server.l4);
+  const server = args.path === "l7" ? k.server.l7 : k.server.l4;
+  k.startIperfServer(server);
   await new Promise((r) => setTimeout(r, 1000));
   const r = await iperfSingleStream({
-    netns: k.client.l4.netns,
-    host: k.server.l4.ip,
+    netns: (args.path === "l7" ? k.client.l7 : k.client.l4).netns,
+    host: args.path === "l7" ? k.l7Vip : server.ip,
     port: IPERF_PORT,
     seconds: SECONDS,
   });

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { MemoryReclaimer } from "../../platform/reclaim-memory.js";
 import { readEnv, readOtelEnv } from "../../telemetry/env.js";
 import { createLogger } from "../../telemetry/logger.js";
 import { createMeshMetrics } from "../../telemetry/metrics.js";
@@ -12,7 +13,6 @@ import { otlpAccessLogs } from "../../telemetry/otlp-access-log.js";
 import { stderrTraceSink, watchTrace } from "../../telemetry/trace.js";
 import { LISTENERS, type ListenerName } from "../../ztunnel/config.js";
 import { ZtunnelError, ZtunnelErrorCode } from "../../ztunnel/errors.js";
-import { MemoryReclaimer } from "../../ztunnel/reclaim-memory.js";
 import { Ztunnel } from "../../ztunnel/ztunnel.js";
 import { untilStopSignal } from "../process-io.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { nativeAvailable } from "../platform/native.js";
+import { nativeAvailable } from "./native.js";
 import { MemoryReclaimer } from "./reclaim-memory.js";
 
 const MiB = 1024 * 1024;

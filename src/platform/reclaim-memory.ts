@@ -55,7 +55,7 @@ export function fullCollection(): () => void {
 
 async function addonTrim(): Promise<() => void> {
   try {
-    const native = await import("../platform/native.js");
+    const native = await import("./native.js");
     if (!native.nativeAvailable()) return () => {};
     return () => {
       native.mallocTrim();
