@@ -1,7 +1,7 @@
 /**
  * Hands the memory of a finished burst back to the system once the process stops growing.
  *
- * A bulk transfer leaves two kinds of residue that nothing releases while the ztunnel is quiet:
+ * A bulk transfer leaves two kinds of residue that nothing releases while a proxy is quiet:
  * - dead Buffers: their bytes live outside V8's heap, and those that outlived the young generation
  *   (queued behind a slow writer) go only in a full collection, which a process that allocates
  *   nothing never starts (one iperf3 stream left the sending ztunnel 21–35 MiB of them, unchanged
@@ -10,10 +10,10 @@
  *   arenas, still resident (`malloc_trim(0)` returned 21 and 14 MiB of the two ztunnels' 78 / 44
  *   MiB of anonymous memory after that stream).
  *
- * Every `intervalMs` this reads the resident set; when it is `thresholdBytes` above what the last
- * reclaim left and has grown by less than 1 MiB since the previous look (no burst under way), it runs one full
- * collection and, `trimDelayMs` later (V8 frees the Buffers' bytes after the collection, on its
- * sweeper), `malloc_trim`. Live memory — held connections, a bigger registry — stays in the
+ * Every `intervalMs` this reads the resident set; when it is `thresholdBytes` above what the start
+ * or the last reclaim left and has grown by less than 1 MiB since the previous look (no burst under
+ * way), it runs one full collection and, `trimDelayMs` later (V8 frees the Buffers' bytes after the
+ * collection, on its sweeper), `malloc_trim`. Live memory — held connections, a bigger registry — stays in the
  * baseline: the next reclaim waits for `thresholdBytes` of growth above it. Cost: one collection of
  * a ~15 MiB heap and one trim (a few ms) per 16 MiB of growth that stopped, and nothing in between.
  */
