@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { formatConfigError } from "../api/load.js";
 import { AdminClient, AdminInvalidConfigError, readSources } from "../cli/admin-client.js";
@@ -14,6 +15,7 @@ import type { Registry } from "../control/registry.js";
 import { runCommand } from "../platform/command.js";
 import { nativeAvailable } from "../platform/native.js";
 import { IpTool } from "../platform/netns.js";
+import { connectFrom } from "../platform/netns-sockets.js";
 import { applyTopology } from "../platform/topology.js";
 import type { AgentStatus } from "./cluster-agent.js";
 import { logsDir } from "./cluster-agent.js";
@@ -30,7 +32,7 @@ import {
 import { readClusterState, writeClusterState } from "./cluster-state.js";
 import { LocalError, LocalErrorCode } from "./errors.js";
 import { httpGetInNetns } from "./netns-http.js";
-import { desiredPods, podArgv } from "./pod-plan.js";
+import { type DesiredPod, desiredPods, podArgv } from "./pod-plan.js";
 import { planServiceNatBase } from "./service-nat-plan.js";
 
 export type Progress = (line: string) => void;
@@ -157,7 +159,7 @@ async function build(config: ClusterConfig, state: ClusterState, progress: Progr
   }
   const pods = await step(
     progress,
-    "every pod's network, capture and process up; ztunnels ready",
+    "every pod's network, capture and process up and serving; ztunnels ready",
     async () => {
       const n = await waitForPods(state, admin, 60_000);
       await waitForZtunnels(state, 30_000);
@@ -333,15 +335,78 @@ export async function waitForPods(
     const missing = wanted.filter((p) => {
       const s = status?.pods[p.id];
       if (s === undefined) return true;
-      return podArgv(p.runtime) !== undefined && s.state !== "running";
+      return runsProcess(p) && s.state !== "running";
     });
-    if (missing.length === 0) return wanted.length;
+    // Running is not serving: like a kubelet probe, each pod must be able to answer (notServing), or
+    // the first request through the mesh finds nobody to answer it (an empty reply).
+    const deaf: string[] = [];
+    if (missing.length === 0) {
+      for (const p of wanted) {
+        const why = await notServing(p);
+        if (why !== undefined) deaf.push(`${p.id} (${why})`);
+      }
+      if (deaf.length === 0) return wanted.length;
+    }
     if (Date.now() > deadline) {
       throw new LocalError(
         LocalErrorCode.START,
-        `pods not running after ${timeoutMs / 1000} s: ${missing.map((p) => p.id).join(", ")}; see ${logsDir(state.home)}/agent.log and the pods' logs`,
+        missing.length > 0
+          ? `pods not running after ${timeoutMs / 1000} s: ${missing.map((p) => p.id).join(", ")}; see ${logsDir(state.home)}/agent.log and the pods' logs`
+          : `pods running but not serving after ${timeoutMs / 1000} s: ${deaf.join(", ")}; see the pods' logs in ${logsDir(state.home)}`,
       );
     }
     await sleep(150);
   }
+}
+
+/** Whether the agent runs a process for this pod: a waypoint, or a container with a command. */
+function runsProcess(p: DesiredPod): boolean {
+  return p.runtime?.kind === "waypoint" || podArgv(p.runtime) !== undefined;
+}
+
+/** A waypoint pod's readiness endpoint (`ambit waypoint`'s default port, bound to the pod IP). */
+const WAYPOINT_READINESS_PORT = 15021;
+
+/**
+ * Why a running pod cannot serve yet, or undefined when it can (or runs no process). A waypoint
+ * must answer 200 on /healthz/ready — listening is not enough, it refuses TLS until its
+ * certificate and config are in; any other pod's declared ports must each accept a TCP
+ * connection, tried from inside the pod's network namespace at its own IP, as a kubelet probe
+ * reaches it.
+ */
+async function notServing(p: DesiredPod): Promise<string | undefined> {
+  if (p.runtime === undefined || !runsProcess(p)) return undefined;
+  if (p.runtime.kind === "waypoint") {
+    try {
+      const r = await httpGetInNetns(
+        p.names.netns,
+        { host: p.ip, port: WAYPOINT_READINESS_PORT, path: "/healthz/ready" },
+        1000,
+      );
+      return r.status === 200 ? undefined : `not ready: ${r.status} ${r.body.trim().slice(0, 120)}`;
+    } catch (e) {
+      return `not ready: ${(e as Error).message}`;
+    }
+  }
+  for (const port of p.runtime.ports) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      let socket: Socket;
+      try {
+        socket = connectFrom({ netns: p.names.netns, host: p.ip, port });
+      } catch {
+        resolve(false);
+        return;
+      }
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), 1000);
+      socket.once("connect", () => done(true));
+      socket.once("error", () => done(false));
+    });
+    if (!accepted) return `nothing listening on port ${port}`;
+  }
+  return undefined;
 }
