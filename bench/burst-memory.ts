@@ -8,12 +8,11 @@
  * server) and shows the waypoint beside the ztunnels.
  * Root only. Run: node dist/bench/burst-memory.js [--seconds 5] [--idle 5,20,40] [--path l4|l7]
  */
-import { request } from "node:http";
 import { parseArgs } from "node:util";
 import { IPERF_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
 import { iperfSingleStream } from "../src/bench/iperf.js";
 import { memoryMiB } from "../src/bench/proc-stats.js";
-import { connectFrom } from "../src/platform/netns-sockets.js";
+import { httpGetInNetns } from "../src/local/netns-http.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -29,28 +28,9 @@ if (!(SECONDS > 0) || IDLE.some((s) => !(s > 0)))
   throw new Error(`--seconds and --idle take positive numbers, got ${args.seconds} and ${args.idle}`);
 
 /** A proxy's `nodejs_external_memory_bytes` (its :15020 metrics), in MiB. */
-function externalMiB(netns: string, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host,
-        port: 15020,
-        path: "/metrics",
-        createConnection: () => connectFrom({ netns, host, port: 15020 }) as never,
-      },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => {
-          body += d;
-        });
-        res.on("end", () =>
-          resolve(Number(/^nodejs_external_memory_bytes (\S+)/m.exec(body)?.[1]) / 2 ** 20),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+async function externalMiB(netns: string, host: string): Promise<number> {
+  const r = await httpGetInNetns(netns, { host, port: 15020, path: "/metrics" });
+  return Number(/^nodejs_external_memory_bytes (\S+)/m.exec(r.body)?.[1]) / 2 ** 20;
 }
 
 const k = await startBenchCluster({ bodyBytes: 1024, progress: (l) => process.stderr.write(`${l}\n`) });

@@ -14,7 +14,6 @@
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { APP_PORT, IPERF_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
@@ -22,6 +21,7 @@ import { fixedRate, maxThroughput, newConnections } from "../src/bench/http-load
 import { iperfSingleStream } from "../src/bench/iperf.js";
 import { CpuMeter, RssSampler } from "../src/bench/proc-stats.js";
 import { repoRoot } from "../src/local/cluster-config.js";
+import { httpGetInNetns } from "../src/local/netns-http.js";
 import { connectFrom } from "../src/platform/netns-sockets.js";
 import { hotSpots } from "../src/telemetry/cpu-profile.js";
 
@@ -38,29 +38,11 @@ if (!PHASES.includes(args.phase))
   throw new Error(`--phase: expected one of ${PHASES.join(", ")}, got ${args.phase}`);
 const SECONDS = Number(args.seconds);
 
-function profileOf(netns: string, seconds: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port: 15000,
-        path: `/debug/pprof/profile?seconds=${seconds}`,
-        createConnection: () => connectFrom({ netns, host: "127.0.0.1", port: 15000 }) as never,
-        timeout: (seconds + 60) * 1000,
-      },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on("data", (b: Buffer) => parts.push(b));
-        res.on("end", () =>
-          res.statusCode === 200
-            ? resolve(Buffer.concat(parts).toString())
-            : reject(new Error(`profile: ${res.statusCode} ${Buffer.concat(parts)}`)),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+async function profileOf(netns: string, seconds: number): Promise<string> {
+  const path = `/debug/pprof/profile?seconds=${seconds}`;
+  const r = await httpGetInNetns(netns, { host: "127.0.0.1", port: 15000, path }, (seconds + 60) * 1000);
+  if (r.status !== 200) throw new Error(`profile: ${r.status} ${r.body}`);
+  return r.body;
 }
 
 /** Runs `--attach` against one ztunnel until the phase ends (SIGINT), resolving to its output. */

@@ -328,6 +328,7 @@ export async function waitForPods(
   timeoutMs: number,
 ): Promise<number> {
   const deadline = Date.now() + timeoutMs;
+  const serving = new Set<string>(); // probed once they answer, not again every round
   for (;;) {
     const reg = await admin.get<Registry & { version?: number }>("/v1/registry");
     const wanted = desiredPods(reg, state.nodes, state.prefix);
@@ -342,8 +343,10 @@ export async function waitForPods(
     const deaf: string[] = [];
     if (missing.length === 0) {
       for (const p of wanted) {
+        if (serving.has(p.id)) continue;
         const why = await notServing(p);
-        if (why !== undefined) deaf.push(`${p.id} (${why})`);
+        if (why === undefined) serving.add(p.id);
+        else deaf.push(`${p.id} (${why})`);
       }
       if (deaf.length === 0) return wanted.length;
     }
@@ -389,24 +392,28 @@ async function notServing(p: DesiredPod): Promise<string | undefined> {
     }
   }
   for (const port of p.runtime.ports) {
-    const accepted = await new Promise<boolean>((resolve) => {
-      let socket: Socket;
-      try {
-        socket = connectFrom({ netns: p.names.netns, host: p.ip, port });
-      } catch {
-        resolve(false);
-        return;
-      }
-      const done = (ok: boolean): void => {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(ok);
-      };
-      const timer = setTimeout(() => done(false), 1000);
-      socket.once("connect", () => done(true));
-      socket.once("error", () => done(false));
-    });
-    if (!accepted) return `nothing listening on port ${port}`;
+    if (!(await acceptsConnection(p.names.netns, p.ip, port))) return `nothing listening on port ${port}`;
   }
   return undefined;
+}
+
+/** Whether `host:port` accepts a TCP connection from inside `netns` within a second. */
+function acceptsConnection(netns: string, host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let socket: Socket;
+    try {
+      socket = connectFrom({ netns, host, port });
+    } catch {
+      resolve(false);
+      return;
+    }
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 1000);
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
 }

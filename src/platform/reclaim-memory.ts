@@ -19,6 +19,7 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { mallocTrim, nativeAvailable } from "./native.js";
 
 export interface ReclaimOptions {
   readonly intervalMs?: number;
@@ -53,16 +54,9 @@ export function fullCollection(): () => void {
   return v8Collect;
 }
 
-async function addonTrim(): Promise<() => void> {
-  try {
-    const native = await import("./native.js");
-    if (!native.nativeAvailable()) return () => {};
-    return () => {
-      native.mallocTrim();
-    };
-  } catch {
-    return () => {};
-  }
+/** The addon's `malloc_trim(0)`, or nothing where the addon is not built. */
+function addonTrim(): void {
+  if (nativeAvailable()) mallocTrim();
 }
 
 export class MemoryReclaimer {
@@ -70,7 +64,7 @@ export class MemoryReclaimer {
   readonly #trimDelayMs: number;
   readonly #rss: () => number;
   readonly #collect: () => void;
-  #trim: () => void;
+  readonly #trim: () => void;
   readonly #onReclaim: ((before: number, after: number) => void) | undefined;
   readonly #timer: NodeJS.Timeout;
   #trimTimer: NodeJS.Timeout | undefined;
@@ -86,8 +80,7 @@ export class MemoryReclaimer {
     this.#floor = this.#rss();
     this.#last = this.#floor;
     this.#collect = o.collect ?? fullCollection();
-    this.#trim = o.trim ?? (() => {});
-    if (o.trim === undefined) void addonTrim().then((t) => (this.#trim = t));
+    this.#trim = o.trim ?? addonTrim;
     this.#onReclaim = o.onReclaim;
     this.#timer = setInterval(() => this.check(), o.intervalMs ?? DEFAULT_RECLAIM_INTERVAL_MS);
     this.#timer.unref();
@@ -130,4 +123,14 @@ export class MemoryReclaimer {
     clearInterval(this.#timer);
     clearTimeout(this.#trimTimer);
   }
+}
+
+/** A data-plane process's reclaimer with the defaults, each reclaim logged at debug level. */
+export function reclaimAfterBursts(logger: {
+  debug(fields: Record<string, unknown>, message: string): void;
+}): MemoryReclaimer {
+  return new MemoryReclaimer({
+    onReclaim: (before, after) =>
+      logger.debug({ rssBefore: before, rssAfter: after }, "memory of a finished burst reclaimed"),
+  });
 }

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { loadSources } from "../../api/load.js";
-import { MemoryReclaimer } from "../../platform/reclaim-memory.js";
+import { reclaimAfterBursts } from "../../platform/reclaim-memory.js";
 import { readEnv, readOtelEnv } from "../../telemetry/env.js";
 import { createLogger } from "../../telemetry/logger.js";
 import { createMeshMetrics } from "../../telemetry/metrics.js";
@@ -286,10 +286,7 @@ export function register(program: Command): void {
         `ambit waypoint (${flags.namespace}/${flags.name}): hbone=${a.hbone.address}:${a.hbone.port} metrics=${a.metrics.address}:${a.metrics.port} readiness=${a.readiness.address}:${a.readiness.port}\n`,
       );
       // A finished burst's dead Buffers and free malloc pages go back once the process stops growing.
-      const reclaimer = new MemoryReclaimer({
-        onReclaim: (before, after) =>
-          logger.debug({ rssBefore: before, rssAfter: after }, "memory of a finished burst reclaimed"),
-      });
+      const reclaimer = reclaimAfterBursts(logger);
       await untilStopSignal();
       reclaimer.stop();
       await wp.close();

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { MemoryReclaimer } from "../../platform/reclaim-memory.js";
+import { reclaimAfterBursts } from "../../platform/reclaim-memory.js";
 import { readEnv, readOtelEnv } from "../../telemetry/env.js";
 import { createLogger } from "../../telemetry/logger.js";
 import { createMeshMetrics } from "../../telemetry/metrics.js";
@@ -179,10 +179,7 @@ export function register(program: Command): void {
         .join(" ");
       process.stderr.write(`ambit ztunnel (${node}): ${listening}\n`);
       // A finished burst's dead Buffers and free malloc pages go back once the node stops growing.
-      const reclaimer = new MemoryReclaimer({
-        onReclaim: (before, after) =>
-          logger.debug({ rssBefore: before, rssAfter: after }, "memory of a finished burst reclaimed"),
-      });
+      const reclaimer = reclaimAfterBursts(logger);
       const { serveHandover } = await import("../../ztunnel/handover.js");
       const drained = serveHandover(zt);
       await Promise.race([untilStopSignal(), drained]);
