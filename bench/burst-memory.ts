@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { IPERF_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
-import { iperfSingleStream } from "../src/bench/iperf.js";
+import { iperfThroughput } from "../src/bench/iperf.js";
 import { memoryMiB } from "../src/bench/proc-stats.js";
 import { httpGetInNetns } from "../src/local/netns-http.js";
 
@@ -60,7 +60,7 @@ try {
   const server = args.path === "l7" ? k.server.l7 : k.server.l4;
   k.startIperfServer(server);
   await new Promise((r) => setTimeout(r, 1000));
-  const r = await iperfSingleStream({
+  const r = await iperfThroughput({
     netns: (args.path === "l7" ? k.client.l7 : k.client.l4).netns,
     host: args.path === "l7" ? k.l7Vip : server.ip,
     port: IPERF_PORT,

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { APP_PORT, IPERF_PORT, startBenchCluster } from "../src/bench/bench-cluster.js";
 import { fixedRate, maxThroughput, newConnections } from "../src/bench/http-load.js";
-import { iperfSingleStream } from "../src/bench/iperf.js";
+import { iperfThroughput } from "../src/bench/iperf.js";
 import { CpuMeter, RssSampler } from "../src/bench/proc-stats.js";
 import { repoRoot } from "../src/local/cluster-config.js";
 import { httpGetInNetns } from "../src/local/netns-http.js";
@@ -82,7 +82,7 @@ try {
   const end = Date.now() + SECONDS * 1000;
   let n = 0;
   if (args.phase === "iperf") {
-    const r = await iperfSingleStream({
+    const r = await iperfThroughput({
       netns: k.client.l4.netns,
       host: k.server.l4.ip,
       port: IPERF_PORT,

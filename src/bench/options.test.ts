@@ -8,6 +8,8 @@ test("bench options: defaults, durations and lists", () => {
   assert.deepEqual(c.scenarios, ["direct", "ambient-l4", "ambient-l7", "sidecar", "sidecar-stunnel"]);
   assert.equal(c.rate, 1000);
   assert.equal(c.bodyBytes, 1024);
+  assert.equal(c.iperfStreams, 4);
+  assert.equal(benchConfig({ iperfStreams: "8" }).iperfStreams, 8);
   assert.deepEqual(c.pods, []);
   assert.equal(parseDuration("--duration", "500ms"), 0.5);
   assert.equal(parseDuration("--duration", "2m"), 120);
@@ -29,6 +31,7 @@ test("bench options: bad values name the flag, the value and what fits", () => {
     [{ duration: "10h" }, /--duration "10h"/],
     [{ rate: "0" }, /--rate "0": expected a whole number from 1/],
     [{ connections: "-3" }, /--connections "-3"/],
+    [{ iperfStreams: "1" }, /--iperf-streams "1": expected a whole number from 2 to 128/],
   ];
   for (const [flags, re] of cases) {
     assert.throws(

@@ -10,6 +10,7 @@ export interface BenchFlags {
   connections?: string;
   newConnections?: string;
   iperfSeconds?: string;
+  iperfStreams?: string;
   bodyBytes?: string;
   scaleRate?: string;
 }
@@ -20,6 +21,7 @@ export const BENCH_DEFAULTS = {
   connections: 16,
   newConnections: 300,
   iperfSeconds: 5,
+  iperfStreams: 4,
   bodyBytes: 1024,
   scaleRate: 200,
 } as const;
@@ -81,6 +83,10 @@ export function benchConfig(f: BenchFlags): BenchConfig {
       f.iperfSeconds === undefined
         ? BENCH_DEFAULTS.iperfSeconds
         : parseInteger("--iperf-seconds", f.iperfSeconds, 1, 600),
+    iperfStreams:
+      f.iperfStreams === undefined
+        ? BENCH_DEFAULTS.iperfStreams
+        : parseInteger("--iperf-streams", f.iperfStreams, 2, 128),
     bodyBytes:
       f.bodyBytes === undefined
         ? BENCH_DEFAULTS.bodyBytes

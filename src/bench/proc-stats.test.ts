@@ -29,3 +29,18 @@ test("proc-stats: CPU and RSS of a live process from /proc; 0 for a missing one"
   assert.equal(rssMiB(2 ** 22 + 12345), 0);
   assert.deepEqual(memoryMiB(2 ** 22 + 12345), { rss: 0, anon: 0 });
 });
+
+test("proc-stats: machine busy cores over a given span count the same busy time", async () => {
+  const machine = new MachineCpuMeter();
+  await new Promise((r) => setTimeout(r, 400)); // idle: a span the measured work did not use
+  const start = performance.now();
+  let x = 0;
+  while (performance.now() < start + 300) x += Math.sqrt(x + 1);
+  const busyFor = (performance.now() - start) / 1000;
+  const coresOverSpan = machine.stop(busyFor);
+  // Over the busy 300 ms alone this process kept about one core busy (the idle 400 ms before it
+  // would halve that in an average over the whole interval).
+  assert.ok(coresOverSpan >= 0.6, `busy cores over the busy span: ${coresOverSpan}`);
+  assert.equal(machine.stop(0), 0);
+  assert.ok(x > 0);
+});

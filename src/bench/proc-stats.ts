@@ -107,10 +107,16 @@ export class MachineCpuMeter {
     this.#start = machineJiffies();
   }
 
-  stop(): number {
+  /**
+   * Busy cores averaged over the time since construction, or over `seconds` when given (the part
+   * of that time the measured work ran; the busy time counted is the same).
+   */
+  stop(seconds?: number): number {
     const end = machineJiffies();
+    const busy = end.busy - this.#start.busy;
+    if (seconds !== undefined) return seconds > 0 ? busy / CLOCK_TICKS_PER_SECOND / seconds : 0;
     const total = end.total - this.#start.total;
-    return total > 0 ? ((end.busy - this.#start.busy) / total) * cpus().length : 0;
+    return total > 0 ? (busy / total) * cpus().length : 0;
   }
 }
 

@@ -7,6 +7,7 @@ import type { BenchResults, ScenarioResult } from "./run.js";
 function scenario(p50: number, gbps: number, rss: number): ScenarioResult {
   return {
     throughput_gbps: gbps,
+    throughput_multi_gbps: gbps * 1.5,
     rps: 1000 / p50,
     p50_ms: p50,
     p90_ms: p50 * 1.5,
@@ -20,9 +21,20 @@ function scenario(p50: number, gbps: number, rss: number): ScenarioResult {
     errors: { fixed_rate: 0, max_rps: 0, newconn: 0 },
     proxies:
       rss > 0
-        ? [{ role: "ztunnel node-1", pid: 1, rss_mb: rss, anon_mb: rss / 2, cpu_s: 1, cores_at_max: 0.45 }]
+        ? [
+            {
+              role: "ztunnel node-1",
+              pid: 1,
+              rss_mb: rss,
+              anon_mb: rss / 2,
+              cpu_s: 1,
+              cores_at_max: 0.45,
+              cores_at_multi: 0.9,
+            },
+          ]
         : [],
     machine_cores_at_max: 1.6,
+    machine_cores_at_multi: 1.9,
     cdf: [
       [p50, 0.5],
       [p50 * 2, 1],
@@ -50,6 +62,7 @@ test("bench report: comparisons are computed against direct and the sidecar mode
   const doc = benchDocument(benchConfig({}), results, "abc1234", new Date("2026-11-26T04:00:00Z"));
   assert.deepEqual(doc.comparisons.added_latency_ms["ambient-l4"], { p50: 0.15, p90: 0.225, p99: 0.3 });
   assert.equal(doc.comparisons.throughput_vs_direct.sidecar, 0.1);
+  assert.equal(doc.comparisons.throughput_multi_vs_direct["ambient-l4"], 0.2);
   assert.deepEqual(doc.comparisons.ambient_vs_sidecar, [
     { pods: 10, memory: 1.6, memory_anon: 1.5, cpu: 0.25 },
   ]);
@@ -64,10 +77,16 @@ test("bench report: Markdown has a row per scenario; HTML has the plots and the 
     assert.match(md, new RegExp(`^\\| ${name} \\|`, "m"));
   assert.match(md, /^\| 10 \| 200 \| 2: 160 \(60\) \/ 1 \| 10: 100 \(40\) \/ 4 \| 1.6 \(1.5\) \| 0.25 \|$/m);
   assert.match(md, /^\| ambient-l4 \| .* \| 80 \(40\) \| 0 \|$/m, "RSS (anon) per scenario");
-  assert.match(md, /^\| ambient-l4 \| 1.6 \| ztunnel node-1 0.45 \|$/m, "busy cores at max throughput");
-  assert.match(md, /^\| direct \| 1.6 \| — \|$/m);
+  assert.match(
+    md,
+    /^\| ambient-l4 \| 1.6 \| ztunnel node-1 0.45 \| 1.9 \| ztunnel node-1 0.9 \|$/m,
+    "busy cores at max throughput and over several streams",
+  );
+  assert.match(md, /^\| direct \| 1.6 \| — \| 1.9 \| — \|$/m);
+  assert.match(md, /\| Gbit\/s \(1 \/ 4 streams\) \|/);
+  assert.match(md, /^\| ambient-l4 \| .* \| 2 \/ 3 \| 0.05 \|/m, "1-stream / multi-stream Gbit/s");
   const html = toHtml(doc);
-  assert.equal(html.match(/<svg /g)?.length, 4, "CDF, two bar charts, memory vs pods");
+  assert.equal(html.match(/<svg /g)?.length, 5, "CDF, three bar charts, memory vs pods");
   const data = /<script type="application\/json" id="bench-data">(.*)<\/script>/s.exec(html)?.[1] ?? "";
   assert.equal((JSON.parse(data) as { commit: string }).commit, "abc1234");
 });

@@ -32,6 +32,8 @@ export interface Comparisons {
   readonly added_latency_ms: Partial<Record<ScenarioName, { p50: number; p90: number; p99: number }>>;
   /** Single-stream throughput as a fraction of direct. */
   readonly throughput_vs_direct: Partial<Record<ScenarioName, number>>;
+  /** Multi-stream throughput (`settings.iperfStreams` parallel streams) as a fraction of direct's. */
+  readonly throughput_multi_vs_direct: Partial<Record<ScenarioName, number>>;
   /** Ambient / sidecar at each pod count: memory and CPU ratios. */
   /** `memory`: total RSS ratio; `memory_anon`: the same for anonymous memory (no program text). */
   readonly ambient_vs_sidecar: readonly { pods: number; memory: number; memory_anon: number; cpu: number }[];
@@ -66,6 +68,7 @@ export function comparisons(res: BenchResults): Comparisons {
   const direct = res.scenarios.direct;
   const added: Comparisons["added_latency_ms"] = {};
   const tput: Comparisons["throughput_vs_direct"] = {};
+  const tputMulti: Comparisons["throughput_multi_vs_direct"] = {};
   if (direct !== undefined) {
     for (const [name, s] of Object.entries(res.scenarios) as [ScenarioName, ScenarioResult][]) {
       if (name === "direct") continue;
@@ -75,11 +78,14 @@ export function comparisons(res: BenchResults): Comparisons {
         p99: r3(s.p99_ms - direct.p99_ms),
       };
       if (direct.throughput_gbps > 0) tput[name] = r3(s.throughput_gbps / direct.throughput_gbps);
+      if (direct.throughput_multi_gbps > 0)
+        tputMulti[name] = r3(s.throughput_multi_gbps / direct.throughput_multi_gbps);
     }
   }
   return {
     added_latency_ms: added,
     throughput_vs_direct: tput,
+    throughput_multi_vs_direct: tputMulti,
     ambient_vs_sidecar: res.scale.map((s) => ({
       pods: s.pods,
       memory: s.sidecar.rss_mb > 0 ? r3(s.ambient.rss_mb / s.sidecar.rss_mb) : 0,
@@ -114,28 +120,31 @@ export function toMarkdown(doc: BenchDocument): string {
   const m = doc.machine;
   const lines = [
     `ambit bench — ${doc.date.slice(0, 16).replace("T", " ")} UTC, commit ${doc.commit}, ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GiB, Node ${m.node}, load ${m.load1}`,
-    `settings: ${doc.settings.rate} req/s open loop and max throughput over ${doc.settings.connections} connections for ${doc.settings.seconds} s each, ${doc.settings.bodyBytes} B responses, ${doc.settings.newConnections} new connections, iperf3 ${doc.settings.iperfSeconds} s`,
+    `settings: ${doc.settings.rate} req/s open loop and max throughput over ${doc.settings.connections} connections for ${doc.settings.seconds} s each, ${doc.settings.bodyBytes} B responses, ${doc.settings.newConnections} new connections, iperf3 ${doc.settings.iperfSeconds} s with 1 and ${doc.settings.iperfStreams} streams`,
     "",
-    "| scenario | p50 / p90 / p99 ms | added p90 / p99 ms | max req/s | new conn p50 / p99 ms | Gbit/s (1 stream) | CPU s / 1k req | proxy RSS (anon) MiB | errors |",
+    `| scenario | p50 / p90 / p99 ms | added p90 / p99 ms | max req/s | new conn p50 / p99 ms | Gbit/s (1 / ${doc.settings.iperfStreams} streams) | CPU s / 1k req | proxy RSS (anon) MiB | errors |`,
     "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const [name, s] of Object.entries(doc.scenarios) as [ScenarioName, ScenarioResult][]) {
     const add = doc.comparisons.added_latency_ms[name];
     const errs = s.errors.fixed_rate + s.errors.max_rps + s.errors.newconn;
     lines.push(
-      `| ${name} | ${s.p50_ms} / ${s.p90_ms} / ${s.p99_ms} | ${add ? `${add.p90} / ${add.p99}` : "—"} | ${s.rps} | ${s.newconn_p50_ms} / ${s.newconn_p99_ms} | ${s.throughput_gbps} | ${s.cpu_s_per_1k_req} | ${s.proxy_rss_mb} (${s.proxy_anon_mb}) | ${errs} |`,
+      `| ${name} | ${s.p50_ms} / ${s.p90_ms} / ${s.p99_ms} | ${add ? `${add.p90} / ${add.p99}` : "—"} | ${s.rps} | ${s.newconn_p50_ms} / ${s.newconn_p99_ms} | ${s.throughput_gbps} / ${s.throughput_multi_gbps} | ${s.cpu_s_per_1k_req} | ${s.proxy_rss_mb} (${s.proxy_anon_mb}) | ${errs} |`,
     );
   }
   lines.push(
     "",
-    `busy cores during max throughput (machine: ${m.cores} cores; one proxy thread saturated = 1.0):`,
+    `busy cores during max throughput and during the ${doc.settings.iperfStreams}-stream iperf3 (machine: ${m.cores} cores; one proxy thread saturated = 1.0):`,
     "",
-    "| scenario | machine | proxies |",
-    "|---|---|---|",
+    "| scenario | machine, max req/s | proxies, max req/s | machine, streams | proxies, streams |",
+    "|---|---|---|---|---|",
   );
   for (const [name, s] of Object.entries(doc.scenarios) as [ScenarioName, ScenarioResult][]) {
-    const proxies = s.proxies.map((p) => `${p.role} ${p.cores_at_max}`).join(", ");
-    lines.push(`| ${name} | ${s.machine_cores_at_max} | ${proxies === "" ? "—" : proxies} |`);
+    const cores = (pick: (p: ScenarioResult["proxies"][number]) => number): string =>
+      s.proxies.map((p) => `${p.role} ${pick(p)}`).join(", ") || "—";
+    lines.push(
+      `| ${name} | ${s.machine_cores_at_max} | ${cores((p) => p.cores_at_max)} | ${s.machine_cores_at_multi} | ${cores((p) => p.cores_at_multi)} |`,
+    );
   }
   if (doc.scale.length > 0) {
     lines.push(
@@ -284,6 +293,12 @@ ${barChart(
   "Single-stream throughput (iperf3)",
   "Gbit/s",
   sc.map(([name, s]) => ({ name, value: s.throughput_gbps })),
+)}
+<h2>Throughput over ${doc.settings.iperfStreams} streams</h2>
+${barChart(
+  `Throughput over ${doc.settings.iperfStreams} parallel streams (iperf3 -P)`,
+  "Gbit/s",
+  sc.map(([name, s]) => ({ name, value: s.throughput_multi_gbps })),
 )}
 <h2>Keep-alive max throughput</h2>
 ${barChart(

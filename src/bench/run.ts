@@ -2,7 +2,8 @@
  * `ambit bench`: every path measured side by side in one run on one fresh local cluster, so the
  * results are ratios on the same machine at the same moment. Per path, in this order: warm-up,
  * open-loop fixed-rate latency (with the proxies' CPU and peak RSS over that phase), closed-loop
- * max throughput, new-connection latency, iperf3 single-stream throughput. With `pods`, the
+ * max throughput, new-connection latency, iperf3 single-stream throughput, then iperf3 over several
+ * parallel streams (with the cores each proxy kept busy meanwhile). With `pods`, the
  * scale comparison: N pods on 2 nodes, ambient (2 ztunnels) vs one sidecar proxy per pod.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -19,7 +20,7 @@ import {
   startBenchCluster,
 } from "./bench-cluster.js";
 import { fixedRate, type LoadTarget, maxThroughput, newConnections } from "./http-load.js";
-import { iperfSingleStream } from "./iperf.js";
+import { iperfThroughput } from "./iperf.js";
 import { cdf } from "./percentiles.js";
 import { CpuMeter, MachineCpuMeter, RssSampler, rssMiB } from "./proc-stats.js";
 import { type SidecarPair, startSidecarPair } from "./sidecar.js";
@@ -37,6 +38,8 @@ export interface BenchConfig {
   readonly connections: number;
   readonly newConnections: number;
   readonly iperfSeconds: number;
+  /** Parallel TCP streams of the multi-stream iperf3 phase. */
+  readonly iperfStreams: number;
   readonly bodyBytes: number;
   /** Pod counts of the ambient-vs-sidecar scale comparison (empty: skipped). */
   readonly pods: readonly number[];
@@ -52,10 +55,14 @@ export interface ProxyUsage {
   readonly cpu_s: number;
   /** Cores this proxy kept busy during the max-throughput phase (1.0 = one thread saturated). */
   readonly cores_at_max: number;
+  /** Cores this proxy kept busy during the multi-stream iperf3 phase. */
+  readonly cores_at_multi: number;
 }
 
 export interface ScenarioResult {
   readonly throughput_gbps: number;
+  /** iperf3 over `iperfStreams` parallel connections: the receiver's summed rate. */
+  readonly throughput_multi_gbps: number;
   readonly rps: number;
   readonly p50_ms: number;
   readonly p90_ms: number;
@@ -70,6 +77,8 @@ export interface ScenarioResult {
   readonly proxies: readonly ProxyUsage[];
   /** Cores the whole machine kept busy during the max-throughput phase (load generator included). */
   readonly machine_cores_at_max: number;
+  /** Cores the whole machine kept busy during the multi-stream iperf3 phase (iperf3 included). */
+  readonly machine_cores_at_multi: number;
   /** (latency ms, fraction) points of the fixed-rate phase. */
   readonly cdf: readonly (readonly [number, number])[];
 }
@@ -149,7 +158,14 @@ async function runScenario(
   progress(`${name}: ${c.newConnections} new connections`);
   const nc = await newConnections(setup.target, c.newConnections);
   progress(`${name}: iperf3 single stream, ${c.iperfSeconds} s`);
-  const ip = await iperfSingleStream({ ...setup.iperf, seconds: c.iperfSeconds });
+  const ip = await iperfThroughput({ ...setup.iperf, seconds: c.iperfSeconds });
+  progress(`${name}: iperf3 ${c.iperfStreams} parallel streams, ${c.iperfSeconds} s`);
+  const multiCpu = setup.proxies.map((p) => new CpuMeter([p.pid]));
+  const multiMachine = new MachineCpuMeter();
+  const multi = await iperfThroughput({ ...setup.iperf, seconds: c.iperfSeconds, streams: c.iperfStreams });
+  // Over the run that answered: a refused attempt before it costs no CPU but would dilute the rate.
+  const machineCoresMulti = multiMachine.stop(multi.seconds);
+  const coresAtMulti = multiCpu.map((m) => m.stop() / multi.seconds);
   const proxies = setup.proxies.map((p, i) => ({
     role: p.role,
     pid: p.pid,
@@ -157,10 +173,12 @@ async function runScenario(
     anon_mb: round(peaks.get(p.pid)?.anon ?? 0),
     cpu_s: round(cpuUsed[i] ?? 0),
     cores_at_max: round(coresAtMax[i] ?? 0),
+    cores_at_multi: round(coresAtMulti[i] ?? 0),
   }));
   const cpuTotal = cpuUsed.reduce((a, b) => a + b, 0);
   const r: ScenarioResult = {
     throughput_gbps: round(ip.gbps, 3),
+    throughput_multi_gbps: round(multi.gbps, 3),
     rps: round(max.rps, 0),
     p50_ms: round(fixed.p50_ms, 3),
     p90_ms: round(fixed.p90_ms, 3),
@@ -174,10 +192,11 @@ async function runScenario(
     errors: { fixed_rate: fixed.errors, max_rps: max.errors, newconn: nc.errors },
     proxies,
     machine_cores_at_max: round(machineCores),
+    machine_cores_at_multi: round(machineCoresMulti),
     cdf: cdf(fixed.samples as number[], 50).map(([ms, q]) => [round(ms, 3), q] as const),
   };
   progress(
-    `${name}: p50 ${r.p50_ms} ms p90 ${r.p90_ms} ms p99 ${r.p99_ms} ms at ${c.rate}/s; ${r.rps} req/s max; new conn p50 ${r.newconn_p50_ms} ms; ${r.throughput_gbps} Gbit/s; ${r.cpu_s_per_1k_req} CPU s/1k req; proxies ${r.proxy_rss_mb} MiB RSS (${r.proxy_anon_mb} MiB anon)`,
+    `${name}: p50 ${r.p50_ms} ms p90 ${r.p90_ms} ms p99 ${r.p99_ms} ms at ${c.rate}/s; ${r.rps} req/s max; new conn p50 ${r.newconn_p50_ms} ms; ${r.throughput_gbps} Gbit/s (${r.throughput_multi_gbps} over ${c.iperfStreams} streams); ${r.cpu_s_per_1k_req} CPU s/1k req; proxies ${r.proxy_rss_mb} MiB RSS (${r.proxy_anon_mb} MiB anon)`,
   );
   return r;
 }

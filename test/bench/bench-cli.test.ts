@@ -48,6 +48,15 @@ test("ambit bench -o json: every scenario measured through its own proxies", {
     assert.ok(s.rps > 0 && s.p50_ms > 0 && s.p99_ms >= s.p50_ms, `${name} latency/rps measured`);
     assert.ok(s.newconn_p50_ms > 0, `${name} new connections measured`);
     assert.ok(s.throughput_gbps > 0, `${name} iperf3 measured`);
+    assert.ok(
+      s.throughput_multi_gbps > 0,
+      `${name} iperf3 over ${doc.settings.iperfStreams} streams measured`,
+    );
+    assert.equal(doc.settings.iperfStreams, 4);
+    assert.ok(
+      s.machine_cores_at_multi > 0,
+      `${name} busy cores over several streams: ${s.machine_cores_at_multi}`,
+    );
     assert.equal(s.proxies.length, proxies, `${name} proxies: ${JSON.stringify(s.proxies)}`);
     for (const p of s.proxies)
       assert.ok(p.pid > 0 && p.rss_mb > 1, `${name} ${p.role} measured: ${JSON.stringify(p)}`);
