@@ -4,7 +4,8 @@
  *   role "client": a plain TCP listener; each accepted connection is tunnelled with HbonePool
  *                  (what ztunnel's outbound does for a captured connection);
  *   role "server": HboneServer; allowed CONNECTs are spliced to the target.
- * The parent posts "close" to stop it.
+ * The parent posts "close" to stop it. `startHbonePeer` is the same side without the worker glue
+ * (bench/proxy-floor.ts runs it in a process of its own).
  */
 import net from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
@@ -37,7 +38,8 @@ function revive(c: PlainCredential): WorkloadCredential {
   return { ...c, identity: SpiffeId.parse(c.identity) };
 }
 
-async function run(d: PeerData): Promise<void> {
+/** Starts one side; `port` is its listening port (client: plain TCP; server: HBONE). */
+export async function startHbonePeer(d: PeerData): Promise<{ port: number; close(): Promise<void> }> {
   const credential = revive(d.credential);
   if (d.role === "server") {
     const server = new HboneServer({
@@ -59,11 +61,7 @@ async function run(d: PeerData): Promise<void> {
       }),
     });
     const { port } = await server.listen(0, "127.0.0.1");
-    parentPort?.postMessage({ port });
-    parentPort?.once("message", () => {
-      void server.close().then(() => process.exit(0));
-    });
-    return;
+    return { port, close: () => server.close() };
   }
   const pool = new HbonePool(d.tuning);
   const expected = [SpiffeId.parse(d.peerIdentity)];
@@ -81,13 +79,23 @@ async function run(d: PeerData): Promise<void> {
         () => sock.destroy(),
       );
   });
-  listener.listen(0, "127.0.0.1", () => {
-    parentPort?.postMessage({ port: (listener.address() as net.AddressInfo).port });
-  });
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (listener.address() as net.AddressInfo).port,
+    async close() {
+      listener.close();
+      await pool.close();
+    },
+  };
+}
+
+async function run(d: PeerData): Promise<void> {
+  const peer = await startHbonePeer(d);
+  parentPort?.postMessage({ port: peer.port });
   parentPort?.once("message", () => {
-    listener.close();
-    void pool.close().then(() => process.exit(0));
+    void peer.close().then(() => process.exit(0));
   });
 }
 
-if (parentPort !== null) void run(workerData as PeerData);
+if (parentPort !== null && (workerData as PeerData | undefined)?.role !== undefined)
+  void run(workerData as PeerData);
