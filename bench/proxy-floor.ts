@@ -33,7 +33,7 @@ import { parseArgs } from "node:util";
 import { fixedRate, type LoadTarget, newConnections } from "../src/bench/http-load.js";
 import { CpuMeter, memoryMiB } from "../src/bench/proc-stats.js";
 import { gitCommit, machineInfo } from "../src/bench/report.js";
-import { type SidecarPair, startSidecarPair } from "../src/bench/sidecar.js";
+import { type SidecarPair, startSidecarPair, waitForListener } from "../src/bench/sidecar.js";
 import { SpiffeId } from "../src/identity/spiffe.js";
 import { createTestPki } from "../src/identity/testing.js";
 import { cliEntry, repoRoot } from "../src/local/cluster-config.js";
@@ -134,21 +134,8 @@ function target(port: number): LoadTarget {
   return { connect: () => connectFrom({ netns, host: "127.0.0.1", port }), host: "server" };
 }
 
-async function waitForPort(port: number, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connectFrom({ netns, host: "127.0.0.1", port });
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not listen on 127.0.0.1:${port} within 15 s`);
+function waitForPort(port: number, what: string): Promise<void> {
+  return waitForListener(netns, "127.0.0.1", port, what);
 }
 
 function stopProcess(p: ChildProcess): Promise<void> {
@@ -289,9 +276,19 @@ async function idleMemory(t: LoadTarget, proxies: readonly Proxy[]): Promise<Rou
     new Promise((resolve, reject) => {
       const s = t.connect();
       held.push(s);
+      const timer = setTimeout(
+        () => reject(new Error(`idle connection ${held.length}: no answer within 10 s`)),
+        10_000,
+      );
       s.once("connect", () => s.write(request));
-      s.once("data", () => resolve());
-      s.once("error", reject);
+      s.once("data", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      s.once("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
     });
   try {
     for (let i = 0; i < IDLE; i += 100)

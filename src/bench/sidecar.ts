@@ -136,7 +136,13 @@ function startIn(netns: string, argv: string[], name: string): ChildProcess {
   return p;
 }
 
-async function waitForPort(netns: string, host: string, port: number, what: string): Promise<void> {
+/** Resolves once `host:port` accepts a connection from inside `netns`; rejects after 10 s. */
+export async function waitForListener(
+  netns: string,
+  host: string,
+  port: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -186,8 +192,8 @@ export async function startSidecarPair(o: SidecarPairOptions): Promise<SidecarPa
   };
   try {
     for (const p of o.ports) {
-      await waitForPort(o.serverNetns, "127.0.0.1", p.tls, `${o.kind} (server)`);
-      await waitForPort(o.clientNetns, "127.0.0.1", p.local, `${o.kind} (client)`);
+      await waitForListener(o.serverNetns, "127.0.0.1", p.tls, `${o.kind} (server)`);
+      await waitForListener(o.clientNetns, "127.0.0.1", p.local, `${o.kind} (client)`);
     }
   } catch (e) {
     await stop();
