@@ -9,6 +9,7 @@ import type { HbonePool, SessionCloseReason } from "./pool.js";
 const ROUTINE: ReadonlySet<SessionCloseReason> = new Set(["idle", "rotated", "pool-closed"]);
 
 export function logPoolSessions(pool: HbonePool, logger: Logger): void {
+  pool.on("session-open", (e) => logger.debug({ session: e.key, writes: e.writes }, "HBONE session opened"));
   pool.on("session-close", (e) => {
     const fields = {
       session: e.key,

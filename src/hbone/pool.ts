@@ -65,6 +65,14 @@ export interface HbonePoolOptions {
   /** TCP connect + TLS + HTTP/2 set-up, and separately the wait for the CONNECT response. */
   connectTimeoutMs?: number;
   timers?: Timers;
+  /**
+   * Asks the kernel to accept `bytes` of unsent data on a session's TCP socket; true when it will
+   * (`reserveSendBuffer` in src/platform/send-buffer.ts, SO_SNDBUFFORCE). A session whose socket
+   * holds everything the server's connection window lets it have in flight never has a write
+   * pending, so it runs on the TLS socket directly; without this option, or when it answers
+   * false, the session runs on `UnblockedWrites` (slower: each write goes through JavaScript).
+   */
+  reserveSendBuffer?: (socket: net.Socket, bytes: number) => boolean;
 }
 
 interface HbonePoolConfig {
@@ -80,6 +88,7 @@ interface HbonePoolConfig {
   readonly pingTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly timers: Timers;
+  readonly reserveSendBuffer: ((socket: net.Socket, bytes: number) => boolean) | undefined;
 }
 
 export interface PoolConnectParams {
@@ -108,6 +117,8 @@ export interface HbonePoolStats {
   handshakeErrors: number;
   /** CONNECTs answered with a non-200 status. */
   connectsRefused: number;
+  /** Sessions that run on their TLS socket directly, the kernel holding what they send (`reserveSendBuffer`). */
+  sessionsOnKernelBuffer: number;
 }
 
 export type SessionCloseReason =
@@ -165,8 +176,12 @@ function validate(o: HbonePoolOptions): HbonePoolConfig {
       o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     ),
     timers: o.timers ?? realTimers,
+    reserveSendBuffer: o.reserveSendBuffer,
   });
 }
+
+/** Send-buffer room beyond the connection window: frames outside flow control, TLS records. */
+const SEND_BUFFER_MARGIN = 1 << 20;
 
 const defaultConnector: SocketConnector = (d) =>
   new Promise((resolve, reject) => {
@@ -179,7 +194,8 @@ const defaultConnector: SocketConnector = (d) =>
   });
 
 export interface HbonePoolEvents {
-  "session-open": [{ key: string }];
+  /** `writes`: "kernel" when the session runs on its TLS socket (`reserveSendBuffer`), else "unblocked". */
+  "session-open": [{ key: string; writes: "kernel" | "unblocked" }];
   "session-close": [
     { key: string; reason: SessionCloseReason; error: string | undefined; goaway: number | undefined },
   ];
@@ -203,6 +219,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
     streamsActive: 0,
     handshakeErrors: 0,
     connectsRefused: 0,
+    sessionsOnKernelBuffer: 0,
   };
 
   constructor(options: HbonePoolOptions = {}) {
@@ -466,9 +483,16 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
           `${dst.host}:${dst.port} did not negotiate ALPN h2 (got ${String(socket.alpnProtocol)}); is it an HBONE endpoint?`,
         );
       }
+      // A pending write on the session's socket stops its reads (src/hbone/unblocked-writes.ts). It
+      // never has one if the kernel accepts all the server's connection window lets it send, and
+      // more: the server's window is assumed to be this pool's (ambit's peers share the defaults),
+      // plus room for HEADERS, WINDOW_UPDATE and PING frames and the TLS records around them.
+      const onKernelBuffer =
+        raw instanceof net.Socket &&
+        c.reserveSendBuffer?.(raw, c.connectionWindowSize + SEND_BUFFER_MARGIN) === true;
+      if (onKernelBuffer) this.#stats.sessionsOnKernelBuffer += 1;
       const session = http2.connect(authorityUrl(dst), {
-        // Not the TLS socket itself: its pending writes would stop the session's reads (see there).
-        createConnection: () => new UnblockedWrites(socket),
+        createConnection: () => (onKernelBuffer ? socket : new UnblockedWrites(socket)),
         maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
         peerMaxConcurrentStreams: c.maxStreamsPerSession,
         settings: {
@@ -503,8 +527,9 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       session.setLocalWindowSize(c.connectionWindowSize);
       if (p.state.state === "connecting") p.state = { state: "ready", since: Date.now() };
       this.#stats.sessionsOpened += 1;
-      trace(poolChannel, () => ({ event: "session-open", key: p.key, maxStreams: p.maxStreams }));
-      this.emit("session-open", { key: p.key });
+      const writes = onKernelBuffer ? "kernel" : "unblocked";
+      trace(poolChannel, () => ({ event: "session-open", key: p.key, maxStreams: p.maxStreams, writes }));
+      this.emit("session-open", { key: p.key, writes });
       this.#schedulePing(p);
     } catch (e) {
       this.#stats.handshakeErrors += 1;

@@ -82,7 +82,17 @@ export function ztunnelArgv(state: ClusterState, node: NodeRecord): string[] {
     join(state.home, "nodes", `${node.name}.token`),
     // Every node ztunnel shares its ports with a successor: `ambit ztunnel restart` hands over.
     "--reuse-port",
+    ...ztunnelHboneWrites(),
   ];
+}
+
+/**
+ * `AMBIT_ZTUNNEL_HBONE_WRITES` (unblocked or kernel) in the environment of `ambit up` becomes the
+ * ztunnels' `--hbone-writes`; unset, they keep their default. The ztunnel validates the value.
+ */
+export function ztunnelHboneWrites(): string[] {
+  const mode = process.env["AMBIT_ZTUNNEL_HBONE_WRITES"]?.trim();
+  return mode === undefined || mode === "" ? [] : ["--hbone-writes", mode];
 }
 
 /** The node-netns exception that lets HBONE reach a waypoint pod itself (`-I` adds, `-D` removes). */

@@ -58,3 +58,19 @@ test("the cap holds V8's young generation down where the default lets it grow (r
   assert.ok(capped <= 2 * ZTUNNEL_SEMI_SPACE_MB * 1024 * 1024, `capped new_space ${capped} bytes`);
   assert.ok(uncapped > capped, `default new_space ${uncapped} bytes, capped ${capped}`);
 });
+
+test("AMBIT_ZTUNNEL_HBONE_WRITES becomes the ztunnels' --hbone-writes; unset, no flag", () => {
+  const saved = process.env.AMBIT_ZTUNNEL_HBONE_WRITES;
+  try {
+    delete process.env.AMBIT_ZTUNNEL_HBONE_WRITES;
+    const node = state.nodes[0];
+    assert.ok(node);
+    assert.ok(!ztunnelArgv(state, node).includes("--hbone-writes"));
+    process.env.AMBIT_ZTUNNEL_HBONE_WRITES = "kernel";
+    const argv = ztunnelArgv(state, node);
+    assert.equal(argv[argv.indexOf("--hbone-writes") + 1], "kernel");
+  } finally {
+    if (saved === undefined) delete process.env.AMBIT_ZTUNNEL_HBONE_WRITES;
+    else process.env.AMBIT_ZTUNNEL_HBONE_WRITES = saved;
+  }
+});

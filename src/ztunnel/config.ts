@@ -102,7 +102,17 @@ export interface ZtunnelOptions {
    * ports and take over (docs/ztunnel.md "Hand-over"). Off by default: a taken port must fail start-up.
    */
   readonly reusePort?: boolean;
+  /**
+   * How pooled HBONE sessions write: "unblocked" (default) through `UnblockedWrites`, or "kernel"
+   * on their TLS socket with a send buffer reserved for the server's whole window (SO_SNDBUFFORCE,
+   * CAP_NET_ADMIN; a session falls back to "unblocked" when the kernel refuses). "kernel" costs
+   * less CPU per request and gives lower single-stream throughput (docs/performance.md).
+   */
+  readonly hboneWrites?: HboneWrites;
 }
+
+export const HBONE_WRITES = ["unblocked", "kernel"] as const;
+export type HboneWrites = (typeof HBONE_WRITES)[number];
 
 export interface ZtunnelConfig {
   readonly node: string;
@@ -119,6 +129,7 @@ export interface ZtunnelConfig {
   readonly socks5Limits: Socks5Limits;
   readonly connectTimeoutMs: number;
   readonly reusePort: boolean;
+  readonly hboneWrites: HboneWrites;
 }
 
 function bad(message: string): ZtunnelError {
@@ -167,6 +178,9 @@ export function ztunnelConfig(o: ZtunnelOptions): ZtunnelConfig {
   const limits: Socks5Limits = { ...DEFAULT_SOCKS5_LIMITS, ...o.socks5Limits };
   if (!(limits.timeoutMs > 0) || !(limits.maxBytes >= 262))
     throw bad("socks5Limits need timeoutMs > 0 and maxBytes ≥ 262");
+  const hboneWrites = o.hboneWrites ?? "unblocked";
+  if (!(HBONE_WRITES as readonly string[]).includes(hboneWrites))
+    throw bad(`hboneWrites "${hboneWrites}" must be one of ${HBONE_WRITES.join(", ")}`);
   return Object.freeze({
     node: o.node,
     control: o.control,
@@ -180,5 +194,6 @@ export function ztunnelConfig(o: ZtunnelOptions): ZtunnelConfig {
     socks5Limits: Object.freeze(limits),
     connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
     reusePort: o.reusePort ?? false,
+    hboneWrites,
   });
 }

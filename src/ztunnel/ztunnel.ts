@@ -12,6 +12,7 @@ import { HbonePool } from "../hbone/pool.js";
 import { logPoolSessions } from "../hbone/pool-log.js";
 import { HboneServer } from "../hbone/server.js";
 import type { CertStore } from "../identity/cert-store.js";
+import { reserveSendBuffer } from "../platform/send-buffer.js";
 import { createLogger, type Logger } from "../telemetry/logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../telemetry/metrics.js";
 import { tracer } from "../telemetry/trace.js";
@@ -205,7 +206,11 @@ export class Ztunnel {
       ttlSeconds: config.certificateTtlSeconds,
       rootsPem: config.meshRootsPem,
     });
-    const pool = new HbonePool(config.hboneConnector !== undefined ? { connect: config.hboneConnector } : {});
+    const pool = new HbonePool({
+      ...(config.hboneConnector !== undefined ? { connect: config.hboneConnector } : {}),
+      // "kernel": sessions on their TLS socket when the kernel can hold what they send.
+      ...(config.hboneWrites === "kernel" ? { reserveSendBuffer } : {}),
+    });
     logPoolSessions(pool, logger);
     const originalDst = config.originalDst ?? (await platformOriginalDst());
     const connections = new ConnectionTable({ logger: logger.child({ component: "access" }) });

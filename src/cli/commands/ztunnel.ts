@@ -11,7 +11,7 @@ import { createLogger } from "../../telemetry/logger.js";
 import { createMeshMetrics } from "../../telemetry/metrics.js";
 import { otlpAccessLogs } from "../../telemetry/otlp-access-log.js";
 import { stderrTraceSink, watchTrace } from "../../telemetry/trace.js";
-import { LISTENERS, type ListenerName } from "../../ztunnel/config.js";
+import { type HboneWrites, LISTENERS, type ListenerName } from "../../ztunnel/config.js";
 import { ZtunnelError, ZtunnelErrorCode } from "../../ztunnel/errors.js";
 import { Ztunnel } from "../../ztunnel/ztunnel.js";
 import { untilStopSignal } from "../process-io.js";
@@ -32,6 +32,7 @@ interface ZtunnelFlags {
   logLevel?: string;
   otlpEndpoint?: string;
   reusePort?: boolean;
+  hboneWrites?: string;
 }
 
 function parsePorts(text: string | undefined): Partial<Record<ListenerName, number>> {
@@ -127,6 +128,11 @@ export function register(program: Command): void {
       "also export access records as OTLP/HTTP JSON logs (default $OTEL_EXPORTER_OTLP_LOGS_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT)",
     )
     .option(
+      "--hbone-writes <mode>",
+      "how pooled HBONE sessions write: unblocked (through JavaScript, never blocked) or kernel (on the TLS socket, a send buffer reserved; less CPU, lower single-stream throughput)",
+      "unblocked",
+    )
+    .option(
       "--reuse-port",
       "bind with SO_REUSEPORT so a successor can take over (the node agent's hand-over; docs/ztunnel.md)",
     )
@@ -171,6 +177,7 @@ export function register(program: Command): void {
           disabled: parseDisabled(flags.disable),
           certificateTtlSeconds: Number(flags.certTtl),
           reusePort: flags.reusePort === true,
+          hboneWrites: (flags.hboneWrites ?? "unblocked") as HboneWrites,
         },
         { logger, metrics },
       );

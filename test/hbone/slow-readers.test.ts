@@ -1,0 +1,42 @@
+/**
+ * Slow readers at both ends of a pooled session must not stall its other streams. node:http2
+ * stops reading a session's socket while one of its writes is pending; with both directions of
+ * some streams full (clients that write and never read, an echo that answers them), a session
+ * whose writes can stay pending deadlocks with its server, PINGs and new streams included
+ * (src/hbone/unblocked-writes.ts). Two ways out, both checked here: `UnblockedWrites` (the
+ * default), and a kernel send buffer that holds all the server's window lets the session send
+ * (`reserveSendBuffer`, root: SO_SNDBUFFORCE). The control, a session on its TLS socket with the
+ * kernel's default buffer, shows the workload deadlocks without either.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { describe, test } from "node:test";
+import { promisify } from "node:util";
+import { reserveSendBuffer } from "../../src/platform/send-buffer.js";
+import { underSlowReaders } from "./slow-readers-workload.js";
+
+const notRoot = process.getuid?.() !== 0 ? "needs root (SO_SNDBUFFORCE needs CAP_NET_ADMIN)" : false;
+
+describe("HBONE session under slow readers at both ends", () => {
+  test("default pool (UnblockedWrites): other streams keep moving", async () => {
+    const r = await underSlowReaders({});
+    assert.equal(r.onKernel, 0);
+    assert.equal(r.result, "answered");
+  });
+
+  test("kernel send buffer reserved (SO_SNDBUFFORCE): on the TLS socket, other streams keep moving", {
+    skip: notRoot,
+  }, async () => {
+    const r = await underSlowReaders({ reserveSendBuffer });
+    assert.equal(r.onKernel, 1, "the session runs on its TLS socket");
+    assert.equal(r.result, "answered");
+  });
+
+  test("control: on the TLS socket with the kernel's default buffer, the session deadlocks", async () => {
+    const program = new URL("./slow-readers-workload.js", import.meta.url).pathname;
+    const { stdout } = await promisify(execFile)(process.execPath, [program, "control"], { timeout: 60_000 });
+    const r = JSON.parse(stdout) as { result: string; onKernel: number };
+    assert.equal(r.onKernel, 1);
+    assert.equal(r.result, "stalled");
+  });
+});
