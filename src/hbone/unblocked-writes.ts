@@ -12,6 +12,11 @@
  * socket and acknowledged at once, so the client session always reads, so the server's writes
  * complete and it reads too. What may queue here is bounded by HTTP/2 flow control: the server's
  * connection window (the server's nghttp2 sees no data it has not read, so grants no more).
+ *
+ * The other way out is a kernel send buffer that holds that whole window, so a write never stays
+ * pending (the pool's `reserveSendBuffer`; the ztunnel's `--hbone-writes kernel`). It saves this
+ * class's cost — Node's JSStream copies each written buffer and makes a JavaScript round trip per
+ * write — but loses some single-stream throughput (docs/performance.md, "HBONE writes").
  */
 import { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";

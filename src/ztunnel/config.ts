@@ -105,8 +105,9 @@ export interface ZtunnelOptions {
   /**
    * How pooled HBONE sessions write: "unblocked" (default) through `UnblockedWrites`, or "kernel"
    * on their TLS socket with a send buffer reserved for the server's whole window (SO_SNDBUFFORCE,
-   * CAP_NET_ADMIN; a session falls back to "unblocked" when the kernel refuses). "kernel" costs
-   * less CPU per request and gives lower single-stream throughput (docs/performance.md).
+   * CAP_NET_ADMIN; a session falls back to "unblocked" when the kernel refuses). Measured in
+   * docs/performance.md: "kernel" saves the client side's JavaScript write path per request and
+   * loses some single-stream throughput; the default stays "unblocked".
    */
   readonly hboneWrites?: HboneWrites;
 }

@@ -129,7 +129,7 @@ export function register(program: Command): void {
     )
     .option(
       "--hbone-writes <mode>",
-      "how pooled HBONE sessions write: unblocked (through JavaScript, never blocked) or kernel (on the TLS socket, a send buffer reserved; less CPU, lower single-stream throughput)",
+      "how pooled HBONE sessions write: unblocked (through JavaScript, never blocked) or kernel (on the TLS socket with a send buffer reserved, CAP_NET_ADMIN; see docs/performance.md for what each costs)",
       "unblocked",
     )
     .option(
