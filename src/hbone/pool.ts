@@ -490,7 +490,6 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       const onKernelBuffer =
         raw instanceof net.Socket &&
         c.reserveSendBuffer?.(raw, c.connectionWindowSize + SEND_BUFFER_MARGIN) === true;
-      if (onKernelBuffer) this.#stats.sessionsOnKernelBuffer += 1;
       const session = http2.connect(authorityUrl(dst), {
         createConnection: () => (onKernelBuffer ? socket : new UnblockedWrites(socket)),
         maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
@@ -527,6 +526,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       session.setLocalWindowSize(c.connectionWindowSize);
       if (p.state.state === "connecting") p.state = { state: "ready", since: Date.now() };
       this.#stats.sessionsOpened += 1;
+      if (onKernelBuffer) this.#stats.sessionsOnKernelBuffer += 1;
       const writes = onKernelBuffer ? "kernel" : "unblocked";
       trace(poolChannel, () => ({ event: "session-open", key: p.key, maxStreams: p.maxStreams, writes }));
       this.emit("session-open", { key: p.key, writes });

@@ -337,23 +337,17 @@ export class HboneServer {
     this.#state = { state: "closing", since: Date.now() };
     const listenersClosed = this.#listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
     for (const { raw } of this.#handshaking.values()) raw.destroy();
-    // Every session still in the map has not emitted 'close' (it leaves the map then), destroyed
-    // or not: a destroyed session closes only once its pending socket write has finished.
     const sessionsClosed = [...this.#sessions.keys()].map(
       (s) =>
         new Promise<void>((resolve) => {
+          if (s.destroyed) return resolve();
           s.once("close", () => resolve());
-          if (!s.destroyed) s.close();
+          const t = this.#config.timers.setTimeout(() => s.destroy(), this.#config.drainTimeoutMs);
+          s.once("close", () => this.#config.timers.clearTimeout(t));
+          s.close();
         }),
     );
-    const deadline = this.#config.timers.setTimeout(() => {
-      for (const s of this.#sessions.keys()) s.destroy();
-      // A session whose write never finishes (its peer reads nothing) cannot finish destroying;
-      // closing its connection fails the write, and then it can.
-      for (const raw of this.#raws) raw.destroy();
-    }, this.#config.drainTimeoutMs);
     await Promise.all(sessionsClosed);
-    this.#config.timers.clearTimeout(deadline);
     for (const raw of this.#raws) raw.destroy();
     await Promise.all(listenersClosed);
     this.#state = { state: "closed" };

@@ -82,6 +82,8 @@ export interface MeshMetrics {
   readonly responseBytes: KeyedHistogram<HttpLabelName>;
   readonly poolHits: Counter<string>;
   readonly poolMisses: Counter<string>;
+  /** Pooled HBONE sessions opened, by how they write (`--hbone-writes`: kernel or unblocked). */
+  readonly poolSessions: Counter<"writes">;
   readonly handshakeErrors: Counter<"direction" | "reason">;
   readonly connectionErrors: Counter<"direction" | "reason">;
   readonly activeConnections: Gauge<"direction">;
@@ -176,6 +178,12 @@ export function createMeshMetrics(options: MeshMetricsOptions = {}): MeshMetrics
     poolMisses: new Counter({
       name: "ambit_hbone_pool_misses_total",
       help: "HBONE CONNECT streams that needed a new mTLS session.",
+      registers,
+    }),
+    poolSessions: new Counter({
+      name: "ambit_hbone_pool_sessions_total",
+      help: "Pooled HBONE sessions opened, by how they write: kernel (on the TLS socket, send buffer reserved) or unblocked.",
+      labelNames: ["writes"],
       registers,
     }),
     handshakeErrors: new Counter({

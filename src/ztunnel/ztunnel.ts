@@ -122,12 +122,26 @@ async function platformOriginalDst(): Promise<ZtunnelConfig["originalDst"]> {
   }
 }
 
-const seenPoolStats = new WeakMap<HbonePool, { hits: number; misses: number; handshakeErrors: number }>();
+interface SeenPoolStats {
+  hits: number;
+  misses: number;
+  handshakeErrors: number;
+  sessions: number;
+  onKernel: number;
+}
+
+const seenPoolStats = new WeakMap<HbonePool, SeenPoolStats>();
 
 /** The pool counts for itself; scrapes turn its totals into the registry's counters. */
 function syncPoolMetrics(pool: HbonePool, metrics: MeshMetrics): void {
   const now = pool.stats;
-  const seen = seenPoolStats.get(pool) ?? { hits: 0, misses: 0, handshakeErrors: 0 };
+  const seen = seenPoolStats.get(pool) ?? {
+    hits: 0,
+    misses: 0,
+    handshakeErrors: 0,
+    sessions: 0,
+    onKernel: 0,
+  };
   if (now.poolHits > seen.hits) metrics.poolHits.inc(now.poolHits - seen.hits);
   if (now.poolMisses > seen.misses) metrics.poolMisses.inc(now.poolMisses - seen.misses);
   if (now.handshakeErrors > seen.handshakeErrors) {
@@ -136,10 +150,16 @@ function syncPoolMetrics(pool: HbonePool, metrics: MeshMetrics): void {
       now.handshakeErrors - seen.handshakeErrors,
     );
   }
+  const onKernel = now.sessionsOnKernelBuffer - seen.onKernel;
+  const unblocked = now.sessionsOpened - seen.sessions - onKernel;
+  if (onKernel > 0) metrics.poolSessions.inc({ writes: "kernel" }, onKernel);
+  if (unblocked > 0) metrics.poolSessions.inc({ writes: "unblocked" }, unblocked);
   seenPoolStats.set(pool, {
     hits: now.poolHits,
     misses: now.poolMisses,
     handshakeErrors: now.handshakeErrors,
+    sessions: now.sessionsOpened,
+    onKernel: now.sessionsOnKernelBuffer,
   });
 }
 

@@ -76,6 +76,8 @@ export class TestCluster {
     nodes = 2,
     /** Runs on the empty data directory before `ambit up` (e.g. to plug in a CA under `ca/`). */
     prepareHome?: (home: string) => Promise<void>,
+    /** Environment of `ambit up` (and so of its node agent), e.g. `AMBIT_ZTUNNEL_HBONE_WRITES`. */
+    env: NodeJS.ProcessEnv = {},
   ): Promise<TestCluster> {
     const name = `e${randomBytes(3).toString("hex").slice(0, 5)}`;
     const home = await mkdtemp(join(tmpdir(), "ambit-e2e-"));
@@ -83,7 +85,7 @@ export class TestCluster {
     const c = new TestCluster(name, home);
     const args = ["up", "--name", name, "--home", home, "--nodes", String(nodes)];
     for (const f of files) args.push("-f", resolve(ROOT, f));
-    const r = await runCli(args);
+    const r = await runCli(args, env);
     c.upOutput = r.stdout + r.stderr;
     if (r.code !== 0) {
       const logs: string[] = [];

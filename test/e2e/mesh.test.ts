@@ -91,6 +91,12 @@ describe("L4 mesh in a local cluster", { skip: needsRoot }, () => {
       ]) > 0,
       "node-2 reports the inbound connection as mutual_tls",
     );
+    // The default write path of pooled sessions (`--hbone-writes unblocked`).
+    assert.ok(
+      metricValue(m1, "ambit_hbone_pool_sessions_total", ['writes="unblocked"']) >= 1,
+      "unblocked sessions",
+    );
+    assert.equal(metricValue(m1, "ambit_hbone_pool_sessions_total", ['writes="kernel"']), 0);
     const outbound = await eventually(
       async () =>
         (await c.accessRecords("node-1")).some(

@@ -1,14 +1,14 @@
 /**
  * The slow-reader workload of slow-readers.test.ts: streams that write to an echo and never read
  * the answer fill both directions of a pooled session; a probe on the same session then either
- * answers or stalls. Run as a program (`node slow-readers-workload.js control`), it runs the
- * control, a session on its TLS socket with the kernel's default send buffer, prints the result
- * as JSON and exits without cleaning up.
+ * answers or stalls. Run as a program (`node slow-readers-workload.js unblocked|kernel|control`),
+ * it prints the result as JSON and exits.
  */
 import assert from "node:assert/strict";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { HbonePoolOptions } from "../../src/hbone/pool.js";
+import { reserveSendBuffer } from "../../src/platform/send-buffer.js";
 import { type Harness, roundTrip, startHarness } from "./fixtures.js";
 
 const SLOW_READERS = 8;
@@ -62,33 +62,33 @@ async function probe(h: Harness, ms: number): Promise<"answered" | "stalled"> {
 }
 
 /**
- * Slow readers on a pooled session, then one probe on the same session. `cleanup: false` leaves
- * everything as it is: a deadlocked node:http2 session cannot even be destroyed (it waits for its
- * pending write to finish), so the control runs in a process of its own that just exits.
+ * Slow readers on a pooled session, then one probe on the same session. Nothing is torn down: a
+ * deadlocked node:http2 session cannot even be destroyed (it waits for its pending write to
+ * finish), so each run is a process of its own that exits when it has its answer.
  */
 export async function underSlowReaders(
   pool: HbonePoolOptions,
-  cleanup = true,
 ): Promise<{ result: string; onKernel: number }> {
   const h = await startHarness({ pool, server: { drainTimeoutMs: 500 } });
-  let slow: Duplex[] = [];
-  try {
-    slow = await startSlowReaders(h);
-    // Long enough for both directions of the slow streams to fill every buffer on the path.
-    await new Promise((r) => setTimeout(r, 1500));
-    const result = await probe(h, 4000);
-    return { result, onKernel: h.pool.stats.sessionsOnKernelBuffer };
-  } finally {
-    if (cleanup) {
-      for (const s of slow) s.destroy();
-      await h.close();
-    }
-  }
+  await startSlowReaders(h);
+  // Long enough for both directions of the slow streams to fill every buffer on the path.
+  await new Promise((r) => setTimeout(r, 1500));
+  const result = await probe(h, 4000);
+  return { result, onKernel: h.pool.stats.sessionsOnKernelBuffer };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "control") {
+const MODES: Record<string, HbonePoolOptions> = {
+  unblocked: {},
+  kernel: { reserveSendBuffer },
   // A reserveSendBuffer that reserves nothing and says it did: the unsafe configuration.
-  const r = await underSlowReaders({ reserveSendBuffer: () => true }, false);
+  control: { reserveSendBuffer: () => true },
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const pool = MODES[process.argv[2] ?? ""];
+  if (pool === undefined) throw new Error(`usage: slow-readers-workload.js ${Object.keys(MODES).join("|")}`);
+  const r = await underSlowReaders(pool);
   process.stdout.write(`${JSON.stringify(r)}\n`);
+  // Whatever the workload left stuck (a deadlocked session cannot be destroyed) ends with us.
   process.exit(0);
 }

@@ -12,14 +12,19 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
-import { reserveSendBuffer } from "../../src/platform/send-buffer.js";
-import { underSlowReaders } from "./slow-readers-workload.js";
 
 const notRoot = process.getuid?.() !== 0 ? "needs root (SO_SNDBUFFORCE needs CAP_NET_ADMIN)" : false;
 
+/** The workload in a process of its own (slow-readers-workload.ts): a stuck session dies with it. */
+async function run(mode: "unblocked" | "kernel" | "control"): Promise<{ result: string; onKernel: number }> {
+  const program = new URL("./slow-readers-workload.js", import.meta.url).pathname;
+  const { stdout } = await promisify(execFile)(process.execPath, [program, mode], { timeout: 60_000 });
+  return JSON.parse(stdout) as { result: string; onKernel: number };
+}
+
 describe("HBONE session under slow readers at both ends", () => {
   test("default pool (UnblockedWrites): other streams keep moving", async () => {
-    const r = await underSlowReaders({});
+    const r = await run("unblocked");
     assert.equal(r.onKernel, 0);
     assert.equal(r.result, "answered");
   });
@@ -27,15 +32,13 @@ describe("HBONE session under slow readers at both ends", () => {
   test("kernel send buffer reserved (SO_SNDBUFFORCE): on the TLS socket, other streams keep moving", {
     skip: notRoot,
   }, async () => {
-    const r = await underSlowReaders({ reserveSendBuffer });
+    const r = await run("kernel");
     assert.equal(r.onKernel, 1, "the session runs on its TLS socket");
     assert.equal(r.result, "answered");
   });
 
   test("control: on the TLS socket with the kernel's default buffer, the session deadlocks", async () => {
-    const program = new URL("./slow-readers-workload.js", import.meta.url).pathname;
-    const { stdout } = await promisify(execFile)(process.execPath, [program, "control"], { timeout: 60_000 });
-    const r = JSON.parse(stdout) as { result: string; onKernel: number };
+    const r = await run("control");
     assert.equal(r.onKernel, 1);
     assert.equal(r.result, "stalled");
   });
