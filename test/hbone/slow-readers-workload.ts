@@ -5,7 +5,6 @@
  * it prints the result as JSON and exits.
  */
 import assert from "node:assert/strict";
-import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { HbonePoolOptions } from "../../src/hbone/pool.js";
 import { reserveSendBuffer } from "../../src/platform/send-buffer.js";
@@ -15,7 +14,7 @@ const SLOW_READERS = 8;
 const BYTES_EACH = 8 * 1024 * 1024;
 
 /** Streams that write `BYTES_EACH` to the echo and never read what comes back. */
-async function startSlowReaders(h: Harness): Promise<Duplex[]> {
+async function startSlowReaders(h: Harness): Promise<void> {
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   const streams = await Promise.all(Array.from({ length: SLOW_READERS }, () => h.connect()));
   for (const s of streams) {
@@ -33,7 +32,6 @@ async function startSlowReaders(h: Harness): Promise<Duplex[]> {
     };
     pump();
   }
-  return streams;
 }
 
 /** One echo round trip on the same pooled session, or "stalled" after `ms`. */
@@ -66,9 +64,7 @@ async function probe(h: Harness, ms: number): Promise<"answered" | "stalled"> {
  * deadlocked node:http2 session cannot even be destroyed (it waits for its pending write to
  * finish), so each run is a process of its own that exits when it has its answer.
  */
-export async function underSlowReaders(
-  pool: HbonePoolOptions,
-): Promise<{ result: string; onKernel: number }> {
+async function underSlowReaders(pool: HbonePoolOptions): Promise<{ result: string; onKernel: number }> {
   const h = await startHarness({ pool, server: { drainTimeoutMs: 500 } });
   await startSlowReaders(h);
   // Long enough for both directions of the slow streams to fill every buffer on the path.
