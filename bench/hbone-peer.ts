@@ -97,5 +97,4 @@ async function run(d: PeerData): Promise<void> {
   });
 }
 
-if (parentPort !== null && (workerData as PeerData | undefined)?.role !== undefined)
-  void run(workerData as PeerData);
+if (parentPort !== null) void run(workerData as PeerData);

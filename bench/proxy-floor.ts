@@ -22,7 +22,7 @@
  *   [--idle 2000] [--rounds 3] [--paths direct,tcp,h2,hbone,haproxy]
  * Raw JSON: bench/results/proxy-floor-<date>.json.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
@@ -30,10 +30,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { APP_PORT, serverCommand } from "../src/bench/bench-cluster.js";
 import { fixedRate, type LoadTarget, newConnections } from "../src/bench/http-load.js";
 import { CpuMeter, memoryMiB } from "../src/bench/proc-stats.js";
 import { gitCommit, machineInfo } from "../src/bench/report.js";
-import { type SidecarPair, startSidecarPair, waitForListener } from "../src/bench/sidecar.js";
+import {
+  type SidecarPair,
+  startInNetns,
+  startSidecarPair,
+  stopProcess,
+  waitForListener,
+} from "../src/bench/sidecar.js";
 import { SpiffeId } from "../src/identity/spiffe.js";
 import { createTestPki } from "../src/identity/testing.js";
 import { cliEntry, repoRoot } from "../src/local/cluster-config.js";
@@ -72,7 +79,7 @@ for (const [flag, v] of [
 ] as const)
   if (!(Number.isInteger(v) && v > 0)) throw new Error(`${flag}: expected a positive whole number, got ${v}`);
 
-const TARGET_PORT = 8080;
+const TARGET_PORT = APP_PORT;
 const HAPROXY = { local: 15131, tls: 15132 } as const;
 const CONNECTIONS = 16;
 
@@ -115,18 +122,9 @@ function cleanup(): void {
   rmSync(work, { recursive: true, force: true });
 }
 
-function inNetns(argv: string[], name: string): ChildProcess {
-  // `ip netns exec` execs the program after setns(2): the child's pid is the program's own.
-  const p = spawn("ip", ["netns", "exec", netns, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
+function inNetns(argv: string[], name: string, stdout: "ignore" | "pipe" = "ignore"): ChildProcess {
+  const p = startInNetns(netns, argv, name, stdout);
   children.push(p);
-  let err = "";
-  p.stderr?.on("data", (c: Buffer) => {
-    err = (err + c.toString()).slice(-4000);
-  });
-  p.once("exit", (code, signal) => {
-    if (signal === null && code !== 0)
-      process.stderr.write(`${name} exited with code ${code}: ${err.trim()}\n`);
-  });
   return p;
 }
 
@@ -138,21 +136,13 @@ function waitForPort(port: number, what: string): Promise<void> {
   return waitForListener(netns, "127.0.0.1", port, what);
 }
 
-function stopProcess(p: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (p.exitCode !== null || p.signalCode !== null) return resolve();
-    p.once("exit", () => resolve());
-    p.kill("SIGTERM");
-    setTimeout(() => p.kill("SIGKILL"), 2000).unref();
-  });
-}
-
 async function startPeer(peer: FloorPeer): Promise<{ port: number; process: ChildProcess }> {
   const file = join(work, `${peer.role}.json`);
   writeFileSync(file, JSON.stringify(peer), { mode: 0o600 });
   const p = inNetns(
     [process.execPath, new URL("./proxy-floor-peer.js", import.meta.url).pathname, file],
     peer.role,
+    "pipe",
   );
   const lines = createInterface({ input: p.stdout as NodeJS.ReadableStream });
   const port = await new Promise<number>((resolve, reject) => {
@@ -370,23 +360,8 @@ async function main(): Promise<void> {
     client: plain("spiffe://cluster.local/ns/floor/sa/client"),
     server: plain("spiffe://cluster.local/ns/floor/sa/server"),
   };
-  const server = inNetns(
-    [
-      process.execPath,
-      cliEntry(repoRoot()),
-      "demo-app",
-      "http",
-      "--service",
-      "server",
-      "--version",
-      "v1",
-      "--port",
-      String(TARGET_PORT),
-      "--body-bytes",
-      "1024",
-    ],
-    "target",
-  );
+  // The server of `ambit bench`'s paths, run with this checkout's CLI.
+  const server = inNetns([process.execPath, cliEntry(repoRoot()), ...serverCommand(1024).slice(1)], "target");
   await waitForPort(TARGET_PORT, "the target (ambit demo-app http)");
   const results = new Map<PathName, RoundResult[]>();
   for (let round = 1; round <= ROUNDS; round++) {

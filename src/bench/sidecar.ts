@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestPki } from "../identity/testing.js";
-import { connectFrom } from "../platform/netns-sockets.js";
+import { acceptsConnection } from "../platform/netns-sockets.js";
 
 export type SidecarKind = "haproxy" | "stunnel";
 
@@ -122,9 +122,18 @@ function writeCredentials(dir: string): Files {
   return files;
 }
 
-function startIn(netns: string, argv: string[], name: string): ChildProcess {
-  // `ip netns exec` execs the program after setns(2): the child's pid is the proxy's own.
-  const p = spawn("ip", ["netns", "exec", netns, ...argv], { stdio: ["ignore", "ignore", "pipe"] });
+/**
+ * Runs `argv` inside `netns`; `ip netns exec` execs the program after setns(2), so the child's pid
+ * is the program's own. Its stderr's tail is printed if it exits with an error; its stdout is
+ * discarded unless `stdout` is "pipe".
+ */
+export function startInNetns(
+  netns: string,
+  argv: string[],
+  name: string,
+  stdout: "ignore" | "pipe" = "ignore",
+): ChildProcess {
+  const p = spawn("ip", ["netns", "exec", netns, ...argv], { stdio: ["ignore", stdout, "pipe"] });
   let err = "";
   p.stderr?.on("data", (c: Buffer) => {
     err = (err + c.toString()).slice(-4000);
@@ -136,6 +145,16 @@ function startIn(netns: string, argv: string[], name: string): ChildProcess {
   return p;
 }
 
+/** SIGTERM, then SIGKILL after 2 s; resolves once the process has exited. */
+export function stopProcess(p: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once("exit", () => resolve());
+    p.kill("SIGTERM");
+    setTimeout(() => p.kill("SIGKILL"), 2000).unref();
+  });
+}
+
 /** Resolves once `host:port` accepts a connection from inside `netns`; rejects after 10 s. */
 export async function waitForListener(
   netns: string,
@@ -145,15 +164,7 @@ export async function waitForListener(
 ): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connectFrom({ netns, host, port });
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
+    if (await acceptsConnection(netns, host, port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${what} did not open ${host}:${port} in ${netns} within 10 s`);
@@ -168,27 +179,17 @@ export async function startSidecarPair(o: SidecarPairOptions): Promise<SidecarPa
     const netns = role === "client" ? o.clientNetns : o.serverNetns;
     if (o.kind === "haproxy") {
       writeFileSync(conf, haproxyConfig(role, o, files));
-      return startIn(netns, ["haproxy", "-db", "-f", conf], `haproxy (${role})`);
+      return startInNetns(netns, ["haproxy", "-db", "-f", conf], `haproxy (${role})`);
     }
     writeFileSync(conf, stunnelConfig(role, o, files));
-    return startIn(netns, ["stunnel4", conf], `stunnel (${role})`);
+    return startInNetns(netns, ["stunnel4", conf], `stunnel (${role})`);
   };
   const server = start("server");
   procs.push(server);
   const client = start("client");
   procs.push(client);
   const stop = async (): Promise<void> => {
-    await Promise.all(
-      procs.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve();
-            p.once("exit", () => resolve());
-            p.kill("SIGTERM");
-            setTimeout(() => p.kill("SIGKILL"), 2000).unref();
-          }),
-      ),
-    );
+    await Promise.all(procs.map(stopProcess));
   };
   try {
     for (const p of o.ports) {

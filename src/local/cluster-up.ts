@@ -7,7 +7,6 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
-import type { Socket } from "node:net";
 import { join } from "node:path";
 import { formatConfigError } from "../api/load.js";
 import { AdminClient, AdminInvalidConfigError, readSources } from "../cli/admin-client.js";
@@ -15,7 +14,7 @@ import type { Registry } from "../control/registry.js";
 import { runCommand } from "../platform/command.js";
 import { nativeAvailable } from "../platform/native.js";
 import { IpTool } from "../platform/netns.js";
-import { connectFrom } from "../platform/netns-sockets.js";
+import { acceptsConnection } from "../platform/netns-sockets.js";
 import { applyTopology } from "../platform/topology.js";
 import type { AgentStatus } from "./cluster-agent.js";
 import { logsDir } from "./cluster-agent.js";
@@ -395,25 +394,4 @@ async function notServing(p: DesiredPod): Promise<string | undefined> {
     if (!(await acceptsConnection(p.names.netns, p.ip, port))) return `nothing listening on port ${port}`;
   }
   return undefined;
-}
-
-/** Whether `host:port` accepts a TCP connection from inside `netns` within a second. */
-function acceptsConnection(netns: string, host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let socket: Socket;
-    try {
-      socket = connectFrom({ netns, host, port });
-    } catch {
-      resolve(false);
-      return;
-    }
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), 1000);
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
 }

@@ -61,3 +61,29 @@ export function connectFrom(options: ConnectOptions): Socket {
   socket.connect({ host: options.host, port: options.port });
   return socket;
 }
+
+/** Whether `host:port` accepts a TCP connection from inside `netns` within `timeoutMs`. */
+export function acceptsConnection(
+  netns: string,
+  host: string,
+  port: number,
+  timeoutMs = 1000,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    let socket: Socket;
+    try {
+      socket = connectFrom({ netns, host, port });
+    } catch {
+      resolve(false);
+      return;
+    }
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
