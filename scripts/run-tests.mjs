@@ -28,13 +28,17 @@ if (files.length === 0) {
   console.error("no test files found (did the build run?)");
   process.exit(1);
 }
+// A file still running 60 s before its timeout reports what it waits on (scripts/test-watchdog.mjs).
+const timeoutSeconds = Number(process.env.AMBIT_TEST_TIMEOUT_S ?? "600");
+process.env.AMBIT_TEST_WATCHDOG_S ??= String(Math.max(1, timeoutSeconds - 60));
 const r = spawnSync(
   process.execPath,
   [
     "--enable-source-maps",
+    "--import=./scripts/test-watchdog.mjs",
     "--test",
     "--test-concurrency=2",
-    "--test-timeout=600000",
+    `--test-timeout=${timeoutSeconds * 1000}`,
     "--test-reporter=tap",
     "--test-reporter-destination=stdout",
     "--test-reporter=./scripts/test-summary-reporter.mjs",
