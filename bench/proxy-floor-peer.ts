@@ -4,6 +4,8 @@
  * `{"port":N}` on one line once it listens and runs until killed.
  *
  *   tcp-out / tcp-in   a plain TCP relay: accept, connect onwards, `splice` both ways
+ *   tls-out / tls-in   a mutual-TLS 1.3 relay pair with a TLS connection per client connection
+ *                      (resumed with the last session ticket): the sidecar model written in Node
  *   h2-out / h2-in     HTTP/2 CONNECT over one mutual-TLS 1.3 session, written against node:http2
  *                      directly (no ambit code but `splice`): the protocol's floor in Node
  *   hbone-out / hbone-in  ambit's HbonePool ⇒ HboneServer (bench/hbone-peer.ts)
@@ -11,10 +13,19 @@
 import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
+import tls from "node:tls";
 import { splice } from "../src/hbone/splice.js";
 import { type PeerData, type PlainCredential, startHbonePeer } from "./hbone-peer.js";
 
-export type FloorRole = "tcp-out" | "tcp-in" | "h2-out" | "h2-in" | "hbone-out" | "hbone-in";
+export type FloorRole =
+  | "tcp-out"
+  | "tcp-in"
+  | "tls-out"
+  | "tls-in"
+  | "h2-out"
+  | "h2-in"
+  | "hbone-out"
+  | "hbone-in";
 
 export interface FloorPeer {
   readonly role: FloorRole;
@@ -38,6 +49,53 @@ function listen(onConnection: (s: net.Socket) => void): Promise<number> {
     s.on("error", () => {});
     onConnection(s);
   });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port)),
+  );
+}
+
+function tlsOut(p: FloorPeer): Promise<number> {
+  const c = p.credential;
+  let ticket: Buffer | undefined;
+  return listen((sock) => {
+    const up = tls.connect({
+      host: "127.0.0.1",
+      port: p.nextPort,
+      key: c.keyPem,
+      cert: c.certChainPem,
+      ca: c.rootsPem,
+      minVersion: "TLSv1.3",
+      session: ticket,
+      checkServerIdentity: () => undefined,
+    });
+    up.setNoDelay(true);
+    up.on("session", (t: Buffer) => {
+      ticket = t;
+    });
+    up.on("error", () => sock.destroy());
+    void splice(sock, up);
+  });
+}
+
+function tlsIn(p: FloorPeer): Promise<number> {
+  const c = p.credential;
+  const server = tls.createServer(
+    {
+      key: c.keyPem,
+      cert: c.certChainPem,
+      ca: c.rootsPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: "TLSv1.3",
+      allowHalfOpen: true,
+    },
+    (sock) => {
+      sock.setNoDelay(true);
+      sock.on("error", () => {});
+      relayTo(p.nextPort, sock);
+    },
+  );
+  server.on("tlsClientError", () => {});
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port)),
   );
@@ -117,6 +175,12 @@ async function main(): Promise<void> {
     case "tcp-out":
     case "tcp-in":
       port = await listen((s) => relayTo(p.nextPort, s));
+      break;
+    case "tls-out":
+      port = await tlsOut(p);
+      break;
+    case "tls-in":
+      port = await tlsIn(p);
       break;
     case "h2-out":
       port = await h2Out(p);

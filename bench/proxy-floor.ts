@@ -4,6 +4,8 @@
  *
  *   direct   client → target                                   (no proxy: the baseline)
  *   tcp      client → Node TCP relay ⇒ Node TCP relay → target  (plain TCP, `splice`: any Node proxy pair)
+ *   tls      client → Node TLS relay ⇒ mTLS 1.3 ⇒ Node TLS relay → target  (a TLS connection per client
+ *            connection, resumed: the sidecar model written in Node)
  *   h2       client → node:http2 CONNECT over one warm mTLS 1.3 session ⇒ node:http2 server → target
  *            (HBONE's protocol written directly against node:http2, no ambit code but `splice`)
  *   hbone    client → ambit HbonePool ⇒ ambit HboneServer → target (ambit's HBONE layer, no ztunnel)
@@ -15,11 +17,14 @@
  * byte; a warm session for the HTTP/2 paths, a full TLS handshake with resumption for HAProxy),
  * then the 1,000 req/s open loop of `ambit bench` over 16 keep-alive connections, then `--idle`
  * connections held open after one request each (memory per idle connection: each proxy's growth in
- * anonymous memory, /proc). The target is `ambit demo-app http` with 1 KiB responses. Paths are
- * interleaved over `--rounds`; each figure is the median of its rounds.
+ * anonymous memory, /proc). The target is `ambit demo-app http` with 1 KiB responses. Then the
+ * path is started again towards an `iperf3 -s` for bulk throughput: one stream, then
+ * `--iperf-streams`, `--iperf-seconds` each, with each proxy's busy cores meanwhile (`--iperf-seconds
+ * 0` leaves it out). Paths are interleaved over `--rounds`; each figure is the median of its rounds.
  *
  * Run (root: network namespace): sudo node dist/bench/proxy-floor.js [--conns 600] [--seconds 8]
- *   [--idle 2000] [--rounds 3] [--paths direct,tcp,h2,hbone,haproxy]
+ *   [--idle 2000] [--rounds 3] [--iperf-seconds 5] [--iperf-streams 4]
+ *   [--paths direct,tcp,tls,h2,hbone,haproxy]
  * Raw JSON: bench/results/proxy-floor-<date>.json.
  */
 import { type ChildProcess, execFileSync } from "node:child_process";
@@ -32,7 +37,8 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { APP_PORT, serverCommand } from "../src/bench/bench-cluster.js";
 import { fixedRate, type LoadTarget, newConnections } from "../src/bench/http-load.js";
-import { CpuMeter, memoryMiB } from "../src/bench/proc-stats.js";
+import { iperfThroughput } from "../src/bench/iperf.js";
+import { CpuMeter, MachineCpuMeter, memoryMiB } from "../src/bench/proc-stats.js";
 import { gitCommit, machineInfo } from "../src/bench/report.js";
 import {
   type SidecarPair,
@@ -48,7 +54,7 @@ import { connectFrom } from "../src/platform/netns-sockets.js";
 import type { PlainCredential } from "./hbone-peer.js";
 import type { FloorPeer, FloorRole } from "./proxy-floor-peer.js";
 
-const PATHS = ["direct", "tcp", "h2", "hbone", "haproxy"] as const;
+const PATHS = ["direct", "tcp", "tls", "h2", "hbone", "haproxy"] as const;
 type PathName = (typeof PATHS)[number];
 
 const { values: args } = parseArgs({
@@ -59,8 +65,12 @@ const { values: args } = parseArgs({
     idle: { type: "string", default: "2000" },
     rate: { type: "string", default: "1000" },
     paths: { type: "string", default: PATHS.join(",") },
+    "iperf-seconds": { type: "string", default: "5" },
+    "iperf-streams": { type: "string", default: "4" },
   },
 });
+const IPERF_SECONDS = Number(args["iperf-seconds"]);
+const IPERF_STREAMS = Number(args["iperf-streams"]);
 const CONNS = Number(args.conns);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
@@ -76,10 +86,16 @@ for (const [flag, v] of [
   ["--rounds", ROUNDS],
   ["--rate", RATE],
   ["--idle", IDLE],
+  ["--iperf-streams", IPERF_STREAMS],
 ] as const)
   if (!(Number.isInteger(v) && v > 0)) throw new Error(`${flag}: expected a positive whole number, got ${v}`);
+if (!(Number.isInteger(IPERF_SECONDS) && IPERF_SECONDS >= 0))
+  throw new Error(
+    `--iperf-seconds: expected a whole number of seconds (0 leaves throughput out), got ${IPERF_SECONDS}`,
+  );
 
 const TARGET_PORT = APP_PORT;
+const IPERF_PORT = 15201;
 const HAPROXY = { local: 15131, tls: 15132 } as const;
 const CONNECTIONS = 16;
 
@@ -106,6 +122,13 @@ interface RoundResult {
   };
   /** Growth of each proxy's anonymous memory per idle connection held, KiB. */
   idle: { connections: number; kib_per_conn: Record<string, number> };
+  /** iperf3 through the path: Gbit/s and busy cores (each proxy, the pair, the machine). */
+  bulk?: { single: BulkResult; multi: BulkResult } | undefined;
+}
+
+interface BulkResult {
+  gbps: number;
+  cores: Record<string, number>;
 }
 
 const netns = `ambit-floor-${randomBytes(3).toString("hex")}`;
@@ -153,14 +176,15 @@ async function startPeer(peer: FloorPeer): Promise<{ port: number; process: Chil
 }
 
 async function startNodePair(
-  kind: "tcp" | "h2" | "hbone",
+  kind: "tcp" | "tls" | "h2" | "hbone",
   creds: { client: PlainCredential; server: PlainCredential },
+  targetPort: number,
 ): Promise<PathRun> {
-  const base = { targetPort: TARGET_PORT };
+  const base = { targetPort };
   const inSide = await startPeer({
     ...base,
     role: `${kind}-in` as FloorRole,
-    nextPort: TARGET_PORT,
+    nextPort: targetPort,
     credential: creds.server,
     peerIdentity: creds.client.identity,
   });
@@ -187,8 +211,9 @@ async function startNodePair(
 async function startPath(
   name: PathName,
   creds: { client: PlainCredential; server: PlainCredential },
+  targetPort: number,
 ): Promise<PathRun> {
-  if (name === "direct") return { port: TARGET_PORT, proxies: [], stop: async () => {} };
+  if (name === "direct") return { port: targetPort, proxies: [], stop: async () => {} };
   if (name === "haproxy") {
     const dir = join(work, "haproxy");
     mkdirSync(dir, { recursive: true });
@@ -197,7 +222,7 @@ async function startPath(
       clientNetns: netns,
       serverNetns: netns,
       serverIp: "127.0.0.1",
-      ports: [{ local: HAPROXY.local, tls: HAPROXY.tls, target: TARGET_PORT }],
+      ports: [{ local: HAPROXY.local, tls: HAPROXY.tls, target: targetPort }],
       dir,
     });
     return {
@@ -209,7 +234,33 @@ async function startPath(
       stop: () => pair.stop(),
     };
   }
-  return startNodePair(name, creds);
+  return startNodePair(name, creds, targetPort);
+}
+
+/** iperf3 through a path started towards the iperf3 server: one stream, then several. */
+async function bulk(run: PathRun): Promise<NonNullable<RoundResult["bulk"]>> {
+  const once = async (streams: number): Promise<BulkResult> => {
+    const meters = run.proxies.map((p) => ({ role: p.role, meter: new CpuMeter([p.pid]) }));
+    const machine = new MachineCpuMeter();
+    const r = await iperfThroughput({
+      netns,
+      host: "127.0.0.1",
+      port: run.port,
+      seconds: IPERF_SECONDS,
+      streams,
+    });
+    const cores: Record<string, number> = {};
+    let pair = 0;
+    for (const { role, meter } of meters) {
+      const c = meter.stop() / r.seconds;
+      cores[role] = Math.round(c * 100) / 100;
+      pair += c;
+    }
+    cores.pair = Math.round(pair * 100) / 100;
+    cores.machine = Math.round(machine.stop(r.seconds) * 100) / 100;
+    return { gbps: Math.round(r.gbps * 1000) / 1000, cores };
+  };
+  return { single: await once(1), multi: await once(IPERF_STREAMS) };
 }
 
 function perUnit(
@@ -329,6 +380,18 @@ function medians(rounds: readonly RoundResult[]): RoundResult {
       cpu_us_per_req: record((r) => r.rate.cpu_us_per_req),
     },
     idle: { connections: IDLE, kib_per_conn: record((r) => r.idle.kib_per_conn) },
+    bulk: rounds.every((r) => r.bulk !== undefined)
+      ? {
+          single: {
+            gbps: of((r) => r.bulk?.single.gbps ?? 0),
+            cores: record((r) => r.bulk?.single.cores ?? {}),
+          },
+          multi: {
+            gbps: of((r) => r.bulk?.multi.gbps ?? 0),
+            cores: record((r) => r.bulk?.multi.cores ?? {}),
+          },
+        }
+      : undefined,
   };
 }
 
@@ -363,23 +426,41 @@ async function main(): Promise<void> {
   // The server of `ambit bench`'s paths, run with this checkout's CLI.
   const server = inNetns([process.execPath, cliEntry(repoRoot()), ...serverCommand(1024).slice(1)], "target");
   await waitForPort(TARGET_PORT, "the target (ambit demo-app http)");
+  if (IPERF_SECONDS > 0) {
+    inNetns(["iperf3", "-s", "-p", String(IPERF_PORT)], "iperf3 server");
+    await waitForPort(IPERF_PORT, "iperf3 -s");
+  }
   const results = new Map<PathName, RoundResult[]>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const name of paths) {
       process.stderr.write(`round ${round}/${ROUNDS}: ${name}\n`);
-      const run = await startPath(name, creds);
+      let r: RoundResult;
+      const run = await startPath(name, creds, TARGET_PORT);
       try {
         await waitForPort(run.port, name);
-        const r = await measure(run);
-        results.set(name, [...(results.get(name) ?? []), r]);
-        process.stderr.write(
-          `  new conn p50 ${f2(r.newconn.p50_ms)} ms, CPU/conn ${JSON.stringify(r.newconn.cpu_us_per_conn)} µs; ` +
-            `${RATE}/s p50 ${f2(r.rate.p50_ms)} p90 ${f2(r.rate.p90_ms)} ms, CPU/req ${JSON.stringify(r.rate.cpu_us_per_req)} µs; ` +
-            `idle KiB/conn ${JSON.stringify(r.idle.kib_per_conn)}\n`,
-        );
+        r = await measure(run);
       } finally {
         await run.stop();
       }
+      if (IPERF_SECONDS > 0) {
+        const bulkRun = await startPath(name, creds, IPERF_PORT);
+        try {
+          await waitForPort(bulkRun.port, `${name} towards iperf3`);
+          r.bulk = await bulk(bulkRun);
+        } finally {
+          await bulkRun.stop();
+        }
+      }
+      results.set(name, [...(results.get(name) ?? []), r]);
+      process.stderr.write(
+        `  new conn p50 ${f2(r.newconn.p50_ms)} ms, CPU/conn ${JSON.stringify(r.newconn.cpu_us_per_conn)} µs; ` +
+          `${RATE}/s p50 ${f2(r.rate.p50_ms)} p90 ${f2(r.rate.p90_ms)} ms, CPU/req ${JSON.stringify(r.rate.cpu_us_per_req)} µs; ` +
+          `idle KiB/conn ${JSON.stringify(r.idle.kib_per_conn)}` +
+          (r.bulk
+            ? `; Gbit/s ${r.bulk.single.gbps} / ${r.bulk.multi.gbps}, cores ${JSON.stringify(r.bulk.single.cores)} / ${JSON.stringify(r.bulk.multi.cores)}`
+            : "") +
+          "\n",
+      );
     }
   }
   await stopProcess(server);
@@ -408,13 +489,38 @@ async function main(): Promise<void> {
       `| ${name} | ${f2(r.newconn.p50_ms)} / ${f2(r.newconn.p99_ms)} | ${perProxy(nc)} | ${f2(r.rate.p50_ms)} / ${f2(r.rate.p90_ms)} / ${f2(r.rate.p99_ms)} | ${direct && name !== "direct" ? f2(r.rate.p90_ms - direct.rate.p90_ms) : "—"} | ${perProxy(rq)} | ${perProxy(r.idle.kib_per_conn)} |`,
     );
   }
+  if (IPERF_SECONDS > 0) {
+    lines.push(
+      "",
+      `iperf3 through each path, ${IPERF_SECONDS} s, 1 stream and ${IPERF_STREAMS}; busy cores of each proxy and of the machine (2 = both cores):`,
+      "",
+      `| path | Gbit/s, 1 / ${IPERF_STREAMS} streams | proxy cores, 1 stream: out + in | pair cores per Gbit/s, 1 stream | proxy cores, ${IPERF_STREAMS} streams: out + in | machine cores, 1 / ${IPERF_STREAMS} streams |`,
+      "|---|---|---|---|---|---|",
+    );
+    for (const name of paths) {
+      const b = medians(results.get(name) ?? []).bulk;
+      if (b === undefined) continue;
+      const proxies = (c: Record<string, number>): string =>
+        name === "direct"
+          ? "—"
+          : `${f2(c.pair ?? 0)} (${Object.entries(c)
+              .filter(([k]) => k !== "pair" && k !== "machine")
+              .map(([, v]) => f2(v))
+              .join(" + ")})`;
+      const perGbit =
+        name === "direct" || b.single.gbps === 0 ? "—" : f2((b.single.cores.pair ?? 0) / b.single.gbps);
+      lines.push(
+        `| ${name} | ${f2(b.single.gbps)} / ${f2(b.multi.gbps)} | ${proxies(b.single.cores)} | ${perGbit} | ${proxies(b.multi.cores)} | ${f2(b.single.cores.machine ?? 0)} / ${f2(b.multi.cores.machine ?? 0)} |`,
+      );
+    }
+  }
   process.stdout.write(`${lines.join("\n")}\n`);
   const dir = join(repoRoot(), "bench", "results");
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `proxy-floor-${date.replace(/:/g, "-").slice(0, 19)}.json`);
   writeFileSync(
     out,
-    `${JSON.stringify({ machine, commit, date, settings: { conns: CONNS, seconds: SECONDS, rounds: ROUNDS, rate: RATE, connections: CONNECTIONS, idle: IDLE }, paths: Object.fromEntries(results) }, null, 2)}\n`,
+    `${JSON.stringify({ machine, commit, date, settings: { conns: CONNS, seconds: SECONDS, rounds: ROUNDS, rate: RATE, connections: CONNECTIONS, idle: IDLE, iperf_seconds: IPERF_SECONDS, iperf_streams: IPERF_STREAMS }, paths: Object.fromEntries(results) }, null, 2)}\n`,
   );
   process.stderr.write(`raw results: ${out}\n`);
 }
