@@ -13,7 +13,7 @@
  *
  * Every process runs in one throwaway network namespace on loopback: no veth, no iptables, no
  * capture, so this is below what any path through the mesh can cost. Each proxy is its own process
- * and its CPU comes from /proc. Per path: new connections one at a time (connect + request + first
+ * (the Node ones with the ztunnel's V8 flags) and its CPU comes from /proc. Per path: new connections one at a time (connect + request + first
  * byte; a warm session for the HTTP/2 paths, a full TLS handshake with resumption for HAProxy),
  * then the 1,000 req/s open loop of `ambit bench` over 16 keep-alive connections, then `--idle`
  * connections held open after one request each (memory per idle connection: each proxy's growth in
@@ -49,6 +49,7 @@ import {
 } from "../src/bench/sidecar.js";
 import { SpiffeId } from "../src/identity/spiffe.js";
 import { createTestPki } from "../src/identity/testing.js";
+import { ztunnelNodeArgs } from "../src/local/cluster-agent.js";
 import { cliEntry, repoRoot } from "../src/local/cluster-config.js";
 import { connectFrom } from "../src/platform/netns-sockets.js";
 import type { PlainCredential } from "./hbone-peer.js";
@@ -163,7 +164,13 @@ async function startPeer(peer: FloorPeer): Promise<{ port: number; process: Chil
   const file = join(work, `${peer.role}.json`);
   writeFileSync(file, JSON.stringify(peer), { mode: 0o600 });
   const p = inNetns(
-    [process.execPath, new URL("./proxy-floor-peer.js", import.meta.url).pathname, file],
+    // The ztunnel's V8 flags (young-generation cap, GC on one thread; AMBIT_ZTUNNEL_NODE_ARGS applies).
+    [
+      process.execPath,
+      ...ztunnelNodeArgs(),
+      new URL("./proxy-floor-peer.js", import.meta.url).pathname,
+      file,
+    ],
     peer.role,
     "pipe",
   );
