@@ -13,8 +13,9 @@
  *
  * Every process runs in one throwaway network namespace on loopback: no veth, no iptables, no
  * capture, so this is below what any path through the mesh can cost. Each proxy is its own process
- * (the Node ones with the ztunnel's V8 flags) and its CPU comes from /proc. Per path: new connections one at a time (connect + request + first
- * byte; a warm session for the HTTP/2 paths, a full TLS handshake with resumption for HAProxy),
+ * (the Node ones with the ztunnel's V8 flags) and its CPU comes from /proc. Per path: new
+ * connections one at a time (connect + request + first byte; a warm session for the HTTP/2 paths,
+ * a TLS handshake per connection, resumed, for `tls` and HAProxy),
  * then the 1,000 req/s open loop of `ambit bench` over 16 keep-alive connections, then `--idle`
  * connections held open after one request each (memory per idle connection: each proxy's growth in
  * anonymous memory, /proc). The target is `ambit demo-app http` with 1 KiB responses. Then the

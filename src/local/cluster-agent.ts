@@ -606,8 +606,9 @@ export const ZTUNNEL_SEMI_SPACE_MB = 2;
  * scavenge of the young generation is split across V8's helper threads (four here), and on a
  * 2-core VM waking them costs more than the work they share: during one iperf3 stream the sending
  * ztunnel's helper threads used half as much CPU as its main thread. Without them the pair spends
- * ~20 % less CPU per byte and one stream runs ~20 % faster, at the same CPU per request
- * (docs/performance.md, "Garbage collection on one thread").
+ * ~20 % less CPU per byte and one stream runs 20–75 % faster (more when other processes compete
+ * for the cores), at the same CPU per request (docs/performance.md, "Garbage collection on one
+ * thread"). The waypoint, which keeps more of what it allocates, did not gain and keeps V8's default.
  */
 export const ZTUNNEL_GC_FLAG = "--single-threaded-gc";
 
