@@ -166,33 +166,23 @@ async function hbone(p: FloorPeer): Promise<number> {
   return (await startHbonePeer(data)).port;
 }
 
+/** How each role starts; resolves to its listening port. */
+const START: Record<FloorRole, (p: FloorPeer) => Promise<number>> = {
+  "tcp-out": (p) => listen((s) => relayTo(p.nextPort, s)),
+  "tcp-in": (p) => listen((s) => relayTo(p.nextPort, s)),
+  "tls-out": tlsOut,
+  "tls-in": tlsIn,
+  "h2-out": h2Out,
+  "h2-in": h2In,
+  "hbone-out": hbone,
+  "hbone-in": hbone,
+};
+
 async function main(): Promise<void> {
   const file = process.argv[2];
   if (file === undefined) throw new Error("usage: proxy-floor-peer.js <peer.json>");
   const p = JSON.parse(readFileSync(file, "utf8")) as FloorPeer;
-  let port: number;
-  switch (p.role) {
-    case "tcp-out":
-    case "tcp-in":
-      port = await listen((s) => relayTo(p.nextPort, s));
-      break;
-    case "tls-out":
-      port = await tlsOut(p);
-      break;
-    case "tls-in":
-      port = await tlsIn(p);
-      break;
-    case "h2-out":
-      port = await h2Out(p);
-      break;
-    case "h2-in":
-      port = await h2In(p);
-      break;
-    case "hbone-out":
-    case "hbone-in":
-      port = await hbone(p);
-      break;
-  }
+  const port = await START[p.role](p);
   process.stdout.write(`${JSON.stringify({ port })}\n`);
 }
 

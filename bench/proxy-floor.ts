@@ -257,33 +257,41 @@ async function bulk(run: PathRun): Promise<NonNullable<RoundResult["bulk"]>> {
       seconds: IPERF_SECONDS,
       streams,
     });
-    const cores: Record<string, number> = {};
-    let pair = 0;
-    for (const { role, meter } of meters) {
-      const c = meter.stop() / r.seconds;
-      cores[role] = Math.round(c * 100) / 100;
-      pair += c;
-    }
-    cores.pair = Math.round(pair * 100) / 100;
+    const cores = perRole(meters, r.seconds, 1, 2);
     cores.machine = Math.round(machine.stop(r.seconds) * 100) / 100;
     return { gbps: Math.round(r.gbps * 1000) / 1000, cores };
   };
   return { single: await once(1), multi: await once(IPERF_STREAMS) };
 }
 
+/**
+ * Each proxy's CPU seconds (and the pair's sum) divided by `per` and multiplied by `scale`,
+ * rounded to `places` decimals; 0 when `per` is not positive.
+ */
+function perRole(
+  meters: readonly { role: string; meter: CpuMeter }[],
+  per: number,
+  scale: number,
+  places: number,
+): Record<string, number> {
+  const round = (v: number): number => Math.round(v * 10 ** places) / 10 ** places;
+  const out: Record<string, number> = {};
+  let total = 0;
+  for (const { role, meter } of meters) {
+    const v = per > 0 ? (meter.stop() / per) * scale : 0;
+    out[role] = round(v);
+    total += v;
+  }
+  out.pair = round(total);
+  return out;
+}
+
+/** Each proxy's CPU µs per connection or request, and the pair's. */
 function perUnit(
   meters: readonly { role: string; meter: CpuMeter }[],
   units: number,
 ): Record<string, number> {
-  const out: Record<string, number> = {};
-  let total = 0;
-  for (const { role, meter } of meters) {
-    const us = units > 0 ? (meter.stop() / units) * 1e6 : 0;
-    out[role] = Math.round(us);
-    total += us;
-  }
-  out.pair = Math.round(total);
-  return out;
+  return perRole(meters, units, 1e6, 0);
 }
 
 async function measure(run: PathRun): Promise<RoundResult> {

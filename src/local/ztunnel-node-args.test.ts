@@ -7,15 +7,16 @@ import { planCluster } from "./cluster-plan.js";
 
 const state = planCluster(clusterConfig({ name: "t1", nodes: 2, home: "/tmp/h" }), new Date(0));
 
-function withEnv<T>(value: string | undefined, f: () => T): T {
-  const saved = process.env.AMBIT_ZTUNNEL_NODE_ARGS;
-  if (value === undefined) delete process.env.AMBIT_ZTUNNEL_NODE_ARGS;
-  else process.env.AMBIT_ZTUNNEL_NODE_ARGS = value;
+/** Runs `f` with `variable` set to `value` (unset when undefined), then puts it back. */
+function withEnv<T>(value: string | undefined, f: () => T, variable = "AMBIT_ZTUNNEL_NODE_ARGS"): T {
+  const saved = process.env[variable];
+  if (value === undefined) delete process.env[variable];
+  else process.env[variable] = value;
   try {
     return f();
   } finally {
-    if (saved === undefined) delete process.env.AMBIT_ZTUNNEL_NODE_ARGS;
-    else process.env.AMBIT_ZTUNNEL_NODE_ARGS = saved;
+    if (saved === undefined) delete process.env[variable];
+    else process.env[variable] = saved;
   }
 }
 
@@ -101,17 +102,11 @@ test("the cap holds V8's young generation down where the default lets it grow (r
 });
 
 test("AMBIT_ZTUNNEL_HBONE_WRITES becomes the ztunnels' --hbone-writes; unset, no flag", () => {
-  const saved = process.env.AMBIT_ZTUNNEL_HBONE_WRITES;
-  try {
-    delete process.env.AMBIT_ZTUNNEL_HBONE_WRITES;
-    const node = state.nodes[0];
-    assert.ok(node);
-    assert.ok(!ztunnelArgv(state, node).includes("--hbone-writes"));
-    process.env.AMBIT_ZTUNNEL_HBONE_WRITES = "kernel";
-    const argv = ztunnelArgv(state, node);
-    assert.equal(argv[argv.indexOf("--hbone-writes") + 1], "kernel");
-  } finally {
-    if (saved === undefined) delete process.env.AMBIT_ZTUNNEL_HBONE_WRITES;
-    else process.env.AMBIT_ZTUNNEL_HBONE_WRITES = saved;
-  }
+  const node = state.nodes[0];
+  assert.ok(node);
+  const argvWith = (value: string | undefined): string[] =>
+    withEnv(value, () => ztunnelArgv(state, node), "AMBIT_ZTUNNEL_HBONE_WRITES");
+  assert.ok(!argvWith(undefined).includes("--hbone-writes"));
+  const argv = argvWith("kernel");
+  assert.equal(argv[argv.indexOf("--hbone-writes") + 1], "kernel");
 });

@@ -131,17 +131,12 @@ interface SeenPoolStats {
 }
 
 const seenPoolStats = new WeakMap<HbonePool, SeenPoolStats>();
+const NOTHING_SEEN: SeenPoolStats = { hits: 0, misses: 0, handshakeErrors: 0, sessions: 0, onKernel: 0 };
 
 /** The pool counts for itself; scrapes turn its totals into the registry's counters. */
 function syncPoolMetrics(pool: HbonePool, metrics: MeshMetrics): void {
   const now = pool.stats;
-  const seen = seenPoolStats.get(pool) ?? {
-    hits: 0,
-    misses: 0,
-    handshakeErrors: 0,
-    sessions: 0,
-    onKernel: 0,
-  };
+  const seen = seenPoolStats.get(pool) ?? NOTHING_SEEN;
   if (now.poolHits > seen.hits) metrics.poolHits.inc(now.poolHits - seen.hits);
   if (now.poolMisses > seen.misses) metrics.poolMisses.inc(now.poolMisses - seen.misses);
   if (now.handshakeErrors > seen.handshakeErrors) {

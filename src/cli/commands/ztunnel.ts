@@ -177,7 +177,7 @@ export function register(program: Command): void {
           disabled: parseDisabled(flags.disable),
           certificateTtlSeconds: Number(flags.certTtl),
           reusePort: flags.reusePort === true,
-          hboneWrites: (flags.hboneWrites ?? "unblocked") as HboneWrites,
+          hboneWrites: flags.hboneWrites as HboneWrites, // checked by ztunnelConfig
         },
         { logger, metrics },
       );
