@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AdminClient } from "../cli/admin-client.js";
 import { waypointGatewayYaml } from "../cli/waypoint-gateway.js";
-import { cliEntry, repoRoot } from "../local/cluster-config.js";
+import { type CaptureMode, cliEntry, repoRoot } from "../local/cluster-config.js";
 import { podNames } from "../local/cluster-plan.js";
 import { requireClusterState } from "../local/cluster-state.js";
 import { readAgentStatus } from "../local/cluster-up.js";
@@ -151,6 +151,8 @@ async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | un
 /** `ambit up` a fresh cluster and apply the bench topology; `down()` removes all of it. */
 export async function startBenchCluster(o: {
   bodyBytes: number;
+  /** `ambit up --capture`; default node. */
+  capture?: CaptureMode;
   progress: (line: string) => void;
 }): Promise<BenchCluster> {
   const name = `bn${randomBytes(3).toString("hex").slice(0, 5)}`;
@@ -164,8 +166,9 @@ export async function startBenchCluster(o: {
     rmSync(home, { recursive: true, force: true });
   };
   try {
-    o.progress(`starting a 2-node local cluster "${name}" (ambit up)`);
-    cli(["up", "--name", name, "--nodes", "2"], home);
+    const capture = o.capture ?? "node";
+    o.progress(`starting a 2-node local cluster "${name}" (ambit up, ${capture} capture)`);
+    cli(["up", "--name", name, "--nodes", "2", "--capture", capture], home);
     const admin = await AdminClient.connect({ home });
     const apply = async (yaml: string): Promise<void> => {
       await admin.post("/v1/apply", { sources: [{ filename: "<bench>", yaml }] });

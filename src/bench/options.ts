@@ -1,4 +1,5 @@
 /** `ambit bench` flags → a validated `BenchConfig`; every refusal names the flag, the value and what fits. */
+import { CAPTURE_MODES, type CaptureMode } from "../local/cluster-config.js";
 import { BenchError, BenchErrorCode } from "./errors.js";
 import { type BenchConfig, SCENARIOS, type ScenarioName } from "./run.js";
 
@@ -13,6 +14,7 @@ export interface BenchFlags {
   iperfStreams?: string;
   bodyBytes?: string;
   scaleRate?: string;
+  capture?: string;
 }
 
 export const BENCH_DEFAULTS = {
@@ -24,6 +26,7 @@ export const BENCH_DEFAULTS = {
   iperfStreams: 4,
   bodyBytes: 1024,
   scaleRate: 200,
+  capture: "node",
 } as const;
 
 function bad(flag: string, value: string, expected: string): BenchError {
@@ -45,6 +48,12 @@ function parseInteger(flag: string, v: string, min: number, max: number): number
   if (!/^\d+$/.test(v.trim()) || n < min || n > max)
     throw bad(flag, v, `a whole number from ${min} to ${max}`);
   return n;
+}
+
+function parseCapture(value: string): CaptureMode {
+  if (!(CAPTURE_MODES as readonly string[]).includes(value))
+    throw bad("--capture", value, CAPTURE_MODES.join(" or "));
+  return value as CaptureMode;
 }
 
 export function benchConfig(f: BenchFlags): BenchConfig {
@@ -96,5 +105,6 @@ export function benchConfig(f: BenchFlags): BenchConfig {
       f.scaleRate === undefined
         ? BENCH_DEFAULTS.scaleRate
         : parseInteger("--scale-rate", f.scaleRate, 1, 100_000),
+    capture: parseCapture(f.capture ?? BENCH_DEFAULTS.capture),
   };
 }

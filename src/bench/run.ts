@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { CaptureMode } from "../local/cluster-config.js";
 import { connectFrom } from "../platform/netns-sockets.js";
 import {
   APP_PORT,
@@ -44,6 +45,8 @@ export interface BenchConfig {
   /** Pod counts of the ambient-vs-sidecar scale comparison (empty: skipped). */
   readonly pods: readonly number[];
   readonly scaleRate: number;
+  /** Where the bench cluster captures pods' traffic (`ambit up --capture`). */
+  readonly capture: CaptureMode;
 }
 
 export interface ProxyUsage {
@@ -208,7 +211,7 @@ function round(v: number, digits = 2): number {
 
 /** Runs the benchmark on a fresh cluster and removes the cluster afterwards. */
 export async function runBench(c: BenchConfig, progress: (line: string) => void): Promise<BenchResults> {
-  const cluster = await startBenchCluster({ bodyBytes: c.bodyBytes, progress });
+  const cluster = await startBenchCluster({ bodyBytes: c.bodyBytes, capture: c.capture, progress });
   const dir = mkdtempSync(join(tmpdir(), "ambit-bench-sidecars-"));
   const pairs: SidecarPair[] = [];
   try {

@@ -47,8 +47,11 @@ export interface Destination {
   port: number;
 }
 
-/** Socket factory (like undici's `connect`): ztunnel passes one that marks/binds its sockets. */
-export type SocketConnector = (destination: Destination) => Promise<Duplex>;
+/**
+ * Socket factory (like undici's `connect`): ztunnel passes one that marks/binds its sockets.
+ * `origin` is the caller's `PoolConnectParams.origin`: where the connection must leave from.
+ */
+export type SocketConnector = (destination: Destination, origin?: string) => Promise<Duplex>;
 
 export interface HbonePoolOptions {
   connect?: SocketConnector;
@@ -102,6 +105,12 @@ export interface PoolConnectParams {
   headers?: ConnectHeaders;
   /** Becomes the traceparent trace id when no traceparent header is given (32 hex digits). */
   connId?: string;
+  /**
+   * Where the TCP connection leaves from, passed to the connector (ztunnel in-pod mode: the
+   * source pod's network namespace). Part of the session key: sessions are never shared between
+   * origins, as Istio keys its pool by source address.
+   */
+  origin?: string;
 }
 
 export interface HbonePoolStats {
@@ -302,7 +311,8 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
     const serial = String(source.serial);
     const expected = params.expectedIdentities.map((i) => i.toString()).sort();
     const dst = `${params.dstAddress.host}:${params.dstAddress.port}`;
-    const baseKey = `${source.identity.toString()}|${expected.join(",")}|${dst}`;
+    const origin = params.origin === undefined ? "" : `|${params.origin}`;
+    const baseKey = `${source.identity.toString()}|${expected.join(",")}|${dst}${origin}`;
     const key = `${baseKey}|${serial}`;
     if (this.#latestSerial.get(baseKey) !== serial) {
       this.#latestSerial.set(baseKey, serial);
@@ -396,7 +406,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
     timeout.catch(() => {});
     try {
       raw = await Promise.race([
-        c.connect(dst).catch((e: NodeJS.ErrnoException) => {
+        c.connect(dst, params.origin).catch((e: NodeJS.ErrnoException) => {
           throw new HboneError(
             HboneErrorCode.HANDSHAKE,
             `TCP connect to ${dst.host}:${dst.port} failed: ${e.code ?? e.message}`,

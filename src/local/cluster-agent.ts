@@ -24,9 +24,10 @@ import {
   type ZtunnelRestartResult,
 } from "./agent-control.js";
 import { cliEntry, inheritedPath } from "./cluster-config.js";
-import { AGENT_STATUS_FILE, type ClusterState, type NodeRecord } from "./cluster-plan.js";
+import { AGENT_STATUS_FILE, type ClusterState, captureMode, type NodeRecord } from "./cluster-plan.js";
 import { writeJsonAtomic } from "./cluster-state.js";
 import { LocalError, LocalErrorCode } from "./errors.js";
+import { InPodAgent } from "./inpod-agent.js";
 import { NodeAgent } from "./node-agent.js";
 import type { DnsService } from "./pod-dns.js";
 import { PodNetworks } from "./pod-network.js";
@@ -166,6 +167,8 @@ export class ClusterAgent {
     await mkdir(logsDir(state.home), { recursive: true });
     await this.#writeShim();
     for (const node of state.nodes) {
+      const inPod =
+        captureMode(state) === "inpod" ? new InPodAgent({ node: node.name, log: this.#log }) : undefined;
       this.#nodeAgents.set(
         node.name,
         new NodeAgent({
@@ -174,6 +177,7 @@ export class ClusterAgent {
           podCidrs: [node.podCidr],
           run: this.#run,
           log: (msg, fields) => this.#log.info({ node: node.name, ...fields }, msg),
+          ...(inPod !== undefined ? { inPod } : {}),
         }),
       );
       this.#ztunnels.set(
@@ -187,6 +191,7 @@ export class ClusterAgent {
           maxBackoffMs: 2000,
           onChange: () => this.#statusSoon(),
           ipc: true,
+          ...(inPod !== undefined ? { onSpawn: (child: ChildProcess) => inPod.attach(child) } : {}),
         }),
       );
     }
@@ -197,7 +202,10 @@ export class ClusterAgent {
     this.#resync = setInterval(() => {
       if (this.#failed) this.#kick();
     }, RESYNC_MS);
-    this.#log.info({ nodes: state.nodes.map((n) => n.name) }, "node agent started");
+    this.#log.info(
+      { nodes: state.nodes.map((n) => n.name), capture: captureMode(state) },
+      "node agent started",
+    );
   }
 
   /**
@@ -412,7 +420,10 @@ export class ClusterAgent {
     await running?.process?.stop();
     if (p.runtime?.kind === "waypoint")
       await this.#run([...waypointHboneRule(this.state, p, "-D")]).catch(() => {});
-    await this.#nodeAgent(p).handle({ type: "removed", pod: { key: p.names.captureName, ip: p.ip } });
+    await this.#nodeAgent(p).handle({
+      type: "removed",
+      pod: { key: p.names.captureName, ip: p.ip, netns: p.names.netns },
+    });
     await this.#networks.delete(p.names.netns);
     this.#log.info({ pod: p.id }, "pod removed");
   }
@@ -577,6 +588,7 @@ function agentPod(p: DesiredPod) {
     netns: p.names.netns,
     ip: p.ip,
     hostVeth: p.names.hostVeth,
+    nodeAddress: p.node.gateway,
     labels: p.labels,
     enrollment: p.enrollment,
   };

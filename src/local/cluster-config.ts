@@ -15,7 +15,17 @@ export interface UpOptions {
   files?: readonly string[];
   /** Node (re)start backoff of pod processes, first step (tests shorten it). */
   restartBackoffMs?: number;
+  /** "node" (default) or "inpod"; see CaptureMode. */
+  capture?: string;
 }
+
+/**
+ * Where pods' traffic is captured: "node" (rules in the node's netns send it to the ztunnel's
+ * listeners there; Istio's first ambient design) or "inpod" (rules inside each pod's netns send it
+ * to ztunnel sockets opened in that netns; Istio's in-pod redirection). docs/ztunnel.md.
+ */
+export const CAPTURE_MODES = ["node", "inpod"] as const;
+export type CaptureMode = (typeof CAPTURE_MODES)[number];
 
 export interface ClusterConfig {
   readonly name: string;
@@ -26,6 +36,7 @@ export interface ClusterConfig {
   /** The repository (for `dist/src/cli/main.js` and `bin/`). */
   readonly repoRoot: string;
   readonly restartBackoffMs: number;
+  readonly capture: CaptureMode;
 }
 
 export const DEFAULT_CLUSTER_NAME = "ambit";
@@ -65,7 +76,15 @@ export function clusterConfig(o: UpOptions): ClusterConfig {
   const backoff = o.restartBackoffMs ?? 500;
   if (!(backoff > 0))
     throw new LocalError(LocalErrorCode.BAD_OPTIONS, `restart backoff ${backoff} must be > 0 ms`);
+  const capture = o.capture ?? "node";
+  if (!(CAPTURE_MODES as readonly string[]).includes(capture)) {
+    throw new LocalError(
+      LocalErrorCode.BAD_OPTIONS,
+      `--capture ${JSON.stringify(capture)} is not a capture mode; use ${CAPTURE_MODES.join(" or ")}`,
+    );
+  }
   return Object.freeze({
+    capture: capture as CaptureMode,
     name,
     prefix: name,
     nodes,

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { planTopology, type TopologyPlan } from "../platform/topology-plan.js";
-import type { ClusterConfig } from "./cluster-config.js";
+import type { CaptureMode, ClusterConfig } from "./cluster-config.js";
 
 export const CONTROL_IP = "10.200.0.2";
 export const CONTROL_XDS_PORT = 15012;
@@ -43,6 +43,12 @@ export interface ClusterState {
   readonly nodes: readonly NodeRecord[];
   agent: { pid: number | null };
   readonly restartBackoffMs: number;
+  /** Where pods' traffic is captured; absent in state files written before in-pod mode: "node". */
+  readonly capture?: CaptureMode;
+}
+
+export function captureMode(state: Pick<ClusterState, "capture">): CaptureMode {
+  return state.capture ?? "node";
 }
 
 export function nodeNames(count: number): string[] {
@@ -87,6 +93,7 @@ export function planCluster(config: ClusterConfig, now: Date): ClusterState {
     })),
     agent: { pid: null },
     restartBackoffMs: config.restartBackoffMs,
+    capture: config.capture,
   };
 }
 

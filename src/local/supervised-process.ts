@@ -23,6 +23,8 @@ export interface SupervisedProcessOptions {
   readonly onChange?: () => void;
   /** Open a Node IPC channel to the child (fd 3; `ip netns exec` keeps it): hand-over messages. */
   readonly ipc?: boolean;
+  /** Called with every child spawned (restarts and hand-over successors too), e.g. to talk over IPC. */
+  readonly onSpawn?: (child: ChildProcess) => void;
 }
 
 export interface HandOverSteps {
@@ -74,10 +76,12 @@ export class SupervisedProcess {
     const o = this.options;
     const log = openSync(o.logFile, "a");
     try {
-      return spawn("ip", ["netns", "exec", o.netns, ...o.argv], {
+      const child = spawn("ip", ["netns", "exec", o.netns, ...o.argv], {
         stdio: o.ipc === true ? ["ignore", log, log, "ipc"] : ["ignore", log, log],
         env: o.env,
       });
+      o.onSpawn?.(child);
+      return child;
     } finally {
       closeSync(log);
     }

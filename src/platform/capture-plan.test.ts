@@ -4,8 +4,10 @@ import {
   baseScope,
   captureConfig,
   enrolledPods,
+  INPOD_MARK,
   parseNatRules,
   planBase,
+  planInPod,
   planPod,
   planRemoveAll,
   planScopeChange,
@@ -21,6 +23,36 @@ const podA = { name: "node1-pod1", ip: "10.244.1.2", hostVeth: "ve0123456789" };
 function text(r: ReturnType<typeof planPod>[number]): string {
   return renderRule(r).replace(/--comment (\S+)\/[0-9a-f]{8}/, "--comment $1");
 }
+
+describe("planInPod", () => {
+  const pod = { name: "node1-pod1", ip: "10.244.1.2", nodeAddress: "10.244.1.1" };
+
+  test("inside the pod: marked and loopback pass, HBONE to 15008 stays, the rest to 15006 / 15001", () => {
+    assert.equal(INPOD_MARK, 0x539);
+    assert.deepEqual(planInPod(config, pod).map(text), [
+      "-I PREROUTING 1 -p tcp -m comment --comment ab12cd/pod=node1-pod1/jump-prerouting -j ab12cd-PRERT",
+      "-I OUTPUT 1 -p tcp -m comment --comment ab12cd/pod=node1-pod1/jump-output -j ab12cd-OUTPUT",
+      "-A ab12cd-PRERT -m mark --mark 0x539/0xfff -m comment --comment ab12cd/pod=node1-pod1/in-ztunnel-own -j RETURN",
+      "-A ab12cd-PRERT -i lo -m comment --comment ab12cd/pod=node1-pod1/in-loopback -j RETURN",
+      "-A ab12cd-PRERT -d 10.244.1.2/32 -p tcp --dport 15008 -m comment --comment ab12cd/pod=node1-pod1/in-hbone -j RETURN",
+      "-A ab12cd-PRERT -s 10.244.1.1/32 -m comment --comment ab12cd/pod=node1-pod1/in-node -j RETURN",
+      "-A ab12cd-PRERT -d 10.244.1.2/32 -p tcp -m comment --comment ab12cd/pod=node1-pod1/in-plaintext -j REDIRECT --to-ports 15006",
+      "-A ab12cd-OUTPUT -m mark --mark 0x539/0xfff -m comment --comment ab12cd/pod=node1-pod1/out-ztunnel-own -j RETURN",
+      "-A ab12cd-OUTPUT -o lo -m comment --comment ab12cd/pod=node1-pod1/out-loopback -j RETURN",
+      "-A ab12cd-OUTPUT -d 10.244.1.1/32 -p tcp -m multiport --dports 15001,15006,15008,15020,15021,15080 -m comment --comment ab12cd/pod=node1-pod1/out-ztunnel-exempt -j RETURN",
+      "-A ab12cd-OUTPUT -p tcp -m comment --comment ab12cd/pod=node1-pod1/out-redirect -j REDIRECT --to-ports 15001",
+    ]);
+  });
+
+  test("bad addresses are refused, naming the pod and the value", () => {
+    assert.throws(() => planInPod(config, { ...pod, nodeAddress: "10.244.1" }), /10\.244\.1/);
+    assert.throws(() => planInPod(config, { ...pod, ip: "fd00::2" }), /node1-pod1: IPv6 capture \(fd00::2\)/);
+    assert.throws(
+      () => planInPod(config, { ...pod, name: "bad name" }),
+      /"bad name" is not a usable pod name/,
+    );
+  });
+});
 
 describe("planPod", () => {
   test("outbound: exempt the node's ztunnel ports, then redirect to 15001; inbound: 15008, local, 15006", () => {

@@ -211,6 +211,90 @@ export function planPod(config: CaptureConfig, pod: CapturedPod): NatRule[] {
   return rules;
 }
 
+/**
+ * In-pod capture (Istio's in-pod redirection): the rules live inside the pod's own netns and send
+ * its traffic to ztunnel sockets opened in that same netns, so captured bytes never cross the
+ * pod's veth in plain text. ztunnel marks the sockets it opens there with `INPOD_MARK`, which the
+ * rules let through (Istio uses the same mark, 0x539):
+ *
+ *   PREROUTING ─▶ <prefix>-PRERT    marked, or from lo                 → RETURN
+ *                                   -d <pod> --dport 15008             → RETURN (ztunnel's HBONE listener)
+ *                                   -s <node address>                  → RETURN (the node's own probes)
+ *                                   -d <pod> -p tcp                    → REDIRECT :15006
+ *   OUTPUT     ─▶ <prefix>-OUTPUT   marked, or to lo                   → RETURN
+ *                                   -d <node address> ztunnel ports    → RETURN
+ *                                   -p tcp                             → REDIRECT :15001 (to 127.0.0.1)
+ */
+export const INPOD_MARK = 0x539;
+const INPOD_MARK_MATCH = ["-m", "mark", "--mark", `0x${INPOD_MARK.toString(16)}/0xfff`];
+
+export interface InPodCapturedPod {
+  readonly name: string;
+  readonly ip: string;
+  /** The node's address on the pod's link (its default gateway): probes from it stay plain. */
+  readonly nodeAddress: string;
+}
+
+export function inPodChains(prefix: string): { readonly prerouting: string; readonly output: string } {
+  return { prerouting: `${prefix}-PRERT`, output: `${prefix}-OUTPUT` };
+}
+
+/** The rules inside one pod's netns (in order), with the jumps from PREROUTING and OUTPUT first. */
+export function planInPod(config: CaptureConfig, pod: InPodCapturedPod): NatRule[] {
+  if (!POD_NAME.test(pod.name)) throw invalid(`"${pod.name}" is not a usable pod name for capture`);
+  const ip = checkIp(pod.ip);
+  const node = checkIp(pod.nodeAddress);
+  if (ip.includes(":") || node.includes(":"))
+    throw invalid(`pod ${pod.name}: IPv6 capture (${ip}) needs ip6tables rules, not supported yet`);
+  const scope = `pod=${pod.name}`;
+  const { prerouting, output } = inPodChains(config.prefix);
+  const r = (role: string, nat: Omit<NatRule, "comment">): NatRule => rule(config, scope, role, nat);
+  const ret = ["-j", "RETURN"];
+  return [
+    r("jump-prerouting", {
+      chain: "PREROUTING",
+      position: 1,
+      matches: ["-p", "tcp"],
+      target: ["-j", prerouting],
+    }),
+    r("jump-output", { chain: "OUTPUT", position: 1, matches: ["-p", "tcp"], target: ["-j", output] }),
+    r("in-ztunnel-own", { chain: prerouting, matches: INPOD_MARK_MATCH, target: ret }),
+    r("in-loopback", { chain: prerouting, matches: ["-i", "lo"], target: ret }),
+    r("in-hbone", {
+      chain: prerouting,
+      matches: ["-d", `${ip}/32`, "-p", "tcp", "--dport", String(config.ports.hbone)],
+      target: ret,
+    }),
+    r("in-node", { chain: prerouting, matches: ["-s", `${node}/32`], target: ret }),
+    r("in-plaintext", {
+      chain: prerouting,
+      matches: ["-d", `${ip}/32`, "-p", "tcp"],
+      target: ["-j", "REDIRECT", "--to-ports", String(config.ports.inboundPlaintext)],
+    }),
+    r("out-ztunnel-own", { chain: output, matches: INPOD_MARK_MATCH, target: ret }),
+    r("out-loopback", { chain: output, matches: ["-o", "lo"], target: ret }),
+    r("out-ztunnel-exempt", {
+      chain: output,
+      matches: [
+        "-d",
+        `${node}/32`,
+        "-p",
+        "tcp",
+        "-m",
+        "multiport",
+        "--dports",
+        config.ztunnelPorts.join(","),
+      ],
+      target: ret,
+    }),
+    r("out-redirect", {
+      chain: output,
+      matches: ["-p", "tcp"],
+      target: ["-j", "REDIRECT", "--to-ports", String(config.ports.outbound)],
+    }),
+  ];
+}
+
 /** One line of `iptables -t nat -S`. */
 export interface ExistingRule {
   readonly chain: string;

@@ -16,9 +16,12 @@ import {
   captureConfig,
   checkPrefix,
   enrolledPods,
+  type InPodCapturedPod,
+  inPodChains,
   type NatState,
   parseNatRules,
   planBase,
+  planInPod,
   planPod,
   planRemoveAll,
   planScopeChange,
@@ -104,6 +107,35 @@ export class NodeCapture {
   #apply(lines: readonly string[]): Promise<void> {
     return applyNat(this.netns, lines, this.#run);
   }
+}
+
+/**
+ * In-pod capture (capture-plan.ts `planInPod`): installs or updates the rules inside the pod's own
+ * netns in one iptables-restore transaction (idempotent; a changed address replaces them).
+ */
+export async function captureInPod(
+  options: CaptureOptions & { readonly netns: string; readonly run?: CommandRunner },
+  pod: InPodCapturedPod,
+): Promise<void> {
+  const config = captureConfig(options);
+  const run = options.run ?? runCommand;
+  const desired = planInPod(config, pod);
+  const { prerouting, output } = inPodChains(config.prefix);
+  const state = await readNatState(options.netns, run);
+  await applyNat(
+    options.netns,
+    planScopeChange(state, podScope(config, pod.name), desired, [prerouting, output]),
+    run,
+  );
+}
+
+/** Whether a pod's netns holds in-pod capture rules of `prefix`. */
+export async function inPodCaptured(
+  netns: string,
+  prefix: string,
+  run: CommandRunner = runCommand,
+): Promise<boolean> {
+  return enrolledPods(await readNatState(netns, run), checkPrefix(prefix)).length > 0;
 }
 
 export async function readNatState(netns: string, run: CommandRunner = runCommand): Promise<NatState> {

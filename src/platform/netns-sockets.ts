@@ -6,7 +6,13 @@
 import { closeSync } from "node:fs";
 import { isIP, type Server, Socket, type SocketConstructorOpts } from "node:net";
 import { invalid } from "./errors.js";
-import { createListenSocket, createSocket, type ListenSocketOptions } from "./native.js";
+import {
+  constants,
+  createListenSocket,
+  createSocket,
+  type ListenSocketOptions,
+  setsockoptInt,
+} from "./native.js";
 import { netnsPath } from "./netns.js";
 
 export interface ListenOptions extends Omit<ListenSocketOptions, "netns"> {
@@ -49,6 +55,8 @@ export interface ConnectOptions {
   /** Name of the network namespace the connection leaves from. */
   readonly netns: string;
   readonly allowHalfOpen?: boolean;
+  /** SO_MARK on the socket (CAP_NET_ADMIN): lets capture rules recognise it. */
+  readonly mark?: number;
 }
 
 /** A TCP connection from inside `netns`. Returns at once; listen for `connect`/`error` as usual. */
@@ -56,6 +64,14 @@ export function connectFrom(options: ConnectOptions): Socket {
   const family = isIP(options.host);
   if (family === 0) throw invalid(`connectFrom: host must be an IP literal, got "${options.host}"`);
   const fd = createSocket({ family: family === 6 ? 6 : 4, netns: netnsPath(options.netns) });
+  if (options.mark !== undefined) {
+    try {
+      setsockoptInt(fd, constants().SOL_SOCKET, constants().SO_MARK, options.mark);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
   const socketOptions: SocketConstructorOpts = { fd, allowHalfOpen: options.allowHalfOpen ?? false };
   const socket = new Socket(socketOptions);
   socket.connect({ host: options.host, port: options.port });

@@ -55,8 +55,11 @@ export type OriginalDstFn = (
   listener: "outbound" | "inboundPlaintext" | "inbound",
 ) => OriginalDestination;
 
-/** Opens a plain TCP connection to a pod or an outside address (must set allowHalfOpen). */
-export type UpstreamConnector = (target: { host: string; port: number }) => Promise<Duplex>;
+/**
+ * Opens a plain TCP connection to a pod or an outside address (must set allowHalfOpen). `origin`
+ * is the in-pod netns the connection must leave from, when there is one.
+ */
+export type UpstreamConnector = (target: { host: string; port: number }, origin?: string) => Promise<Duplex>;
 
 export interface ControlPlaneOptions {
   /** host:port of the control plane's xDS + CA endpoint (15012). */
@@ -92,7 +95,7 @@ export interface ZtunnelOptions {
   readonly meshRootsPem?: string;
   readonly originalDst?: OriginalDstFn;
   /** Dials HBONE peers (`ip:15008`); tests map it onto ephemeral ports. */
-  readonly hboneConnector?: (destination: { host: string; port: number }) => Promise<Duplex>;
+  readonly hboneConnector?: (destination: { host: string; port: number }, origin?: string) => Promise<Duplex>;
   readonly upstreamConnector?: UpstreamConnector;
   readonly socks5Limits?: Partial<Socks5Limits>;
   /** Upstream TCP connect timeout (default 10 s). */

@@ -22,7 +22,10 @@ export interface ProxyContext {
   /** The same object as `accessLog`: its open records are the live connections (`/connections`). */
   readonly connections: ConnectionTable;
   readonly logger: Logger;
-  readonly connectUpstream: (target: { host: string; port: number }) => Promise<Duplex>;
+  /** Opens a plain TCP connection; `origin` names the pod netns it must leave from (in-pod mode). */
+  readonly connectUpstream: (target: { host: string; port: number }, origin?: string) => Promise<Duplex>;
+  /** The netns of a pod served in-pod, by one of its IPs; undefined in node mode. */
+  readonly podNetns: (ip: string) => string | undefined;
   /** Sockets and streams of live connections, destroyed on shutdown. */
   readonly live: Set<Duplex>;
 }

@@ -123,7 +123,10 @@ export class HboneInbound {
       allow: true,
       connect: async (): Promise<Duplex> => {
         try {
-          const upstream = await ctx.connectUpstream({ host: target.ip, port: target.port });
+          const upstream = await ctx.connectUpstream(
+            { host: target.ip, port: target.port },
+            ctx.podNetns(target.ip),
+          );
           track(ctx, upstream);
           ctx.connections.observe(record, upstream, "upstream");
           return upstream;
@@ -275,7 +278,7 @@ export async function handlePlaintextInbound(
     ctx.metrics.authzDecisions.inc({ direction: "inbound", decision: verdict });
     let upstream: Duplex;
     try {
-      upstream = await ctx.connectUpstream({ host: dst.ip, port: dst.port });
+      upstream = await ctx.connectUpstream({ host: dst.ip, port: dst.port }, ctx.podNetns(dst.ip));
     } catch (e) {
       flags = "CONNECT";
       throw e;

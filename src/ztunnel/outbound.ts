@@ -242,6 +242,7 @@ async function openHbone(
     expectedIdentities: d.expectedIdentities.map(spiffe),
     authority: d.authority,
     connId,
+    ...originOf(ctx, srcIp),
     headers: {
       baggage: buildBaggage({
         namespace: d.source.namespace,
@@ -257,6 +258,12 @@ async function openHbone(
   // splice, track and the pool each watch 'close' (errors reach them through splice).
   stream.setMaxListeners(32);
   return { stream, established };
+}
+
+/** In-pod mode: the session leaves from the source pod's netns (and is pooled per pod). */
+function originOf(ctx: ProxyContext, srcIp: string): { origin?: string } {
+  const origin = ctx.podNetns(srcIp);
+  return origin === undefined ? {} : { origin };
 }
 
 async function openDirect(
@@ -277,7 +284,7 @@ async function openDirect(
     ctx.metrics.authzDecisions.inc({ direction: "outbound", decision: verdict });
     record.set({ authz: verdict, ...(authz.policy !== null ? { "authz.policy": authz.policy } : {}) });
   }
-  return ctx.connectUpstream({ host: d.target.ip, port: d.target.port });
+  return ctx.connectUpstream({ host: d.target.ip, port: d.target.port }, ctx.podNetns(srcIp));
 }
 
 /** A peer closing or resetting its side is how TCP connections end, not a proxy error. */

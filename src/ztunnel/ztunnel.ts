@@ -35,6 +35,7 @@ import { ConnectionTable } from "./connections.js";
 import { type ProxyContext, spiffe } from "./context.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { HboneInbound, handlePlaintextInbound, handoffToHbone } from "./inbound.js";
+import { INPOD_MARK, InPodSockets } from "./inpod.js";
 import {
   bindDeferred,
   closeServer,
@@ -72,15 +73,34 @@ type Lifecycle =
   | { state: "closed" };
 
 function defaultUpstream(timeoutMs: number) {
-  return (target: { host: string; port: number }): Promise<Duplex> =>
+  return (target: { host: string; port: number }, origin?: string): Promise<Duplex> =>
     new Promise((resolve, reject) => {
-      const s = net.connect({
-        host: target.host,
-        port: target.port,
-        allowHalfOpen: true,
-        noDelay: true,
-        timeout: timeoutMs,
-      });
+      let s: net.Socket;
+      try {
+        s =
+          origin === undefined
+            ? net.connect({
+                host: target.host,
+                port: target.port,
+                allowHalfOpen: true,
+                noDelay: true,
+                timeout: timeoutMs,
+              })
+            : connectFromPod(origin, target, true);
+      } catch (e) {
+        reject(
+          new ZtunnelError(
+            ZtunnelErrorCode.Upstream,
+            `cannot connect to ${target.host}:${target.port} from netns ${origin}: ${(e as Error).message}`,
+            { cause: e },
+          ),
+        );
+        return;
+      }
+      if (origin !== undefined) {
+        s.setNoDelay(true);
+        s.setTimeout(timeoutMs);
+      }
       const fail = (e: NodeJS.ErrnoException): void => {
         s.destroy();
         reject(
@@ -108,6 +128,48 @@ function defaultUpstream(timeoutMs: number) {
         resolve(s);
       });
     });
+}
+
+/**
+ * A connection leaving from an in-pod netns, marked so the pod's capture rules pass it (the netns
+ * sockets module is loaded only then: it needs the native addon).
+ */
+function connectFromPod(
+  netns: string,
+  target: { host: string; port: number },
+  allowHalfOpen: boolean,
+): net.Socket {
+  if (inPodConnect === undefined)
+    throw new ZtunnelError(
+      ZtunnelErrorCode.Config,
+      "in-pod connections need the native addon, which is not loaded",
+    );
+  return inPodConnect({ netns, host: target.host, port: target.port, allowHalfOpen, mark: INPOD_MARK });
+}
+
+let inPodConnect: typeof import("../platform/netns-sockets.js").connectFrom | undefined;
+
+/** The pool's socket factory: in-pod sessions leave from the source pod's netns. */
+function hboneConnect(destination: { host: string; port: number }, origin?: string): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    let s: net.Socket;
+    try {
+      s =
+        origin === undefined
+          ? net.connect({ host: destination.host, port: destination.port, noDelay: true, keepAlive: true })
+          : connectFromPod(origin, destination, false);
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    s.setNoDelay(true);
+    s.setKeepAlive(true);
+    s.once("connect", () => {
+      s.removeListener("error", reject);
+      resolve(s);
+    });
+    s.once("error", reject);
+  });
 }
 
 /** The platform's SO_ORIGINAL_DST when the native addon is loaded; else the socket's local address (TPROXY / direct). */
@@ -166,6 +228,8 @@ export class Ztunnel {
   readonly certs: CertStore;
   readonly pool: HbonePool;
   readonly xds: XdsClient;
+  /** Pods served in their own netns (in-pod mode); empty in node mode. */
+  readonly inPod: InPodSockets;
   /** Bound addresses, by listener (ephemeral ports resolved). */
   readonly addresses: Readonly<Partial<Record<ListenerName, net.AddressInfo>>>;
   readonly #ctx: ProxyContext;
@@ -187,10 +251,12 @@ export class Ztunnel {
     servers: net.Server[];
     hbone: HboneServer;
     hboneInbound: HboneInbound;
+    inPod: InPodSockets;
     xds: XdsClient;
     addresses: Partial<Record<ListenerName, net.AddressInfo>>;
     caClose: (() => void) | undefined;
   }) {
+    this.inPod = init.inPod;
     this.config = init.config;
     this.#ctx = init.ctx;
     this.state = init.ctx.state;
@@ -221,13 +287,21 @@ export class Ztunnel {
       ttlSeconds: config.certificateTtlSeconds,
       rootsPem: config.meshRootsPem,
     });
+    try {
+      const native = await import("../platform/native.js");
+      if (native.nativeAvailable()) inPodConnect = (await import("../platform/netns-sockets.js")).connectFrom;
+    } catch {
+      // No addon: node mode only (in-pod pods are refused when added).
+    }
     const pool = new HbonePool({
-      ...(config.hboneConnector !== undefined ? { connect: config.hboneConnector } : {}),
+      connect: config.hboneConnector ?? hboneConnect,
       // "kernel": sessions on their TLS socket when the kernel can hold what they send.
       ...(config.hboneWrites === "kernel" ? { reserveSendBuffer } : {}),
     });
     logPoolSessions(pool, logger);
     const originalDst = config.originalDst ?? (await platformOriginalDst());
+    // Filled in below: its servers need the context, and the context asks it for pod netns.
+    let inPod: InPodSockets;
     const connections = new ConnectionTable({ logger: logger.child({ component: "access" }) });
     const ctx: ProxyContext = {
       config: { ...config, originalDst },
@@ -240,6 +314,7 @@ export class Ztunnel {
       connections,
       logger,
       connectUpstream: config.upstreamConnector ?? defaultUpstream(config.connectTimeoutMs),
+      podNetns: (ip) => inPod.netnsOf(ip),
       live: new Set(),
     };
     const hboneInbound = new HboneInbound(ctx);
@@ -248,6 +323,17 @@ export class Ztunnel {
       authorize: (req) => hboneInbound.authorize(req),
       onConnectDone: (r) => hboneInbound.onConnectDone(r),
       onRejected: (e, remote) => hboneInbound.onRejected(e, remote),
+    });
+    inPod = new InPodSockets({
+      logger: logger.child({ component: "inpod" }),
+      make: (listener, pod) =>
+        listener === "inbound"
+          ? net.createServer({ allowHalfOpen: true, noDelay: true }, (raw) => handoffToHbone(ctx, hbone, raw))
+          : captureServer(
+              ctx,
+              listener,
+              listener === "outbound" ? { pod: pod.uid, owns: (ip) => inPod.owns(pod.uid, ip) } : undefined,
+            ),
     });
 
     // Bind everything first: a port conflict must fail start-up, not the first connection.
@@ -332,6 +418,7 @@ export class Ztunnel {
       servers,
       hbone,
       hboneInbound,
+      inPod,
       xds,
       addresses,
       caClose: closeCa,
@@ -503,6 +590,7 @@ export class Ztunnel {
     const since = Date.now();
     this.#lifecycle = { state: "draining", since, deadline: since + deadlineMs };
     await this.#opening;
+    this.inPod.stopAccepting();
     // close() without waiting for its callback: that fires only once every accepted connection ended.
     for (const server of this.#servers) {
       if (server.listening) server.close();
@@ -535,7 +623,7 @@ export class Ztunnel {
     this.xds.close();
     // Stop accepting first; a listener's close completes only once its connections are gone, and
     // the HBONE server is what closes those (including sockets node:http2 abandoned), so wait last.
-    const serversClosed = Promise.all(this.#servers.map(closeServer));
+    const serversClosed = Promise.all([...this.#servers.map(closeServer), this.inPod.close()]);
     for (const s of this.#ctx.live) s.destroy();
     await Promise.all([this.#hbone.close(), this.pool.close(200)]);
     await serversClosed;
@@ -588,9 +676,26 @@ function originalDestination(
   return { address, port: dst.port };
 }
 
-function captureServer(ctx: ProxyContext, listener: "outbound" | "inboundPlaintext"): net.Server {
+/**
+ * A capture listener. `inPod`: the pod whose netns this outbound listener lives in; a connection
+ * from any address but that pod's own is dropped (in-pod, the netns is the source, not an IP).
+ */
+function captureServer(
+  ctx: ProxyContext,
+  listener: "outbound" | "inboundPlaintext",
+  inPod?: { readonly pod: string; readonly owns: (ip: string) => boolean },
+): net.Server {
   return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     socket.on("error", () => {});
+    if (inPod !== undefined && !inPod.owns(canonicalIp(socket.remoteAddress ?? ""))) {
+      ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: ZtunnelErrorCode.OriginalDst });
+      ctx.logger.warn(
+        { pod: inPod.pod, remote: socket.remoteAddress },
+        "in-pod outbound connection from an address that is not the pod's: dropped",
+      );
+      socket.destroy();
+      return;
+    }
     ctx.live.add(socket);
     socket.once("close", () => ctx.live.delete(socket));
     let dst: OriginalDestination;

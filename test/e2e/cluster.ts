@@ -78,12 +78,14 @@ export class TestCluster {
     prepareHome?: (home: string) => Promise<void>,
     /** Environment of `ambit up` (and so of its node agent), e.g. `AMBIT_ZTUNNEL_HBONE_WRITES`. */
     env: NodeJS.ProcessEnv = {},
+    /** More `ambit up` flags, e.g. `["--capture", "inpod"]`. */
+    upFlags: readonly string[] = [],
   ): Promise<TestCluster> {
     const name = `e${randomBytes(3).toString("hex").slice(0, 5)}`;
     const home = await mkdtemp(join(tmpdir(), "ambit-e2e-"));
     await prepareHome?.(home);
     const c = new TestCluster(name, home);
-    const args = ["up", "--name", name, "--home", home, "--nodes", String(nodes)];
+    const args = ["up", "--name", name, "--home", home, "--nodes", String(nodes), ...upFlags];
     for (const f of files) args.push("-f", resolve(ROOT, f));
     const r = await runCli(args, env);
     c.upOutput = r.stdout + r.stderr;

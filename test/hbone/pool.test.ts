@@ -50,6 +50,38 @@ describe("HBONE pool", () => {
     }
   });
 
+  test("an origin keys its own sessions and reaches the socket factory (in-pod sockets)", async () => {
+    const h = await startHarness();
+    const origins: (string | undefined)[] = [];
+    const pool = new HbonePool({
+      connect: ({ host }, origin) =>
+        new Promise((resolve, reject) => {
+          origins.push(origin);
+          const s = net.connect({ host, port: h.port });
+          s.once("connect", () => resolve(s));
+          s.once("error", reject);
+        }),
+    });
+    try {
+      const params = {
+        source: h.clientCred,
+        dstAddress: { host: "127.0.0.1", port: 15008 },
+        expectedIdentities: [SERVER_ID],
+        authority: `127.0.0.1:${h.echoPort}`,
+      };
+      for (const origin of ["/run/netns/pod-a", "/run/netns/pod-b", "/run/netns/pod-a", undefined]) {
+        const s = await pool.connect(origin === undefined ? params : { ...params, origin });
+        assert.equal((await roundTrip(s, Buffer.from("x"))).toString(), "x");
+      }
+      assert.deepEqual(origins, ["/run/netns/pod-a", "/run/netns/pod-b", undefined]);
+      assert.equal(pool.stats.sessionsOpened, 3);
+      assert.equal(pool.stats.poolHits, 1);
+    } finally {
+      await pool.close(0);
+      await h.close();
+    }
+  });
+
   test("101 concurrent streams open a second session (limit 100 per session)", async () => {
     const h = await startHarness();
     try {

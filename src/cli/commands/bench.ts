@@ -40,6 +40,11 @@ export function register(program: Command): void {
     .option("--iperf-streams <n>", "parallel streams of the multi-stream iperf3 test (iperf3 -P)", "4")
     .option("--body-bytes <n>", "response size", "1024")
     .option("--scale-rate <n>", "total req/s of the --pods comparison", "200")
+    .option(
+      "--capture <mode>",
+      "capture mode of the bench cluster: node or inpod (ambit up --capture)",
+      "node",
+    )
     .option("-o, --output <format>", "text, md, json or html", "text")
     .option("--html <file>", "also write the HTML report (plots) to this file")
     .option("--out <file>", "write the output to this file instead of stdout")

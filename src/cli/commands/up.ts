@@ -16,6 +16,7 @@ interface UpFlags {
   nodes: string;
   name?: string;
   home?: string;
+  capture: string;
   output?: string;
 }
 
@@ -31,11 +32,17 @@ export function register(program: Command): void {
     .option("--nodes <n>", "number of nodes", "2")
     .option("--name <name>", "cluster name, prefix of every netns/link/chain (2-16 of a-z 0-9)", "ambit")
     .option("--home <dir>", "data directory (default $AMBIT_HOME or ./.ambit)")
+    .option(
+      "--capture <mode>",
+      "where pods' traffic is captured: node (rules and ztunnel listeners in the node's netns) or inpod (inside each pod's netns, as Istio's in-pod redirection)",
+      "node",
+    )
     .option("-o, --output <format>", "json: print the cluster state as JSON at the end")
     .action(async (flags: UpFlags) => {
       const config = clusterConfig({
         nodes: Number(flags.nodes),
         files: flags.file ?? [],
+        capture: flags.capture,
         ...(flags.name !== undefined ? { name: flags.name } : {}),
         ...(flags.home !== undefined ? { home: flags.home } : {}),
       });
@@ -43,7 +50,9 @@ export function register(program: Command): void {
       const say = (line: string): void => {
         (json ? process.stderr : process.stdout).write(`${line}\n`);
       };
-      say(`ambit up: cluster "${config.name}", ${config.nodes} nodes, data in ${config.home}`);
+      say(
+        `ambit up: cluster "${config.name}", ${config.nodes} nodes, ${config.capture} capture, data in ${config.home}`,
+      );
       const t0 = performance.now();
       const { state, pods } = await clusterUp(config, say);
       if (json) {

@@ -189,6 +189,9 @@ export function register(program: Command): void {
       const reclaimer = reclaimAfterBursts(logger);
       const { serveHandover } = await import("../../ztunnel/handover.js");
       const drained = serveHandover(zt);
+      // In-pod mode: the node agent names the pods whose netns this ztunnel opens sockets in.
+      const { serveInPod } = await import("../../ztunnel/inpod.js");
+      serveInPod(zt);
       await Promise.race([untilStopSignal(), drained]);
       reclaimer.stop();
       await zt.close();

@@ -1,0 +1,303 @@
+/**
+ * In-pod mode, after Istio's in-pod redirection: the node's ztunnel opens its capture and HBONE
+ * listeners inside each enrolled pod's network namespace, and the connections it makes for that pod
+ * (pooled HBONE sessions, plain upstream connections, delivery to the pod's own ports) leave from
+ * that namespace too, marked with `INPOD_MARK` so the pod's capture rules let them through. The
+ * pod's plain bytes then stay inside its own network stack; only HBONE crosses its veth.
+ *
+ * Per pod, all bound with SO_REUSEPORT (a hand-over successor binds beside them):
+ *   127.0.0.1:15001  outbound (the pod's OUTPUT REDIRECT sends there)
+ *   <pod ip>:15006   inbound plaintext (PREROUTING REDIRECT)
+ *   <pod ip>:15008   HBONE inbound (reached directly: the rules leave :15008 alone)
+ *
+ * The node agent tells the ztunnel which pods to serve (Istio: the ZDS protocol on a unix socket,
+ * passing the netns as a file descriptor). Here it is the Node IPC channel the agent already holds
+ * to each ztunnel, and the netns travels by name (/run/netns/<name>):
+ *
+ *   ztunnel ── {"type":"inpod-hello"} ──▶ agent          (once ready: config and certificates in)
+ *   agent   ── {"type":"inpod-add","seq","pod":{uid,netns,ips}} ──▶ ztunnel
+ *   agent   ── {"type":"inpod-del","seq","uid"} ──▶ ztunnel
+ *   ztunnel ── {"type":"inpod-ack","seq"[,"error"]} ──▶ agent   (after the listeners are up / closed)
+ *
+ * The agent answers a hello with every enrolled pod, so a restarted or successor ztunnel serves
+ * them all; a pod is started only once a ztunnel acknowledged it.
+ */
+import { writeFileSync } from "node:fs";
+import type net from "node:net";
+import { isIPv4 } from "node:net";
+import { INPOD_MARK } from "../platform/capture-plan.js";
+import { checkNetnsName } from "../platform/linux-names.js";
+import { inNetns } from "../platform/native.js";
+import { netnsPath } from "../platform/netns.js";
+import { listenOn } from "../platform/netns-sockets.js";
+import type { Logger } from "../telemetry/logger.js";
+import { canonicalIp } from "./addresses.js";
+import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
+import { closeServer } from "./listeners.js";
+
+export { INPOD_MARK };
+
+/** A pod the ztunnel serves in its own netns. */
+export interface InPodWorkload {
+  /** Unique on the node (the agent's capture key). */
+  readonly uid: string;
+  /** Name of the pod's network namespace under /run/netns. */
+  readonly netns: string;
+  /** The pod's IPv4 addresses (its inbound listeners bind each). */
+  readonly ips: readonly string[];
+}
+
+export type InPodMessage =
+  | { readonly type: "inpod-hello"; readonly pid: number }
+  | { readonly type: "inpod-add"; readonly seq: number; readonly pod: InPodWorkload }
+  | { readonly type: "inpod-del"; readonly seq: number; readonly uid: string }
+  | { readonly type: "inpod-ack"; readonly seq: number; readonly error?: string };
+
+export function isInPodMessage(m: unknown): m is InPodMessage {
+  if (typeof m !== "object" || m === null) return false;
+  const type = (m as { type?: unknown }).type;
+  return type === "inpod-hello" || type === "inpod-add" || type === "inpod-del" || type === "inpod-ack";
+}
+
+export type InPodListener = "outbound" | "inboundPlaintext" | "inbound";
+
+export interface InPodPorts {
+  readonly outbound: number;
+  readonly inboundPlaintext: number;
+  readonly inbound: number;
+}
+
+export const INPOD_PORTS: InPodPorts = Object.freeze({
+  outbound: 15001,
+  inboundPlaintext: 15006,
+  inbound: 15008,
+});
+
+/** Checks an `inpod-add` pod; the error names the field and what was expected. */
+export function checkInPodWorkload(raw: unknown): InPodWorkload {
+  const p = raw as Partial<Record<keyof InPodWorkload, unknown>> | null;
+  const bad = (field: string, expected: string): ZtunnelError =>
+    new ZtunnelError(
+      ZtunnelErrorCode.Config,
+      `in-pod workload ${JSON.stringify(p?.uid ?? null)}: ${field} ${JSON.stringify((p as Record<string, unknown> | null)?.[field] ?? null)} is not ${expected}`,
+    );
+  if (typeof p?.uid !== "string" || p.uid === "") throw bad("uid", "a non-empty string");
+  if (typeof p.netns !== "string") throw bad("netns", "a network namespace name");
+  try {
+    checkNetnsName(p.netns);
+  } catch {
+    throw bad("netns", "a network namespace name");
+  }
+  if (
+    !Array.isArray(p.ips) ||
+    p.ips.length === 0 ||
+    !p.ips.every((ip) => typeof ip === "string" && isIPv4(ip))
+  )
+    throw bad("ips", "a non-empty list of IPv4 addresses");
+  return { uid: p.uid, netns: p.netns, ips: p.ips.map((ip: string) => canonicalIp(ip)) };
+}
+
+interface ServedPod {
+  readonly pod: InPodWorkload;
+  readonly servers: net.Server[];
+}
+
+export interface InPodSocketsOptions {
+  /** Builds the server of one listener for one pod (the ztunnel's own handlers). */
+  readonly make: (listener: InPodListener, pod: InPodWorkload) => net.Server;
+  readonly logger: Logger;
+  readonly ports?: InPodPorts;
+}
+
+/**
+ * The pods served in their own netns, their listeners, and which netns each pod IP lives in (so
+ * upstream connections for a pod leave from it). Operations on one pod run one at a time.
+ */
+export class InPodSockets {
+  readonly #o: InPodSocketsOptions;
+  readonly #ports: InPodPorts;
+  readonly #pods = new Map<string, ServedPod>();
+  readonly #netnsByIp = new Map<string, string>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #accepting = true;
+
+  constructor(o: InPodSocketsOptions) {
+    this.#o = o;
+    this.#ports = o.ports ?? INPOD_PORTS;
+  }
+
+  /** Name of the netns where `ip` is served in-pod, or undefined (node mode, or not a local pod). */
+  netnsOf(ip: string): string | undefined {
+    return this.#netnsByIp.get(ip);
+  }
+
+  /** The pod whose netns accepted a connection: only its own addresses may be a source there. */
+  owns(uid: string, ip: string): boolean {
+    return this.#pods.get(uid)?.pod.ips.includes(ip) === true;
+  }
+
+  get size(): number {
+    return this.#pods.size;
+  }
+
+  list(): InPodWorkload[] {
+    return [...this.#pods.values()].map((s) => s.pod);
+  }
+
+  /** Serves `pod` (idempotent; a pod whose netns or addresses changed gets new listeners). */
+  add(raw: InPodWorkload): Promise<void> {
+    const pod = checkInPodWorkload(raw);
+    return this.#serial(async () => {
+      if (!this.#accepting)
+        throw new ZtunnelError(ZtunnelErrorCode.Config, "ztunnel is draining: not serving new pods");
+      const current = this.#pods.get(pod.uid);
+      if (current !== undefined) {
+        if (current.pod.netns === pod.netns && sameIps(current.pod.ips, pod.ips)) return;
+        await this.#remove(pod.uid);
+      }
+      for (const ip of pod.ips) {
+        const owner = this.#netnsByIp.get(ip);
+        if (owner !== undefined && owner !== pod.netns)
+          throw new ZtunnelError(
+            ZtunnelErrorCode.Config,
+            `in-pod workload ${pod.uid}: ${ip} is already served in netns ${owner}`,
+          );
+      }
+      allowQueueMigration(pod.netns, this.#o.logger);
+      const servers: net.Server[] = [];
+      const where: [InPodListener, string][] = [
+        ["outbound", "127.0.0.1"],
+        ...pod.ips.flatMap((ip): [InPodListener, string][] => [
+          ["inboundPlaintext", ip],
+          ["inbound", ip],
+        ]),
+      ];
+      try {
+        for (const [listener, address] of where) {
+          const server = this.#o.make(listener, pod);
+          servers.push(server);
+          try {
+            await listenOn(server, {
+              netns: pod.netns,
+              address,
+              port: this.#ports[listener],
+              reusePort: true,
+            });
+          } catch (e) {
+            throw new ZtunnelError(
+              ZtunnelErrorCode.Bind,
+              `in-pod workload ${pod.uid}: cannot listen on ${address}:${this.#ports[listener]} in netns ${pod.netns}: ${(e as Error).message}`,
+              { cause: e },
+            );
+          }
+          server.on("error", () => {});
+        }
+      } catch (e) {
+        await Promise.all(servers.map(closeServer));
+        throw e;
+      }
+      this.#pods.set(pod.uid, { pod, servers });
+      for (const ip of pod.ips) this.#netnsByIp.set(ip, pod.netns);
+      this.#o.logger.info(
+        { pod: pod.uid, netns: pod.netns, ips: pod.ips },
+        "in-pod: serving pod in its netns",
+      );
+    });
+  }
+
+  /** Stops serving the pod: its listeners close; its live connections run on (idempotent). */
+  remove(uid: string): Promise<void> {
+    return this.#serial(() => this.#remove(uid));
+  }
+
+  async #remove(uid: string): Promise<void> {
+    const served = this.#pods.get(uid);
+    if (served === undefined) return;
+    this.#pods.delete(uid);
+    for (const ip of served.pod.ips) {
+      if (this.#netnsByIp.get(ip) === served.pod.netns) this.#netnsByIp.delete(ip);
+    }
+    // close() completes once the accepted connections end; listening stops at once.
+    for (const s of served.servers) if (s.listening) s.close();
+    this.#o.logger.info({ pod: uid }, "in-pod: pod released");
+  }
+
+  /** Hand-over: stop accepting on every pod's listeners (the successor's take the new connections). */
+  stopAccepting(): void {
+    this.#accepting = false;
+    for (const { servers } of this.#pods.values()) for (const s of servers) if (s.listening) s.close();
+  }
+
+  async close(): Promise<void> {
+    this.#accepting = false;
+    await this.#queue;
+    const all = [...this.#pods.values()].flatMap((s) => s.servers);
+    this.#pods.clear();
+    this.#netnsByIp.clear();
+    await Promise.all(all.map(closeServer));
+  }
+
+  #serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(op, op);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function sameIps(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((ip) => b.includes(ip));
+}
+
+/**
+ * Closing a reuse-port listener resets its queued connections unless the kernel may move them to
+ * the successor's (net.ipv4.tcp_migrate_req, per netns): set it in the pod's netns as in the node's.
+ */
+function allowQueueMigration(netns: string, logger: Logger): void {
+  try {
+    inNetns(netnsPath(netns), () => writeFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "1"));
+  } catch (e) {
+    logger.warn(
+      { netns },
+      `cannot enable net.ipv4.tcp_migrate_req in the pod's netns (${(e as Error).message}): connections queued at a hand-over may be reset`,
+    );
+  }
+}
+
+/** What `serveInPod` needs of a ztunnel. */
+export interface InPodHost {
+  whenReady(timeoutMs?: number): Promise<void>;
+  readonly inPod: InPodSockets;
+}
+
+export interface InPodChannel {
+  send?: ((message: InPodMessage) => boolean) | undefined;
+  on(event: "message", listener: (message: unknown) => void): unknown;
+}
+
+/**
+ * The ztunnel's side of the protocol above: says hello once ready, then applies the agent's adds
+ * and deletes in order and acknowledges each. Without an IPC channel (a ztunnel run by hand) it
+ * does nothing: such a ztunnel serves pods in node mode only.
+ */
+export function serveInPod(
+  host: InPodHost,
+  channel: InPodChannel = process as unknown as InPodChannel,
+): void {
+  const send = channel.send?.bind(channel);
+  if (send === undefined) return;
+  host.whenReady(120_000).then(
+    () => send({ type: "inpod-hello", pid: process.pid }),
+    () => {},
+  );
+  channel.on("message", (m) => {
+    if (!isInPodMessage(m)) return;
+    let op: Promise<void>;
+    if (m.type === "inpod-add") op = host.inPod.add(m.pod);
+    else if (m.type === "inpod-del") op = host.inPod.remove(m.uid);
+    else return;
+    op.then(
+      () => send({ type: "inpod-ack", seq: m.seq }),
+      (e: unknown) => send({ type: "inpod-ack", seq: m.seq, error: (e as Error).message }),
+    );
+  });
+}

@@ -1,0 +1,276 @@
+/**
+ * In-pod capture end to end (`ambit up --capture inpod`): the node's ztunnel serves each enrolled
+ * pod from sockets inside the pod's own netns, and the capture rules live there too. Real netns,
+ * iptables, tcpdump and the node agent's IPC channel; one cluster for the tests below, in order.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { podNames } from "../../src/local/cluster-plan.js";
+import { eventually, exchange, execIn, needsRoot, sha256, sleep, TestCluster } from "./cluster.js";
+import { denyClientPolicy, ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
+
+function metricValue(text: string, name: string, mustContain: readonly string[]): number {
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (!mustContain.every((m) => line.includes(m))) continue;
+    total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return total;
+}
+
+/** Packets on `iface` in `netns` while `send` runs (tcpdump, whole payloads). */
+async function wire(home: string, netns: string, iface: string, send: () => Promise<void>): Promise<Buffer> {
+  const file = join(home, `wire-${randomBytes(4).toString("hex")}.pcap`);
+  const dump = spawn(
+    "ip",
+    [
+      "netns",
+      "exec",
+      netns,
+      "tcpdump",
+      "--immediate-mode",
+      "-Z",
+      "root",
+      "-i",
+      iface,
+      "-U",
+      "-s",
+      "0",
+      "-w",
+      file,
+      "tcp",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  await new Promise<void>((resolve) => {
+    dump.stderr.on("data", (b: Buffer) => {
+      stderr += b.toString();
+      if (stderr.includes("listening on")) resolve();
+    });
+    dump.once("exit", () => resolve());
+  });
+  try {
+    await send();
+    await sleep(300);
+  } finally {
+    dump.kill("SIGINT");
+    await new Promise((r) => dump.once("exit", r));
+  }
+  const bytes = await readFile(file).catch(() => Buffer.alloc(0));
+  await rm(file, { force: true });
+  assert.ok(bytes.length > 0, `tcpdump on ${iface} captured nothing: ${stderr.trim()}`);
+  return bytes;
+}
+
+describe("in-pod capture in a local cluster", { skip: needsRoot }, () => {
+  let c: TestCluster;
+  let echoA = "";
+  let echoB = "";
+  let clientNs = "";
+
+  before(async () => {
+    c = await TestCluster.up([], 2, undefined, {}, ["--capture", "inpod"]);
+    await c.apply(meshManifests());
+    await c.waitForPods(MESH_PODS);
+    echoA = await c.podIp("mesh", "echo-a");
+    echoB = await c.podIp("mesh", "echo-b");
+    clientNs = c.podNetns("mesh", "client-a");
+    for (const node of ["node-1", "node-2"])
+      assert.ok(await eventually(() => c.ztunnelReady(node), 30_000), `${node} ready`);
+    for (const ip of [echoA, echoB]) {
+      const ok = await eventually(
+        async () => (await exchange(clientNs, ip, ECHO_PORT, Buffer.from("hi"))).received.toString() === "hi",
+        60_000,
+        250,
+      );
+      assert.ok(ok, `echo at ${ip} answers through the mesh`);
+    }
+  });
+
+  after(async () => {
+    await c?.destroy();
+  });
+
+  test("the rules and the ztunnel's listeners are inside each enrolled pod's netns, none in the node's", async () => {
+    const clientIp = await c.podIp("mesh", "client-a");
+    const rules = await execIn(clientNs, ["iptables", "-w", "-t", "nat", "-S"]);
+    assert.match(rules, new RegExp(`-A ${c.state.prefix}-OUTPUT -p tcp .* -j REDIRECT --to-ports 15001`));
+    assert.ok(
+      rules.includes(`-A ${c.state.prefix}-PRERT -d ${clientIp}/32 -p tcp -m comment`) &&
+        rules.includes("-j REDIRECT --to-ports 15006"),
+      `inbound plaintext to 15006 inside the pod: ${rules}`,
+    );
+    const listening = await execIn(clientNs, ["ss", "-Htlnp"]);
+    for (const where of ["127.0.0.1:15001", `${clientIp}:15006`, `${clientIp}:15008`])
+      assert.ok(listening.includes(where), `ztunnel listens on ${where} in the pod: ${listening}`);
+    const ztPid = await c.ztunnelPid("node-1");
+    assert.ok(listening.includes(`pid=${ztPid},`), "the listeners belong to node-1's ztunnel");
+    const nodeRules = await execIn(c.node("node-1").netns, ["iptables", "-w", "-t", "nat", "-S"]);
+    assert.equal(nodeRules.includes(`${c.state.prefix}-OUTBOUND`), false, "no node-netns capture chain");
+    const plain = await execIn(c.podNetns("plain", "plain-client"), ["iptables", "-w", "-t", "nat", "-S"]);
+    assert.equal(plain.includes(c.state.prefix), false, "an un-enrolled pod has no rules");
+  });
+
+  test("pod→pod across nodes: mTLS both sides, 1 MB intact, the HBONE session leaves from the client pod", async () => {
+    const payload = randomBytes(1024 * 1024);
+    const r = await exchange(clientNs, echoB, ECHO_PORT, payload);
+    assert.equal(r.error, undefined);
+    assert.equal(r.ended, true, "the reply ends after our half-close");
+    assert.equal(sha256(r.received), sha256(payload));
+    const clientIp = await c.podIp("mesh", "client-a");
+    const sessions = await execIn(clientNs, ["ss", "-Htn", "state", "established", `dst ${echoB}:15008`]);
+    assert.ok(
+      sessions.includes(`${clientIp}:`),
+      `a pooled HBONE session from the pod's own address: ${sessions}`,
+    );
+    const m1 = await c.metrics("node-1");
+    const m2 = await c.metrics("node-2");
+    const mtls = [
+      'connection_security_policy="mutual_tls"',
+      'source_principal="spiffe://cluster.local/ns/mesh/sa/client"',
+    ];
+    assert.ok(metricValue(m1, "istio_tcp_connections_opened_total", ['reporter="source"', ...mtls]) >= 1);
+    assert.ok(
+      metricValue(m2, "istio_tcp_connections_opened_total", ['reporter="destination"', ...mtls]) >= 1,
+    );
+  });
+
+  test("no plain text on the pods' links: a marker never crosses the client's or the server's veth", async () => {
+    const marker = `AMBIT-INPOD-${randomBytes(8).toString("hex")}`;
+    const veth = (ns: string, pod: string): string => podNames(c.state.prefix, ns, pod).hostVeth;
+    const send = async (): Promise<void> => {
+      const r = await exchange(clientNs, echoB, ECHO_PORT, Buffer.from(marker.repeat(20)));
+      assert.equal(r.received.toString(), marker.repeat(20));
+    };
+    const clientSide = await wire(c.home, c.node("node-1").netns, veth("mesh", "client-a"), send);
+    assert.equal(clientSide.includes(marker), false, "client pod's veth: encrypted");
+    const serverSide = await wire(c.home, c.node("node-2").netns, veth("mesh", "echo-b"), send);
+    assert.equal(serverSide.includes(marker), false, "server pod's veth: encrypted");
+    // Control: an un-enrolled flow on the same kind of link shows its bytes.
+    const plainEcho = await c.podIp("plain", "plain-echo");
+    const plainSide = await wire(c.home, c.node("node-1").netns, veth("plain", "plain-client"), async () => {
+      const r = await exchange(
+        c.podNetns("plain", "plain-client"),
+        plainEcho,
+        ECHO_PORT,
+        Buffer.from(marker),
+      );
+      assert.equal(r.received.toString(), marker);
+    });
+    assert.equal(plainSide.includes(marker), true, "control: plain traffic is visible");
+  });
+
+  test("same node, and plaintext from outside the mesh, reach the pod through its in-pod listeners", async () => {
+    const r = await exchange(clientNs, echoA, ECHO_PORT, Buffer.from("same node"));
+    assert.equal(r.received.toString(), "same node");
+    const plain = await exchange(
+      c.podNetns("plain", "plain-client"),
+      echoA,
+      ECHO_PORT,
+      Buffer.from("plain in"),
+    );
+    assert.equal(plain.received.toString(), "plain in", "PERMISSIVE: plaintext accepted on 15006");
+    const plainIp = await c.podIp("plain", "plain-client");
+    const seen = await eventually(
+      async () =>
+        (await c.accessRecords("node-1")).some(
+          (a) => a.entry === "plaintext" && String(a["src.addr"]).startsWith(`${plainIp}:`),
+        ),
+      5000,
+    );
+    assert.ok(seen, "node-1's ztunnel logged the plaintext inbound connection");
+  });
+
+  test("a DENY policy is enforced in-pod; deleting it allows the flow again", async () => {
+    await c.apply(denyClientPolicy());
+    try {
+      const blocked = await eventually(
+        async () =>
+          (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("x"), 2000)).received.length === 0,
+        5000,
+      );
+      assert.ok(blocked, "the client's connection gets no answer");
+      const denied = await eventually(
+        async () =>
+          (await c.accessRecords("node-2")).some(
+            (a) => a["authz"] === "deny" && a["src.identity"] === "spiffe://cluster.local/ns/mesh/sa/client",
+          ),
+        5000,
+      );
+      assert.ok(denied, "node-2 logged the denial, with the identity from the certificate");
+    } finally {
+      await c.deleteYaml(denyClientPolicy());
+    }
+    const allowed = await eventually(
+      async () =>
+        (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("y"), 2000)).received.toString() === "y",
+      5000,
+    );
+    assert.ok(allowed, "allowed again");
+  });
+
+  test("un-labelling releases the pods live (rules and listeners go); re-labelling captures again", async () => {
+    const clientIp = await c.podIp("mesh", "client-a");
+    const inPod = async (netns: string): Promise<boolean> =>
+      (await execIn(netns, ["iptables", "-w", "-t", "nat", "-S"])).includes(`${c.state.prefix}-OUTPUT`) &&
+      (await execIn(netns, ["ss", "-Htln"])).includes("127.0.0.1:15001");
+    const echoNs = c.podNetns("mesh", "echo-a");
+    const captured = async (): Promise<boolean> => (await inPod(clientNs)) && (await inPod(echoNs));
+    const released = async (): Promise<boolean> => !(await inPod(clientNs)) && !(await inPod(echoNs));
+    assert.equal(await captured(), true);
+    assert.equal((await c.cli(["label", "namespace", "mesh", "istio.io/dataplane-mode-"])).code, 0);
+    try {
+      assert.ok(await eventually(released, 5000), "rules and listeners removed");
+      const before = (await c.accessRecords("node-1")).filter((a) =>
+        String(a["src.addr"]).startsWith(`${clientIp}:`),
+      ).length;
+      const r = await exchange(clientNs, echoA, ECHO_PORT, Buffer.from("direct"));
+      assert.equal(r.received.toString(), "direct");
+      await sleep(300);
+      const afterCount = (await c.accessRecords("node-1")).filter((a) =>
+        String(a["src.addr"]).startsWith(`${clientIp}:`),
+      ).length;
+      assert.equal(afterCount, before, "no ztunnel saw the connection");
+    } finally {
+      await c.cli(["label", "namespace", "mesh", "istio.io/dataplane-mode=ambient", "--overwrite"]);
+    }
+    assert.ok(await eventually(captured, 10_000), "captured again");
+    const back = await eventually(
+      async () =>
+        (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("back"), 2000)).received.toString() ===
+        "back",
+      10_000,
+    );
+    assert.ok(back, "traffic flows through the mesh again");
+  });
+
+  test("a restarted ztunnel gets every pod from the agent and serves them again", async () => {
+    const old = await c.ztunnelPid("node-1");
+    assert.ok(old !== null);
+    process.kill(old, "SIGKILL");
+    const back = await eventually(
+      async () => {
+        const pid = await c.ztunnelPid("node-1");
+        if (pid === null || pid === old) return false;
+        return (
+          (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("again"), 2000)).received.toString() ===
+          "again"
+        );
+      },
+      30_000,
+      100,
+    );
+    assert.ok(back, "the new ztunnel listens in the pod again");
+    const pid = await c.ztunnelPid("node-1");
+    assert.ok(
+      (await execIn(clientNs, ["ss", "-Htlnp"])).includes(`pid=${pid},`),
+      "its listeners are in the pod",
+    );
+  });
+});
