@@ -83,6 +83,7 @@ export function ztunnelArgv(state: ClusterState, node: NodeRecord): string[] {
     join(state.home, "nodes", `${node.name}.token`),
     // Every node ztunnel shares its ports with a successor: `ambit ztunnel restart` hands over.
     "--reuse-port",
+    ...(captureMode(state) === "inpod" ? ["--inpod"] : []),
     ...ztunnelHboneWrites(),
   ];
 }

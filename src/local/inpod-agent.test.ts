@@ -61,9 +61,9 @@ describe("InPodAgent", () => {
     a.attach(z as unknown as ChildProcess);
     z.hello();
     assert.deepEqual(
-      z.sent.map((m) => m.type === "inpod-add" && m.pod.uid),
-      ["client-0.demo"],
-      "the snapshot on hello carries the pod",
+      z.sent.map((m) => (m.type === "inpod-add" ? m.pod.uid : m.type)),
+      ["client-0.demo", "inpod-snapshot-sent"],
+      "the snapshot on hello carries the pod, then says it is complete",
     );
   });
 
@@ -78,8 +78,11 @@ describe("InPodAgent", () => {
       z.hello();
     }
     assert.equal(await a.add(POD), true);
-    assert.equal(z1.sent.length, 1);
-    assert.equal(z2.sent.length, 1);
+    for (const z of [z1, z2])
+      assert.deepEqual(
+        z.sent.map((m) => m.type),
+        ["inpod-snapshot-sent", "inpod-add"],
+      );
     assert.match(logs.join(""), /cannot listen on 10\.244\.1\.2:15008/);
     z2.answer = (m) => ("seq" in m ? { type: "inpod-ack", seq: m.seq, error: "still broken" } : undefined);
     z1.answer = z2.answer;
@@ -103,7 +106,7 @@ describe("InPodAgent", () => {
     await a.remove(POD.uid);
     assert.deepEqual(
       z2.sent.map((m) => m.type),
-      ["inpod-add", "inpod-del"],
+      ["inpod-add", "inpod-snapshot-sent", "inpod-del"],
     );
     assert.deepEqual(a.pods, []);
   });

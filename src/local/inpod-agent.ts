@@ -48,6 +48,7 @@ export class InPodAgent {
         );
         for (const pod of this.#pods.values())
           void this.#send(child, (seq) => ({ type: "inpod-add", seq, pod }));
+        void this.#send(child, (seq) => ({ type: "inpod-snapshot-sent", seq }));
         const waiting = this.#helloWaiters;
         this.#helloWaiters = [];
         for (const w of waiting) w();

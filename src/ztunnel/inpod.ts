@@ -15,12 +15,15 @@
  * to each ztunnel, and the netns travels by name (/run/netns/<name>):
  *
  *   ztunnel ── {"type":"inpod-hello"} ──▶ agent          (once ready: config and certificates in)
- *   agent   ── {"type":"inpod-add","seq","pod":{uid,netns,ips}} ──▶ ztunnel
- *   agent   ── {"type":"inpod-del","seq","uid"} ──▶ ztunnel
+ *   agent   ── {"type":"inpod-add","seq","pod":{uid,netns,ips}} ──▶ ztunnel   (every pod, then:)
+ *   agent   ── {"type":"inpod-snapshot-sent","seq"} ──▶ ztunnel
+ *   agent   ── {"type":"inpod-add"|"inpod-del",…} ──▶ ztunnel                 (changes, from then on)
  *   ztunnel ── {"type":"inpod-ack","seq"[,"error"]} ──▶ agent   (after the listeners are up / closed)
  *
  * The agent answers a hello with every enrolled pod, so a restarted or successor ztunnel serves
- * them all; a pod is started only once a ztunnel acknowledged it.
+ * them all; a pod is started only once a ztunnel acknowledged it. A ztunnel run with `--inpod`
+ * reports itself ready for a hand-over only once the snapshot is applied, so the old one never
+ * closes a pod's listeners before the new one listens there.
  */
 import { writeFileSync } from "node:fs";
 import type net from "node:net";
@@ -51,12 +54,19 @@ export type InPodMessage =
   | { readonly type: "inpod-hello"; readonly pid: number }
   | { readonly type: "inpod-add"; readonly seq: number; readonly pod: InPodWorkload }
   | { readonly type: "inpod-del"; readonly seq: number; readonly uid: string }
+  | { readonly type: "inpod-snapshot-sent"; readonly seq: number }
   | { readonly type: "inpod-ack"; readonly seq: number; readonly error?: string };
 
 export function isInPodMessage(m: unknown): m is InPodMessage {
   if (typeof m !== "object" || m === null) return false;
   const type = (m as { type?: unknown }).type;
-  return type === "inpod-hello" || type === "inpod-add" || type === "inpod-del" || type === "inpod-ack";
+  return (
+    type === "inpod-hello" ||
+    type === "inpod-add" ||
+    type === "inpod-del" ||
+    type === "inpod-snapshot-sent" ||
+    type === "inpod-ack"
+  );
 }
 
 export type InPodListener = "outbound" | "inboundPlaintext" | "inbound";
@@ -222,6 +232,11 @@ export class InPodSockets {
     this.#o.logger.info({ pod: uid }, "in-pod: pod released");
   }
 
+  /** Resolves once every add and remove asked so far is done. */
+  async settled(): Promise<void> {
+    await this.#queue;
+  }
+
   /** Hand-over: stop accepting on every pod's listeners (the successor's take the new connections). */
   stopAccepting(): void {
     this.#accepting = false;
@@ -276,28 +291,31 @@ export interface InPodChannel {
 
 /**
  * The ztunnel's side of the protocol above: says hello once ready, then applies the agent's adds
- * and deletes in order and acknowledges each. Without an IPC channel (a ztunnel run by hand) it
- * does nothing: such a ztunnel serves pods in node mode only.
+ * and deletes in order and acknowledges each. Resolves once the first snapshot is applied; without
+ * an IPC channel (a ztunnel run by hand) it never resolves and nothing is served in-pod.
  */
 export function serveInPod(
   host: InPodHost,
   channel: InPodChannel = process as unknown as InPodChannel,
-): void {
+): Promise<void> {
   const send = channel.send?.bind(channel);
-  if (send === undefined) return;
+  if (send === undefined) return new Promise(() => {});
   host.whenReady(120_000).then(
     () => send({ type: "inpod-hello", pid: process.pid }),
     () => {},
   );
-  channel.on("message", (m) => {
-    if (!isInPodMessage(m)) return;
-    let op: Promise<void>;
-    if (m.type === "inpod-add") op = host.inPod.add(m.pod);
-    else if (m.type === "inpod-del") op = host.inPod.remove(m.uid);
-    else return;
-    op.then(
-      () => send({ type: "inpod-ack", seq: m.seq }),
-      (e: unknown) => send({ type: "inpod-ack", seq: m.seq, error: (e as Error).message }),
-    );
+  return new Promise((resolve) => {
+    channel.on("message", (m) => {
+      if (!isInPodMessage(m)) return;
+      let op: Promise<void>;
+      if (m.type === "inpod-add") op = host.inPod.add(m.pod);
+      else if (m.type === "inpod-del") op = host.inPod.remove(m.uid);
+      else if (m.type === "inpod-snapshot-sent") op = host.inPod.settled().then(resolve);
+      else return;
+      op.then(
+        () => send({ type: "inpod-ack", seq: m.seq }),
+        (e: unknown) => send({ type: "inpod-ack", seq: m.seq, error: (e as Error).message }),
+      );
+    });
   });
 }

@@ -33,6 +33,7 @@ interface ZtunnelFlags {
   otlpEndpoint?: string;
   reusePort?: boolean;
   hboneWrites?: string;
+  inpod?: boolean;
 }
 
 function parsePorts(text: string | undefined): Partial<Record<ListenerName, number>> {
@@ -133,6 +134,10 @@ export function register(program: Command): void {
       "unblocked",
     )
     .option(
+      "--inpod",
+      "in-pod mode: serve the pods the node agent names over the IPC channel from sockets inside their netns (docs/ztunnel.md)",
+    )
+    .option(
       "--reuse-port",
       "bind with SO_REUSEPORT so a successor can take over (the node agent's hand-over; docs/ztunnel.md)",
     )
@@ -188,10 +193,10 @@ export function register(program: Command): void {
       // A finished burst's dead Buffers and free malloc pages go back once the node stops growing.
       const reclaimer = reclaimAfterBursts(logger);
       const { serveHandover } = await import("../../ztunnel/handover.js");
-      const drained = serveHandover(zt);
-      // In-pod mode: the node agent names the pods whose netns this ztunnel opens sockets in.
+      // In-pod mode: the node agent names the pods whose netns this ztunnel opens sockets in, and
+      // a hand-over successor is ready only once it listens in all of them.
       const { serveInPod } = await import("../../ztunnel/inpod.js");
-      serveInPod(zt);
+      const drained = serveHandover(zt, undefined, flags.inpod === true ? serveInPod(zt) : undefined);
       await Promise.race([untilStopSignal(), drained]);
       reclaimer.stop();
       await zt.close();
