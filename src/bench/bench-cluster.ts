@@ -151,7 +151,7 @@ async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | un
 /** `ambit up` a fresh cluster and apply the bench topology; `down()` removes all of it. */
 export async function startBenchCluster(o: {
   bodyBytes: number;
-  /** `ambit up --capture`; default node. */
+  /** `ambit up --capture`; default in-pod (as `ambit up`). */
   capture?: CaptureMode;
   progress: (line: string) => void;
 }): Promise<BenchCluster> {
@@ -166,7 +166,7 @@ export async function startBenchCluster(o: {
     rmSync(home, { recursive: true, force: true });
   };
   try {
-    const capture = o.capture ?? "node";
+    const capture = o.capture ?? "inpod";
     o.progress(`starting a 2-node local cluster "${name}" (ambit up, ${capture} capture)`);
     cli(["up", "--name", name, "--nodes", "2", "--capture", capture], home);
     const admin = await AdminClient.connect({ home });

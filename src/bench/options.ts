@@ -26,7 +26,7 @@ export const BENCH_DEFAULTS = {
   iperfStreams: 4,
   bodyBytes: 1024,
   scaleRate: 200,
-  capture: "node",
+  capture: "inpod",
 } as const;
 
 function bad(flag: string, value: string, expected: string): BenchError {

@@ -40,6 +40,8 @@ export interface AgentStatus {
   updatedAt: string;
   registryVersion: number | null;
   controlPlane: "connected" | "disconnected";
+  /** Where pods' traffic is captured (`ambit up --capture`). */
+  capture: "node" | "inpod";
   ztunnels: Record<string, { pid: number | null; state: string; restarts: number }>;
   pods: Record<
     string,
@@ -474,6 +476,7 @@ export class ClusterAgent {
       updatedAt: new Date().toISOString(),
       registryVersion,
       controlPlane: this.#connected ? "connected" : "disconnected",
+      capture: captureMode(this.state),
       ztunnels,
       pods,
     };

@@ -15,14 +15,14 @@ export interface UpOptions {
   files?: readonly string[];
   /** Node (re)start backoff of pod processes, first step (tests shorten it). */
   restartBackoffMs?: number;
-  /** "node" (default) or "inpod"; see CaptureMode. */
+  /** "inpod" (default) or "node"; see CaptureMode. */
   capture?: string;
 }
 
 /**
- * Where pods' traffic is captured: "node" (rules in the node's netns send it to the ztunnel's
- * listeners there; Istio's first ambient design) or "inpod" (rules inside each pod's netns send it
- * to ztunnel sockets opened in that netns; Istio's in-pod redirection). docs/ztunnel.md.
+ * Where pods' traffic is captured: "inpod" (the default: rules inside each pod's netns send it to
+ * ztunnel sockets opened in that netns; Istio's in-pod redirection) or "node" (rules in the node's
+ * netns send it to the ztunnel's listeners there; Istio's first ambient design). docs/ztunnel.md.
  */
 export const CAPTURE_MODES = ["node", "inpod"] as const;
 export type CaptureMode = (typeof CAPTURE_MODES)[number];
@@ -76,7 +76,7 @@ export function clusterConfig(o: UpOptions): ClusterConfig {
   const backoff = o.restartBackoffMs ?? 500;
   if (!(backoff > 0))
     throw new LocalError(LocalErrorCode.BAD_OPTIONS, `restart backoff ${backoff} must be > 0 ms`);
-  const capture = o.capture ?? "node";
+  const capture = o.capture ?? "inpod";
   if (!(CAPTURE_MODES as readonly string[]).includes(capture)) {
     throw new LocalError(
       LocalErrorCode.BAD_OPTIONS,

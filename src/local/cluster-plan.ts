@@ -43,7 +43,7 @@ export interface ClusterState {
   readonly nodes: readonly NodeRecord[];
   agent: { pid: number | null };
   readonly restartBackoffMs: number;
-  /** Where pods' traffic is captured; absent in state files written before in-pod mode: "node". */
+  /** Where pods' traffic is captured; absent in state files written before in-pod mode, which were "node". */
   readonly capture?: CaptureMode;
 }
 

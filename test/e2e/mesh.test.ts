@@ -33,7 +33,7 @@ function metricValue(text: string, name: string, mustContain: readonly string[])
   return total;
 }
 
-describe("L4 mesh in a local cluster", { skip: needsRoot }, () => {
+describe("L4 mesh in a local cluster (node capture)", { skip: needsRoot }, () => {
   let c: TestCluster;
   let echoA = "";
   let echoB = "";
@@ -41,7 +41,8 @@ describe("L4 mesh in a local cluster", { skip: needsRoot }, () => {
   let intruderNs = "";
 
   before(async () => {
-    c = await TestCluster.up([]);
+    // Node capture: several tests below read or bend the node netns's rules (in-pod: inpod.test.ts).
+    c = await TestCluster.up([], 2, undefined, {}, ["--capture", "node"]);
     await c.apply(meshManifests());
     await c.waitForPods(MESH_PODS);
     echoA = await c.podIp("mesh", "echo-a");

@@ -78,16 +78,23 @@ describe("mesh health with real ztunnels: each indicator across its threshold", 
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "ambit-health-e2e-"));
-    c = await TestCluster.up([], 2, async (home) => {
-      // A root made 12 days ago for 14 days: 48 h left. Its own threshold is min(72 h, lifetime / 4
-      // = 84 h) = 72 h, the issue's, so it is crossed as written (a root made today for 2 days
-      // would be measured against 12 h). The CA's clock is only used to date this root.
-      const DAY = 86_400_000;
-      CertificateAuthority.loadOrCreate(join(home, "ca"), {
-        validityDays: 14,
-        clock: () => Date.now() - 12 * DAY,
-      });
-    });
+    c = await TestCluster.up(
+      [],
+      2,
+      async (home) => {
+        // A root made 12 days ago for 14 days: 48 h left. Its own threshold is min(72 h, lifetime / 4
+        // = 84 h) = 72 h, the issue's, so it is crossed as written (a root made today for 2 days
+        // would be measured against 12 h). The CA's clock is only used to date this root.
+        const DAY = 86_400_000;
+        CertificateAuthority.loadOrCreate(join(home, "ca"), {
+          validityDays: 14,
+          clock: () => Date.now() - 12 * DAY,
+        });
+        // Node capture: the impostor test below redirects node-1's ztunnel dials in the node netns.
+      },
+      {},
+      ["--capture", "node"],
+    );
     await c.apply(manifests());
     await c.waitForPods(["health/client", "health/server-a", "health/server-b"]);
   });

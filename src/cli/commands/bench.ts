@@ -42,8 +42,8 @@ export function register(program: Command): void {
     .option("--scale-rate <n>", "total req/s of the --pods comparison", "200")
     .option(
       "--capture <mode>",
-      "capture mode of the bench cluster: node or inpod (ambit up --capture)",
-      "node",
+      "capture mode of the bench cluster: inpod or node (ambit up --capture)",
+      "inpod",
     )
     .option("-o, --output <format>", "text, md, json or html", "text")
     .option("--html <file>", "also write the HTML report (plots) to this file")

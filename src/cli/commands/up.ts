@@ -34,8 +34,8 @@ export function register(program: Command): void {
     .option("--home <dir>", "data directory (default $AMBIT_HOME or ./.ambit)")
     .option(
       "--capture <mode>",
-      "where pods' traffic is captured: node (rules and ztunnel listeners in the node's netns) or inpod (inside each pod's netns, as Istio's in-pod redirection)",
-      "node",
+      "where pods' traffic is captured: inpod (rules and ztunnel sockets inside each pod's netns, as Istio's in-pod redirection) or node (in the node's netns)",
+      "inpod",
     )
     .option("-o, --output <format>", "json: print the cluster state as JSON at the end")
     .action(async (flags: UpFlags) => {
