@@ -7,9 +7,18 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
+import { Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { HbonePool } from "../../src/hbone/pool.js";
+import { CertificateAuthority } from "../../src/identity/ca.js";
+import { credentialFromIssued } from "../../src/identity/credential.js";
+import { generateKeyPair } from "../../src/identity/keys.js";
+import { SpiffeId } from "../../src/identity/spiffe.js";
 import { podNames } from "../../src/local/cluster-plan.js";
+import { createSocket } from "../../src/platform/native.js";
+import { netnsPath } from "../../src/platform/netns.js";
+import { connectFrom } from "../../src/platform/netns-sockets.js";
 import { eventually, exchange, execIn, needsRoot, sha256, sleep, TestCluster } from "./cluster.js";
 import { denyClientPolicy, ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
 
@@ -185,6 +194,95 @@ describe("in-pod capture in a local cluster", { skip: needsRoot }, () => {
       5000,
     );
     assert.ok(seen, "node-1's ztunnel logged the plaintext inbound connection");
+  });
+
+  test("a pod's 15008 tunnels only to that pod: CONNECT to another pod or the control plane is refused with 403", async () => {
+    const ca = CertificateAuthority.loadOrCreate(join(c.home, "ca"), { trustDomain: "cluster.local" });
+    const id = SpiffeId.parse("spiffe://cluster.local/ns/mesh/sa/client");
+    const { privateKey, publicKey } = generateKeyPair();
+    const source = credentialFromIssued(
+      id,
+      privateKey,
+      ca.sign(publicKey, { identity: id, ttlSeconds: 600 }),
+    );
+    // Dial from the fabric side of node-2 (its netns), straight to echo-b's in-pod HBONE listener.
+    const pool = new HbonePool({
+      connect: (d) =>
+        new Promise((resolve, reject) => {
+          const s = connectFrom({ netns: c.node("node-2").netns, host: d.host, port: d.port });
+          s.once("connect", () => {
+            s.off("error", reject);
+            s.on("error", () => {});
+            resolve(s);
+          });
+          s.once("error", reject);
+        }),
+    });
+    const open = (authority: string): Promise<unknown> =>
+      pool.connect({
+        source,
+        dstAddress: { host: echoB, port: 15008 },
+        expectedIdentities: [SpiffeId.parse("spiffe://cluster.local/ns/mesh/sa/echo")],
+        authority,
+      });
+    try {
+      const ok = (await open(`${echoB}:${ECHO_PORT}`)) as NodeJS.ReadWriteStream & { destroy(): void };
+      ok.destroy();
+      const plainEcho = await c.podIp("plain", "plain-echo");
+      for (const target of [
+        `${c.state.control.ip}:15012`,
+        `${echoA}:${ECHO_PORT}`,
+        `${plainEcho}:${ECHO_PORT}`,
+      ]) {
+        await assert.rejects(open(target), (e: { code?: string; status?: number }) => {
+          assert.equal(e.code, "HBONE_ERR_CONNECT_REFUSED", target);
+          assert.equal(e.status, 403, target);
+          return true;
+        });
+      }
+    } finally {
+      await pool.close(0);
+    }
+  });
+
+  test("a pod that takes another pod's address cannot speak as that pod: its connection is dropped", async () => {
+    // client-a (sa client) adds echo-a's address (sa echo) to its own interface and dials from it.
+    await execIn(clientNs, ["ip", "addr", "add", `${echoA}/32`, "dev", "eth0"]);
+    try {
+      const spoofed = await new Promise<{ received: number; error?: string }>((resolve) => {
+        const socket = new Socket({ fd: createSocket({ family: 4, netns: netnsPath(clientNs) }) });
+        let received = 0;
+        const done = (error?: string): void => {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve({ received, ...(error !== undefined ? { error } : {}) });
+        };
+        const timer = setTimeout(() => done("timeout"), 5000);
+        socket.on("data", (b: Buffer) => {
+          received += b.length;
+        });
+        socket.once("error", (e) => done(e.message));
+        socket.once("close", () => done());
+        socket.connect({ host: echoB, port: ECHO_PORT, localAddress: echoA }, () => socket.end("as echo-a"));
+      });
+      assert.equal(spoofed.received, 0, `no answer (${spoofed.error ?? "closed"})`);
+      const logged = await eventually(
+        async () =>
+          (await readFile(join(c.home, "logs", "ztunnel.node-1.log"), "utf8")).includes(
+            "in-pod outbound connection from an address that is not the pod's",
+          ),
+        5000,
+      );
+      assert.ok(logged, "node-1's ztunnel logged the refused source");
+      const asEcho = (await c.accessRecords("node-2")).filter(
+        (a) =>
+          a["src.identity"] === "spiffe://cluster.local/ns/mesh/sa/echo" &&
+          String(a["src.addr"]).startsWith(`${echoA}:`),
+      );
+      assert.equal(asEcho.length, 0, "nothing reached node-2 as echo-a");
+    } finally {
+      await execIn(clientNs, ["ip", "addr", "del", `${echoA}/32`, "dev", "eth0"]);
+    }
   });
 
   test("a DENY policy is enforced in-pod; deleting it allows the flow again", async () => {
