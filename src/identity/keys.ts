@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
+import { createECDH, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import {
   bitString,
   bitStringBytes,
@@ -21,9 +21,31 @@ import { pemDecodeOne, pemEncode } from "./pem.js";
 import type { SpiffeId } from "./spiffe.js";
 import { Oid, uriSansOfGeneralNames } from "./x509.js";
 
-/** Workload keys are ECDSA P-256, as Istio's and ztunnel's defaults. */
-export function generateKeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
-  return generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+/**
+ * Workload keys are ECDSA P-256, as Istio's and ztunnel's defaults (P-384 for a CA that asks).
+ *
+ * Not `crypto.generateKeyPairSync`: in Node 20 the key-generation job it leaves for the garbage
+ * collector locks the new key's mutex when it is destroyed, and exporting that key as JWK (which
+ * this file does to encode keys fast) holds the same mutex while it allocates. A collection that
+ * lands inside the export then destroys the job and the process deadlocks for good — ~1 % of test
+ * runs here, and a ztunnel renewing a certificate would have frozen the same way (gdb: main thread
+ * in `~KeyGenJob` → `uv_mutex_lock`, under `ExportJWKEcKey`). The same scalar and point come from
+ * ECDH key generation, which leaves no job behind; the KeyObjects are imported from them.
+ */
+export function generateKeyPair(namedCurve: "prime256v1" | "secp384r1" = "prime256v1"): {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+} {
+  const curve = EC_CURVES[namedCurve] as (typeof EC_CURVES)[string];
+  const ecdh = createECDH(namedCurve);
+  const point = ecdh.generateKeys();
+  const x = point.subarray(1, 1 + curve.size).toString("base64url");
+  const y = point.subarray(1 + curve.size).toString("base64url");
+  const d = fixedLength(ecdh.getPrivateKey("base64url"), curve.size).toString("base64url");
+  return {
+    privateKey: createPrivateKey({ key: { kty: "EC", crv: curve.jwk, x, y, d }, format: "jwk" }),
+    publicKey: createPublicKey({ key: { kty: "EC", crv: curve.jwk, x, y }, format: "jwk" }),
+  };
 }
 
 // OpenSSL 3.0's generic key encoders and decoders (SPKI/PKCS#8 DER or PEM) cost ~4–25× a P-256 signature
