@@ -29,6 +29,8 @@ export interface AdminSources {
   readonly readiness: () => Readiness;
   readonly xds: () => unknown;
   readonly listeners: () => Record<string, string>;
+  /** Pods served from sockets inside their own netns (in-pod mode): uid, netns, addresses. */
+  readonly inPod?: () => readonly { uid: string; netns: string; ips: readonly string[] }[];
   /** Open connections, oldest first. */
   readonly connections: () => LiveConnectionView[];
   /** Wall clock for "time left" (tests pin it). */
@@ -111,6 +113,7 @@ export function configDump(s: AdminSources): unknown {
     readiness: s.readiness(),
     xds: s.xds(),
     listeners: s.listeners(),
+    inPod: s.inPod?.() ?? [],
     workloads: [...state.workloads()].map((w) => ({
       ...w,
       services: Object.fromEntries(w.services),

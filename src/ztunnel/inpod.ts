@@ -146,10 +146,6 @@ export class InPodSockets {
     return this.#pods.get(uid)?.pod.ips.includes(ip) === true;
   }
 
-  get size(): number {
-    return this.#pods.size;
-  }
-
   list(): InPodWorkload[] {
     return [...this.#pods.values()].map((s) => s.pod);
   }

@@ -367,6 +367,7 @@ export class Ztunnel {
             xds: () => ({ state: xds.state }),
             listeners: () =>
               Object.fromEntries(Object.entries(addresses).map(([k, a]) => [k, `${a.address}:${a.port}`])),
+            inPod: () => inPod.list(),
           }),
         ),
     };

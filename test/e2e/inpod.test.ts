@@ -124,6 +124,15 @@ describe("in-pod capture in a local cluster", { skip: needsRoot }, () => {
     assert.equal(nodeRules.includes(`${c.state.prefix}-OUTBOUND`), false, "no node-netns capture chain");
     const plain = await execIn(c.podNetns("plain", "plain-client"), ["iptables", "-w", "-t", "nat", "-S"]);
     assert.equal(plain.includes(c.state.prefix), false, "an un-enrolled pod has no rules");
+    const dump = JSON.parse(
+      await execIn(c.node("node-1").netns, ["curl", "-s", "http://127.0.0.1:15000/config_dump"]),
+    ) as { inPod: { uid: string; netns: string; ips: string[] }[] };
+    assert.deepEqual(
+      dump.inPod.map((p) => p.uid).sort(),
+      ["client-a.mesh", "echo-a.mesh", "intruder.mesh"],
+      "node-1's admin lists the pods it serves in-pod (not plain-client)",
+    );
+    assert.deepEqual(dump.inPod.find((p) => p.uid === "client-a.mesh")?.ips, [clientIp]);
   });
 
   test("pod→pod across nodes: mTLS both sides, 1 MB intact, the HBONE session leaves from the client pod", async () => {
