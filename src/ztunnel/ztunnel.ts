@@ -689,7 +689,7 @@ function captureServer(
   return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     socket.on("error", () => {});
     if (inPod !== undefined && !inPod.owns(canonicalIp(socket.remoteAddress ?? ""))) {
-      ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: ZtunnelErrorCode.OriginalDst });
+      ctx.metrics.connectionErrors.inc({ direction: "outbound", reason: ZtunnelErrorCode.Denied });
       ctx.logger.warn(
         { pod: inPod.pod, remote: socket.remoteAddress },
         "in-pod outbound connection from an address that is not the pod's: dropped",
