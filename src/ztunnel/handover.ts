@@ -41,14 +41,12 @@ export function isHandoverMessage(m: unknown): m is HandoverMessage {
 export function serveHandover(
   ztunnel: Drainable,
   channel: HandoverChannel = process as unknown as HandoverChannel,
-  /** Also to wait for before "ready" (in-pod mode: the pods' listeners are open). */
-  readyAfter: Promise<void> = Promise.resolve(),
 ): Promise<DrainResult> {
   const send = channel.send?.bind(channel);
   if (send === undefined) return new Promise(() => {});
   // The channel must not keep the process alive on its own: SIGTERM still ends it.
   channel.channel?.unref();
-  Promise.all([ztunnel.whenReady(120_000), readyAfter]).then(
+  ztunnel.whenReady(120_000).then(
     () => send({ type: "ready", pid: process.pid }),
     () => {},
   );

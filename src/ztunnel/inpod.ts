@@ -21,9 +21,9 @@
  *   ztunnel ── {"type":"inpod-ack","seq"[,"error"]} ──▶ agent   (after the listeners are up / closed)
  *
  * The agent answers a hello with every enrolled pod, so a restarted or successor ztunnel serves
- * them all; a pod is started only once a ztunnel acknowledged it. A ztunnel run with `--inpod`
- * reports itself ready for a hand-over only once the snapshot is applied, so the old one never
- * closes a pod's listeners before the new one listens there.
+ * them all; a pod is started only once a ztunnel acknowledged it. A ztunnel run with `--inpod` is
+ * ready (`/healthz/ready`, and "ready" to a hand-over) only once the snapshot is applied, so the old
+ * one never closes a pod's listeners before the new one listens there.
  */
 import { writeFileSync } from "node:fs";
 import type net from "node:net";
@@ -274,9 +274,13 @@ function allowQueueMigration(netns: string, logger: Logger): void {
   }
 }
 
+/** What `/healthz/ready` waits for in in-pod mode until the agent's snapshot is served. */
+export const INPOD_SNAPSHOT_GATE = "the node agent's in-pod snapshot";
+
 /** What `serveInPod` needs of a ztunnel. */
 export interface InPodHost {
-  whenReady(timeoutMs?: number): Promise<void>;
+  whenReady(timeoutMs?: number, except?: readonly string[]): Promise<void>;
+  holdReadiness(what: string): () => void;
   readonly inPod: InPodSockets;
 }
 
@@ -286,32 +290,36 @@ export interface InPodChannel {
 }
 
 /**
- * The ztunnel's side of the protocol above: says hello once ready, then applies the agent's adds
- * and deletes in order and acknowledges each. Resolves once the first snapshot is applied; without
- * an IPC channel (a ztunnel run by hand) it never resolves and nothing is served in-pod.
+ * The ztunnel's side of the protocol above. It holds the ztunnel's readiness until the first
+ * snapshot is served, says hello once everything else is ready, then applies the agent's adds and
+ * deletes in order and acknowledges each. So `/healthz/ready` — and a hand-over successor's "ready"
+ * — mean "listening in every pod". Throws without an IPC channel: in-pod mode needs the node agent.
  */
 export function serveInPod(
   host: InPodHost,
   channel: InPodChannel = process as unknown as InPodChannel,
-): Promise<void> {
+): void {
   const send = channel.send?.bind(channel);
-  if (send === undefined) return new Promise(() => {});
-  host.whenReady(120_000).then(
+  if (send === undefined)
+    throw new ZtunnelError(
+      ZtunnelErrorCode.Config,
+      "--inpod needs the node agent: it names the pods over the IPC channel it opens when it starts the ztunnel",
+    );
+  const release = host.holdReadiness(INPOD_SNAPSHOT_GATE);
+  host.whenReady(120_000, [INPOD_SNAPSHOT_GATE]).then(
     () => send({ type: "inpod-hello", pid: process.pid }),
     () => {},
   );
-  return new Promise((resolve) => {
-    channel.on("message", (m) => {
-      if (!isInPodMessage(m)) return;
-      let op: Promise<void>;
-      if (m.type === "inpod-add") op = host.inPod.add(m.pod);
-      else if (m.type === "inpod-del") op = host.inPod.remove(m.uid);
-      else if (m.type === "inpod-snapshot-sent") op = host.inPod.settled().then(resolve);
-      else return;
-      op.then(
-        () => send({ type: "inpod-ack", seq: m.seq }),
-        (e: unknown) => send({ type: "inpod-ack", seq: m.seq, error: (e as Error).message }),
-      );
-    });
+  channel.on("message", (m) => {
+    if (!isInPodMessage(m)) return;
+    let op: Promise<void>;
+    if (m.type === "inpod-add") op = host.inPod.add(m.pod);
+    else if (m.type === "inpod-del") op = host.inPod.remove(m.uid);
+    else if (m.type === "inpod-snapshot-sent") op = host.inPod.settled().then(release);
+    else return;
+    op.then(
+      () => send({ type: "inpod-ack", seq: m.seq }),
+      (e: unknown) => send({ type: "inpod-ack", seq: m.seq, error: (e as Error).message }),
+    );
   });
 }

@@ -244,6 +244,8 @@ export class Ztunnel {
   /** Reuse-port mode: traffic listeners bound at start, listening once config and certificates are in. */
   #deferred: DeferredListener[] = [];
   #opening: Promise<void> | undefined;
+  /** Conditions set from outside (in-pod: the node agent's snapshot), by what `/healthz/ready` shows. */
+  readonly #gates = new Set<string>();
 
   private constructor(init: {
     config: ZtunnelConfig;
@@ -560,14 +562,33 @@ export class Ztunnel {
     if (this.#deferred.length > 0)
       waiting.push("traffic listeners (opened once config and certificates are in)");
     if (this.#lifecycle.state !== "running") waiting.push(`lifecycle ${this.#lifecycle.state}`);
+    waiting.push(...this.#gates);
     if (waiting.length === 0) return { ready: true, since: new Date().toISOString() };
     return { ready: false, waitingFor: waiting };
   }
 
-  /** Resolves when ready (first config + certificates), or rejects after `timeoutMs`. */
-  async whenReady(timeoutMs = 10_000): Promise<void> {
+  /**
+   * Holds readiness until the returned function is called: `/healthz/ready` lists `what` meanwhile.
+   * In-pod mode holds it until the node agent's snapshot of pods is served.
+   */
+  holdReadiness(what: string): () => void {
+    this.#gates.add(what);
+    return () => {
+      this.#gates.delete(what);
+    };
+  }
+
+  /**
+   * Resolves when ready (first config + certificates, and no held gate but those in `except`), or
+   * rejects after `timeoutMs`.
+   */
+  async whenReady(timeoutMs = 10_000, except: readonly string[] = []): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.readiness().ready) {
+    const ready = (): boolean => {
+      const r = this.readiness();
+      return r.ready || r.waitingFor.every((w) => except.includes(w));
+    };
+    while (!ready()) {
       if (Date.now() > deadline) {
         throw new ZtunnelError(
           ZtunnelErrorCode.Config,

@@ -143,6 +143,11 @@ export function register(program: Command): void {
     )
     .action(async (flags: ZtunnelFlags) => {
       const { node, control, caRoots } = required(flags);
+      if (flags.inpod === true && process.send === undefined)
+        throw new ZtunnelError(
+          ZtunnelErrorCode.Config,
+          "--inpod needs the node agent: it names the pods over the IPC channel it opens when it starts the ztunnel (ambit up does)",
+        );
       const env = readEnv();
       const stopTrace = env.trace.length > 0 ? watchTrace(env.trace, stderrTraceSink) : () => {};
       const level = flags.logLevel ?? env.logLevel;
@@ -193,10 +198,10 @@ export function register(program: Command): void {
       // A finished burst's dead Buffers and free malloc pages go back once the node stops growing.
       const reclaimer = reclaimAfterBursts(logger);
       const { serveHandover } = await import("../../ztunnel/handover.js");
-      // In-pod mode: the node agent names the pods whose netns this ztunnel opens sockets in, and
-      // a hand-over successor is ready only once it listens in all of them.
-      const { serveInPod } = await import("../../ztunnel/inpod.js");
-      const drained = serveHandover(zt, undefined, flags.inpod === true ? serveInPod(zt) : undefined);
+      // In-pod mode: the node agent names the pods whose netns this ztunnel opens sockets in; it
+      // is ready (and a hand-over successor says so) only once it listens in all of them.
+      if (flags.inpod === true) (await import("../../ztunnel/inpod.js")).serveInPod(zt);
+      const drained = serveHandover(zt);
       await Promise.race([untilStopSignal(), drained]);
       reclaimer.stop();
       await zt.close();
