@@ -2,7 +2,8 @@
 // still running shortly before the runner's per-file timeout writes what it is waiting on —
 // its live libuv handles (sockets with their addresses, timers, child processes) and what each
 // child process is doing — so a hang that prints no subtest leaves a trace in the CI log.
-// No line at all from a file that timed out means its event loop was blocked (busy JavaScript).
+// No line at all from a file that timed out means its event loop was blocked: busy JavaScript, or
+// the main thread stuck in native code (a lock: attach gdb, see README).
 import { readFileSync } from "node:fs";
 
 const seconds = Number(process.env.AMBIT_TEST_WATCHDOG_S ?? "540");
