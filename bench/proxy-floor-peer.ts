@@ -61,12 +61,8 @@ function tlsOut(p: FloorPeer): Promise<number> {
     const up = tls.connect({
       host: "127.0.0.1",
       port: p.nextPort,
-      key: c.keyPem,
-      cert: c.certChainPem,
-      ca: c.rootsPem,
-      minVersion: "TLSv1.3",
+      ...mtlsClient(c),
       session: ticket,
-      checkServerIdentity: () => undefined,
     });
     up.setNoDelay(true);
     up.on("session", (t: Buffer) => {
@@ -77,24 +73,37 @@ function tlsOut(p: FloorPeer): Promise<number> {
   });
 }
 
+/** Mutual TLS 1.3 with the peer's credential, client side. */
+function mtlsClient(c: FloorPeer["credential"]): tls.ConnectionOptions {
+  return {
+    key: c.keyPem,
+    cert: c.certChainPem,
+    ca: c.rootsPem,
+    minVersion: "TLSv1.3",
+    // SPIFFE certificates name a URI, not a host; the chain is still verified against the roots.
+    checkServerIdentity: () => undefined,
+  };
+}
+
+/** Mutual TLS 1.3 with the peer's credential, server side: a client certificate is required. */
+function mtlsServer(c: FloorPeer["credential"]): tls.TlsOptions {
+  return {
+    key: c.keyPem,
+    cert: c.certChainPem,
+    ca: c.rootsPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: "TLSv1.3",
+  };
+}
+
 function tlsIn(p: FloorPeer): Promise<number> {
   const c = p.credential;
-  const server = tls.createServer(
-    {
-      key: c.keyPem,
-      cert: c.certChainPem,
-      ca: c.rootsPem,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: "TLSv1.3",
-      allowHalfOpen: true,
-    },
-    (sock) => {
-      sock.setNoDelay(true);
-      sock.on("error", () => {});
-      relayTo(p.nextPort, sock);
-    },
-  );
+  const server = tls.createServer({ ...mtlsServer(c), allowHalfOpen: true }, (sock) => {
+    sock.setNoDelay(true);
+    sock.on("error", () => {});
+    relayTo(p.nextPort, sock);
+  });
   server.on("tlsClientError", () => {});
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port)),
@@ -103,14 +112,7 @@ function tlsIn(p: FloorPeer): Promise<number> {
 
 async function h2Out(p: FloorPeer): Promise<number> {
   const c = p.credential;
-  const session = http2.connect(`https://127.0.0.1:${p.nextPort}`, {
-    key: c.keyPem,
-    cert: c.certChainPem,
-    ca: c.rootsPem,
-    minVersion: "TLSv1.3",
-    // SPIFFE certificates name a URI, not a host; the chain is still verified against the roots.
-    checkServerIdentity: () => undefined,
-  });
+  const session = http2.connect(`https://127.0.0.1:${p.nextPort}`, mtlsClient(c));
   await new Promise<void>((resolve, reject) => {
     session.once("connect", () => resolve());
     session.once("error", reject);
@@ -127,14 +129,7 @@ async function h2Out(p: FloorPeer): Promise<number> {
 
 async function h2In(p: FloorPeer): Promise<number> {
   const c = p.credential;
-  const server = http2.createSecureServer({
-    key: c.keyPem,
-    cert: c.certChainPem,
-    ca: c.rootsPem,
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: "TLSv1.3",
-  });
+  const server = http2.createSecureServer(mtlsServer(c));
   server.on("stream", (stream, headers) => {
     const authority = String(headers[":authority"] ?? "");
     const port = Number(authority.slice(authority.lastIndexOf(":") + 1));

@@ -1,42 +1,12 @@
-/**
- * In-pod mode, after Istio's in-pod redirection: the node's ztunnel opens its capture and HBONE
- * listeners inside each enrolled pod's network namespace, and the connections it makes for that pod
- * (pooled HBONE sessions, plain upstream connections, delivery to the pod's own ports) leave from
- * that namespace too, marked with `INPOD_MARK` so the pod's capture rules let them through. The
- * pod's plain bytes then stay inside its own network stack; only HBONE crosses its veth.
- *
- * Per pod, all bound with SO_REUSEPORT (a hand-over successor binds beside them):
- *   127.0.0.1:15001  outbound (the pod's OUTPUT REDIRECT sends there)
- *   <pod ip>:15006   inbound plaintext (PREROUTING REDIRECT)
- *   <pod ip>:15008   HBONE inbound (reached directly: the rules leave :15008 alone)
- *
- * The node agent tells the ztunnel which pods to serve (Istio: the ZDS protocol on a unix socket,
- * passing the netns as a file descriptor). Here it is the Node IPC channel the agent already holds
- * to each ztunnel, and the netns travels by name (/run/netns/<name>):
- *
- *   ztunnel ── {"type":"inpod-hello"} ──▶ agent          (once ready: config and certificates in)
- *   agent   ── {"type":"inpod-add","seq","pod":{uid,netns,ips}} ──▶ ztunnel   (every pod, then:)
- *   agent   ── {"type":"inpod-snapshot-sent","seq"} ──▶ ztunnel
- *   agent   ── {"type":"inpod-add"|"inpod-del",…} ──▶ ztunnel                 (changes, from then on)
- *   ztunnel ── {"type":"inpod-ack","seq"[,"error"]} ──▶ agent   (after the listeners are up / closed)
- *
- * The agent answers a hello with every enrolled pod, so a restarted or successor ztunnel serves
- * them all; a pod is started only once a ztunnel acknowledged it. A ztunnel run with `--inpod` is
- * ready (`/healthz/ready`, and "ready" to a hand-over) only once the snapshot is applied, so the old
- * one never closes a pod's listeners before the new one listens there.
- */
-import { writeFileSync } from "node:fs";
 import type net from "node:net";
 import { isIPv4 } from "node:net";
 import { INPOD_MARK } from "../platform/capture-plan.js";
 import { checkNetnsName } from "../platform/linux-names.js";
-import { inNetns } from "../platform/native.js";
-import { netnsPath } from "../platform/netns.js";
 import { listenOn } from "../platform/netns-sockets.js";
 import type { Logger } from "../telemetry/logger.js";
 import { canonicalIp } from "./addresses.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
-import { closeServer } from "./listeners.js";
+import { allowQueueMigration, closeServer } from "./listeners.js";
 
 export { INPOD_MARK };
 
@@ -169,7 +139,7 @@ export class InPodSockets {
             `in-pod workload ${pod.uid}: ${ip} is already served in netns ${owner}`,
           );
       }
-      allowQueueMigration(pod.netns, this.#o.logger);
+      allowQueueMigration(this.#o.logger, pod.netns);
       const servers: net.Server[] = [];
       const where: [InPodListener, string][] = [
         ["outbound", "127.0.0.1"],
@@ -257,21 +227,6 @@ export class InPodSockets {
 
 function sameIps(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((ip) => b.includes(ip));
-}
-
-/**
- * Closing a reuse-port listener resets its queued connections unless the kernel may move them to
- * the successor's (net.ipv4.tcp_migrate_req, per netns): set it in the pod's netns as in the node's.
- */
-function allowQueueMigration(netns: string, logger: Logger): void {
-  try {
-    inNetns(netnsPath(netns), () => writeFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "1"));
-  } catch (e) {
-    logger.warn(
-      { netns },
-      `cannot enable net.ipv4.tcp_migrate_req in the pod's netns (${(e as Error).message}): connections queued at a hand-over may be reset`,
-    );
-  }
 }
 
 /** What `/healthz/ready` waits for in in-pod mode until the agent's snapshot is served. */

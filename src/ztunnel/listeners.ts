@@ -1,8 +1,11 @@
 /** Binding at start-up: every listener is opened before the daemon reports itself started. */
-import { closeSync } from "node:fs";
+import { closeSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type net from "node:net";
 import { isIP } from "node:net";
+import { inNetns } from "../platform/native.js";
+import { netnsPath } from "../platform/netns.js";
+import type { Logger } from "../telemetry/logger.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 
 export type Bound =
@@ -111,4 +114,23 @@ export function closeServer(server: net.Server): Promise<void> {
     server.close(() => resolve());
     if (server instanceof http.Server) server.closeAllConnections();
   });
+}
+
+/**
+ * Closing a listener resets the connections still in its accept queue, unless the kernel may move
+ * them to another listener of the same SO_REUSEPORT group (Linux ≥ 5.14, per netns sysctl).
+ * /proc/sys/net is the writer's own network namespace: the node's, or with `netns` (in-pod) that
+ * pod's, entered for the write.
+ */
+export function allowQueueMigration(logger: Logger, netns?: string): void {
+  const write = (): void => writeFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "1");
+  try {
+    if (netns === undefined) write();
+    else inNetns(netnsPath(netns), write);
+  } catch (e) {
+    logger.warn(
+      netns === undefined ? {} : { netns },
+      `cannot enable net.ipv4.tcp_migrate_req${netns === undefined ? "" : " in the pod's netns"} (${(e as Error).message}): connections queued at a hand-over may be reset`,
+    );
+  }
 }

@@ -4,7 +4,6 @@
  * once the first xDS config and the local workloads' certificates are in. The data path keeps
  * working from the last config and certificates while the control plane is away.
  */
-import { writeFile } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
@@ -12,6 +11,7 @@ import { HbonePool } from "../hbone/pool.js";
 import { logPoolSessions } from "../hbone/pool-log.js";
 import { HboneServer } from "../hbone/server.js";
 import type { CertStore } from "../identity/cert-store.js";
+import { connectFrom } from "../platform/netns-sockets.js";
 import { reserveSendBuffer } from "../platform/send-buffer.js";
 import { createLogger, type Logger } from "../telemetry/logger.js";
 import { createMeshMetrics, type MeshMetrics } from "../telemetry/metrics.js";
@@ -37,6 +37,7 @@ import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { HboneInbound, handlePlaintextInbound, handoffToHbone } from "./inbound.js";
 import { INPOD_MARK, InPodSockets } from "./inpod.js";
 import {
+  allowQueueMigration,
   bindDeferred,
   closeServer,
   type DeferredListener,
@@ -72,21 +73,29 @@ type Lifecycle =
   | { state: "closing" }
   | { state: "closed" };
 
+/**
+ * A TCP connection to `target` from this netns or, in-pod, from the pod netns `origin`, marked so
+ * the pod's capture rules let it through. Throws only when the socket cannot be made in `origin`.
+ */
+function dial(
+  target: { host: string; port: number },
+  origin: string | undefined,
+  allowHalfOpen: boolean,
+): net.Socket {
+  const s =
+    origin === undefined
+      ? net.connect({ host: target.host, port: target.port, allowHalfOpen })
+      : connectFrom({ netns: origin, host: target.host, port: target.port, allowHalfOpen, mark: INPOD_MARK });
+  s.setNoDelay(true);
+  return s;
+}
+
 function defaultUpstream(timeoutMs: number) {
   return (target: { host: string; port: number }, origin?: string): Promise<Duplex> =>
     new Promise((resolve, reject) => {
       let s: net.Socket;
       try {
-        s =
-          origin === undefined
-            ? net.connect({
-                host: target.host,
-                port: target.port,
-                allowHalfOpen: true,
-                noDelay: true,
-                timeout: timeoutMs,
-              })
-            : connectFromPod(origin, target, true);
+        s = dial(target, origin, true);
       } catch (e) {
         reject(
           new ZtunnelError(
@@ -97,10 +106,7 @@ function defaultUpstream(timeoutMs: number) {
         );
         return;
       }
-      if (origin !== undefined) {
-        s.setNoDelay(true);
-        s.setTimeout(timeoutMs);
-      }
+      s.setTimeout(timeoutMs);
       const fail = (e: NodeJS.ErrnoException): void => {
         s.destroy();
         reject(
@@ -130,39 +136,16 @@ function defaultUpstream(timeoutMs: number) {
     });
 }
 
-/**
- * A connection leaving from an in-pod netns, marked so the pod's capture rules pass it (the netns
- * sockets module is loaded only then: it needs the native addon).
- */
-function connectFromPod(
-  netns: string,
-  target: { host: string; port: number },
-  allowHalfOpen: boolean,
-): net.Socket {
-  if (inPodConnect === undefined)
-    throw new ZtunnelError(
-      ZtunnelErrorCode.Config,
-      "in-pod connections need the native addon, which is not loaded",
-    );
-  return inPodConnect({ netns, host: target.host, port: target.port, allowHalfOpen, mark: INPOD_MARK });
-}
-
-let inPodConnect: typeof import("../platform/netns-sockets.js").connectFrom | undefined;
-
 /** The pool's socket factory: in-pod sessions leave from the source pod's netns. */
 function hboneConnect(destination: { host: string; port: number }, origin?: string): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     let s: net.Socket;
     try {
-      s =
-        origin === undefined
-          ? net.connect({ host: destination.host, port: destination.port, noDelay: true, keepAlive: true })
-          : connectFromPod(origin, destination, false);
+      s = dial(destination, origin, false);
     } catch (e) {
       reject(e);
       return;
     }
-    s.setNoDelay(true);
     s.setKeepAlive(true);
     s.once("connect", () => {
       s.removeListener("error", reject);
@@ -289,12 +272,6 @@ export class Ztunnel {
       ttlSeconds: config.certificateTtlSeconds,
       rootsPem: config.meshRootsPem,
     });
-    try {
-      const native = await import("../platform/native.js");
-      if (native.nativeAvailable()) inPodConnect = (await import("../platform/netns-sockets.js")).connectFrom;
-    } catch {
-      // No addon: node mode only (in-pod pods are refused when added).
-    }
     const pool = new HbonePool({
       connect: config.hboneConnector ?? hboneConnect,
       // "kernel": sessions on their TLS socket when the kernel can hold what they send.
@@ -428,7 +405,7 @@ export class Ztunnel {
     });
     ztunnel.#deferred = deferred;
     ztunnel.#wire();
-    if (config.reusePort) await allowQueueMigration(logger);
+    if (config.reusePort) allowQueueMigration(logger);
     xds.start();
     ztunnel.#lifecycle = { state: "running", since: Date.now() };
     logger.info(
@@ -661,21 +638,6 @@ export interface DrainResult {
   readonly liveAtStart: number;
   /** Connections still open at the deadline, closed then. */
   readonly cutAtDeadline: number;
-}
-
-/**
- * Closing a listener resets the connections still in its accept queue, unless the kernel may move
- * them to another listener of the same SO_REUSEPORT group (Linux ≥ 5.14, per netns sysctl).
- * /proc/sys/net is the writer's own network namespace, so this touches only the node netns.
- */
-async function allowQueueMigration(logger: Logger): Promise<void> {
-  try {
-    await writeFile("/proc/sys/net/ipv4/tcp_migrate_req", "1");
-  } catch (e) {
-    logger.warn(
-      `cannot enable net.ipv4.tcp_migrate_req (${(e as Error).message}): connections queued at a hand-over may be reset`,
-    );
-  }
 }
 
 function originalDestination(

@@ -4,76 +4,31 @@
  * iptables, tcpdump and the node agent's IPC channel; one cluster for the tests below, in order.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { HbonePool } from "../../src/hbone/pool.js";
-import { CertificateAuthority } from "../../src/identity/ca.js";
-import { credentialFromIssued } from "../../src/identity/credential.js";
-import { generateKeyPair } from "../../src/identity/keys.js";
 import { SpiffeId } from "../../src/identity/spiffe.js";
 import { podNames } from "../../src/local/cluster-plan.js";
 import { createSocket } from "../../src/platform/native.js";
 import { netnsPath } from "../../src/platform/netns.js";
-import { connectFrom } from "../../src/platform/netns-sockets.js";
 import { eventually, exchange, execIn, needsRoot, sha256, sleep, TestCluster } from "./cluster.js";
+import {
+  captureWire,
+  clusterCredential,
+  killZtunnel,
+  meshAnswers,
+  metricValue,
+  poolFrom,
+  recordsFrom,
+} from "./mesh-probes.js";
 import { denyClientPolicy, ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
 
-function metricValue(text: string, name: string, mustContain: readonly string[]): number {
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (!mustContain.every((m) => line.includes(m))) continue;
-    total += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return total;
-}
-
-/** Packets on `iface` in `netns` while `send` runs (tcpdump, whole payloads). */
+/** Packets on `iface` in `netns` while `send` runs; tcpdump must have seen some. */
 async function wire(home: string, netns: string, iface: string, send: () => Promise<void>): Promise<Buffer> {
-  const file = join(home, `wire-${randomBytes(4).toString("hex")}.pcap`);
-  const dump = spawn(
-    "ip",
-    [
-      "netns",
-      "exec",
-      netns,
-      "tcpdump",
-      "--immediate-mode",
-      "-Z",
-      "root",
-      "-i",
-      iface,
-      "-U",
-      "-s",
-      "0",
-      "-w",
-      file,
-      "tcp",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let stderr = "";
-  await new Promise<void>((resolve) => {
-    dump.stderr.on("data", (b: Buffer) => {
-      stderr += b.toString();
-      if (stderr.includes("listening on")) resolve();
-    });
-    dump.once("exit", () => resolve());
-  });
-  try {
-    await send();
-    await sleep(300);
-  } finally {
-    dump.kill("SIGINT");
-    await new Promise((r) => dump.once("exit", r));
-  }
-  const bytes = await readFile(file).catch(() => Buffer.alloc(0));
-  await rm(file, { force: true });
-  assert.ok(bytes.length > 0, `tcpdump on ${iface} captured nothing: ${stderr.trim()}`);
+  const { bytes, log } = await captureWire(home, netns, iface, send);
+  assert.ok(bytes.length > 0, `tcpdump on ${iface} captured nothing: ${log}`);
   return bytes;
 }
 
@@ -90,16 +45,7 @@ describe("in-pod capture in a local cluster", { skip: needsRoot }, () => {
     echoA = await c.podIp("mesh", "echo-a");
     echoB = await c.podIp("mesh", "echo-b");
     clientNs = c.podNetns("mesh", "client-a");
-    for (const node of ["node-1", "node-2"])
-      assert.ok(await eventually(() => c.ztunnelReady(node), 30_000), `${node} ready`);
-    for (const ip of [echoA, echoB]) {
-      const ok = await eventually(
-        async () => (await exchange(clientNs, ip, ECHO_PORT, Buffer.from("hi"))).received.toString() === "hi",
-        60_000,
-        250,
-      );
-      assert.ok(ok, `echo at ${ip} answers through the mesh`);
-    }
+    await meshAnswers(c, clientNs, [echoA, echoB]);
   });
 
   after(async () => {
@@ -206,27 +152,9 @@ describe("in-pod capture in a local cluster", { skip: needsRoot }, () => {
   });
 
   test("a pod's 15008 tunnels only to that pod: CONNECT to another pod or the control plane is refused with 403", async () => {
-    const ca = CertificateAuthority.loadOrCreate(join(c.home, "ca"), { trustDomain: "cluster.local" });
-    const id = SpiffeId.parse("spiffe://cluster.local/ns/mesh/sa/client");
-    const { privateKey, publicKey } = generateKeyPair();
-    const source = credentialFromIssued(
-      id,
-      privateKey,
-      ca.sign(publicKey, { identity: id, ttlSeconds: 600 }),
-    );
+    const source = clusterCredential(c, "mesh", "client");
     // Dial from the fabric side of node-2 (its netns), straight to echo-b's in-pod HBONE listener.
-    const pool = new HbonePool({
-      connect: (d) =>
-        new Promise((resolve, reject) => {
-          const s = connectFrom({ netns: c.node("node-2").netns, host: d.host, port: d.port });
-          s.once("connect", () => {
-            s.off("error", reject);
-            s.on("error", () => {});
-            resolve(s);
-          });
-          s.once("error", reject);
-        }),
-    });
+    const pool = poolFrom(c.node("node-2").netns);
     const open = (authority: string): Promise<unknown> =>
       pool.connect({
         source,
@@ -334,15 +262,11 @@ describe("in-pod capture in a local cluster", { skip: needsRoot }, () => {
     assert.equal((await c.cli(["label", "namespace", "mesh", "istio.io/dataplane-mode-"])).code, 0);
     try {
       assert.ok(await eventually(released, 5000), "rules and listeners removed");
-      const before = (await c.accessRecords("node-1")).filter((a) =>
-        String(a["src.addr"]).startsWith(`${clientIp}:`),
-      ).length;
+      const before = await recordsFrom(c, "node-1", clientIp);
       const r = await exchange(clientNs, echoA, ECHO_PORT, Buffer.from("direct"));
       assert.equal(r.received.toString(), "direct");
       await sleep(300);
-      const afterCount = (await c.accessRecords("node-1")).filter((a) =>
-        String(a["src.addr"]).startsWith(`${clientIp}:`),
-      ).length;
+      const afterCount = await recordsFrom(c, "node-1", clientIp);
       assert.equal(afterCount, before, "no ztunnel saw the connection");
     } finally {
       await c.cli(["label", "namespace", "mesh", "istio.io/dataplane-mode=ambient", "--overwrite"]);
@@ -358,20 +282,12 @@ describe("in-pod capture in a local cluster", { skip: needsRoot }, () => {
   });
 
   test("a restarted ztunnel gets every pod from the agent and serves them again", async () => {
-    const old = await c.ztunnelPid("node-1");
-    assert.ok(old !== null);
-    process.kill(old, "SIGKILL");
-    const back = await eventually(
-      async () => {
-        const pid = await c.ztunnelPid("node-1");
-        if (pid === null || pid === old) return false;
-        return (
-          (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("again"), 2000)).received.toString() ===
-          "again"
-        );
-      },
-      30_000,
-      100,
+    const { back } = await killZtunnel(
+      c,
+      "node-1",
+      async () =>
+        (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("again"), 2000)).received.toString() ===
+        "again",
     );
     assert.ok(back, "the new ztunnel listens in the pod again");
     const pid = await c.ztunnelPid("node-1");

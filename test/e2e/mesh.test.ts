@@ -4,34 +4,26 @@
  * below, which run in order; each leaves the mesh as it found it.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { HbonePool } from "../../src/hbone/pool.js";
-import { CertificateAuthority } from "../../src/identity/ca.js";
-import { credentialFromIssued } from "../../src/identity/credential.js";
-import { generateKeyPair } from "../../src/identity/keys.js";
 import { SpiffeId } from "../../src/identity/spiffe.js";
 import { writeClusterState } from "../../src/local/cluster-state.js";
 import { startControlPlane } from "../../src/local/cluster-up.js";
 import { NodeCapture } from "../../src/platform/capture.js";
 import { connectFrom } from "../../src/platform/netns-sockets.js";
 import { eventually, exchange, execIn, needsRoot, runCli, sha256, sleep, TestCluster } from "./cluster.js";
+import {
+  captureWire,
+  clusterCredential,
+  killZtunnel,
+  meshAnswers,
+  metricValue,
+  poolFrom,
+  recordsFrom,
+} from "./mesh-probes.js";
 import { allowOnlyClientPolicy, denyClientPolicy, ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
 
 const MB = 1024 * 1024;
-
-function metricValue(text: string, name: string, mustContain: readonly string[]): number {
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (!mustContain.every((m) => line.includes(m))) continue;
-    total += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return total;
-}
 
 describe("L4 mesh in a local cluster (node capture)", { skip: needsRoot }, () => {
   let c: TestCluster;
@@ -50,16 +42,7 @@ describe("L4 mesh in a local cluster (node capture)", { skip: needsRoot }, () =>
     clientNs = c.podNetns("mesh", "client-a");
     intruderNs = c.podNetns("mesh", "intruder");
     // Ready = the new pods' certificates are in, and the echo servers listen.
-    for (const node of ["node-1", "node-2"])
-      assert.ok(await eventually(() => c.ztunnelReady(node), 30_000), `${node} ready`);
-    for (const ip of [echoA, echoB]) {
-      const ok = await eventually(
-        async () => (await exchange(clientNs, ip, ECHO_PORT, Buffer.from("hi"))).received.toString() === "hi",
-        60_000,
-        250,
-      );
-      assert.ok(ok, `echo at ${ip} answers through the mesh`);
-    }
+    await meshAnswers(c, clientNs, [echoA, echoB]);
   });
 
   after(async () => {
@@ -169,50 +152,9 @@ describe("L4 mesh in a local cluster (node capture)", { skip: needsRoot }, () =>
     const node1 = c.node("node-1");
     let wireLog = "";
     const capture = async (send: () => Promise<void>): Promise<Buffer> => {
-      const file = join(c.home, `wire-${randomBytes(4).toString("hex")}.pcap`);
-      const dump = spawn(
-        "ip",
-        [
-          "netns",
-          "exec",
-          node1.netns,
-          "tcpdump",
-          "--immediate-mode",
-          "-Z",
-          "root",
-          "-i",
-          "eth0",
-          "-U",
-          "-s",
-          "0",
-          "-w",
-          file,
-          "tcp",
-        ],
-        {
-          stdio: ["ignore", "ignore", "pipe"],
-        },
-      );
-      let stderr = "";
-      await new Promise<void>((resolve) => {
-        const onData = (b: Buffer): void => {
-          stderr += b.toString();
-          if (stderr.includes("listening on")) resolve();
-        };
-        dump.stderr.on("data", onData);
-        dump.once("exit", () => resolve());
-      });
-      try {
-        await send();
-        await sleep(300);
-      } finally {
-        dump.kill("SIGINT");
-        await new Promise((r) => dump.once("exit", r));
-      }
-      const bytes = await readFile(file).catch(() => Buffer.alloc(0));
-      await rm(file, { force: true });
-      wireLog = `${bytes.length} bytes captured; tcpdump said: ${stderr.trim()}`;
-      return bytes;
+      const w = await captureWire(c.home, node1.netns, "eth0", send);
+      wireLog = w.log;
+      return w.bytes;
     };
     const marker = `AMBIT-MARKER-${randomBytes(8).toString("hex")}`;
     const meshWire = await capture(async () => {
@@ -329,28 +271,9 @@ describe("L4 mesh in a local cluster (node capture)", { skip: needsRoot }, () =>
   });
 
   test("HBONE CONNECT to a non-local workload or the control plane is refused with 403 (no open relay)", async () => {
-    const ca = CertificateAuthority.loadOrCreate(join(c.home, "ca"), { trustDomain: "cluster.local" });
-    const id = SpiffeId.parse("spiffe://cluster.local/ns/mesh/sa/client");
-    const { privateKey, publicKey } = generateKeyPair();
-    const source = credentialFromIssued(
-      id,
-      privateKey,
-      ca.sign(publicKey, { identity: id, ttlSeconds: 600 }),
-    );
-    const node1 = c.node("node-1");
+    const source = clusterCredential(c, "mesh", "client");
     // Dial from node-1's netns, as its ztunnel would: node-2 redirects <echo-b>:15008 to its ztunnel.
-    const pool = new HbonePool({
-      connect: (d) =>
-        new Promise((resolve, reject) => {
-          const s = connectFrom({ netns: node1.netns, host: d.host, port: d.port });
-          s.once("connect", () => {
-            s.off("error", reject);
-            s.on("error", () => {});
-            resolve(s);
-          });
-          s.once("error", reject);
-        }),
-    });
+    const pool = poolFrom(c.node("node-1").netns);
     const open = (authority: string): Promise<unknown> =>
       pool.connect({
         source,
@@ -413,15 +336,11 @@ describe("L4 mesh in a local cluster (node capture)", { skip: needsRoot }, () =>
         "capture rules removed",
       );
       const clientIp = await c.podIp("mesh", "client-a");
-      const before = (await c.accessRecords("node-1")).filter((a) =>
-        String(a["src.addr"]).startsWith(`${clientIp}:`),
-      ).length;
+      const before = await recordsFrom(c, "node-1", clientIp);
       const r = await exchange(clientNs, echoA, ECHO_PORT, Buffer.from("direct"));
       assert.equal(r.received.toString(), "direct");
       await sleep(300);
-      const afterCount = (await c.accessRecords("node-1")).filter((a) =>
-        String(a["src.addr"]).startsWith(`${clientIp}:`),
-      ).length;
+      const afterCount = await recordsFrom(c, "node-1", clientIp);
       assert.equal(afterCount, before, "no ztunnel saw the connection");
       assert.equal(await c.podPid("mesh", "echo-a"), pidBefore, "the pod kept running");
     } finally {
@@ -557,23 +476,14 @@ describe("L4 mesh in a local cluster (node capture)", { skip: needsRoot }, () =>
   });
 
   test("ztunnel restarted on a node: new connections work again", async (t) => {
-    const old = await c.ztunnelPid("node-1");
-    assert.ok(old !== null);
-    process.kill(old, "SIGKILL");
-    const started = Date.now();
-    const back = await eventually(
-      async () => {
-        const pid = await c.ztunnelPid("node-1");
-        if (pid === null || pid === old) return false;
-        return (
-          (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("back"), 2000)).received.toString() ===
-          "back"
-        );
-      },
-      30_000,
-      100,
+    const { back, ms } = await killZtunnel(
+      c,
+      "node-1",
+      async () =>
+        (await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("back"), 2000)).received.toString() ===
+        "back",
     );
     assert.ok(back, "traffic flows through the new ztunnel");
-    t.diagnostic(`ztunnel restart to first good connection: ${Date.now() - started} ms`);
+    t.diagnostic(`ztunnel restart to first good connection: ${ms} ms`);
   });
 });

@@ -11,6 +11,7 @@ import { HboneErrorCode, isHboneError } from "../../src/hbone/errors.js";
 import { HbonePool } from "../../src/hbone/pool.js";
 import {
   CLIENT_ID,
+  dialUpstream,
   FakeTimers,
   nextSessionClose,
   roundTrip,
@@ -54,13 +55,10 @@ describe("HBONE pool", () => {
     const h = await startHarness();
     const origins: (string | undefined)[] = [];
     const pool = new HbonePool({
-      connect: ({ host }, origin) =>
-        new Promise((resolve, reject) => {
-          origins.push(origin);
-          const s = net.connect({ host, port: h.port });
-          s.once("connect", () => resolve(s));
-          s.once("error", reject);
-        }),
+      connect: ({ host }, origin) => {
+        origins.push(origin);
+        return dialUpstream(host, h.port);
+      },
     });
     try {
       const params = {
