@@ -147,3 +147,38 @@ export async function killZtunnel(
   );
   return { back, ms: Date.now() - started };
 }
+
+/**
+ * No open relay: an HBONE session from `fromNetns` to `hboneIp`:15008, presenting mesh/client,
+ * gets `allowed` tunnelled and every one of `refused` answered 403.
+ */
+export async function assertOnlyRelaysTo(
+  c: TestCluster,
+  fromNetns: string,
+  hboneIp: string,
+  allowed: string,
+  refused: readonly string[],
+): Promise<void> {
+  const source = clusterCredential(c, "mesh", "client");
+  const pool = poolFrom(fromNetns);
+  const open = (authority: string): Promise<unknown> =>
+    pool.connect({
+      source,
+      dstAddress: { host: hboneIp, port: 15008 },
+      expectedIdentities: [SpiffeId.parse("spiffe://cluster.local/ns/mesh/sa/echo")],
+      authority,
+    });
+  try {
+    const ok = (await open(allowed)) as NodeJS.ReadWriteStream & { destroy(): void };
+    ok.destroy();
+    for (const target of refused) {
+      await assert.rejects(open(target), (e: { code?: string; status?: number }) => {
+        assert.equal(e.code, "HBONE_ERR_CONNECT_REFUSED", target);
+        assert.equal(e.status, 403, target);
+        return true;
+      });
+    }
+  } finally {
+    await pool.close(0);
+  }
+}

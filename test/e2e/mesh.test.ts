@@ -6,19 +6,17 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { SpiffeId } from "../../src/identity/spiffe.js";
 import { writeClusterState } from "../../src/local/cluster-state.js";
 import { startControlPlane } from "../../src/local/cluster-up.js";
 import { NodeCapture } from "../../src/platform/capture.js";
 import { connectFrom } from "../../src/platform/netns-sockets.js";
 import { eventually, exchange, execIn, needsRoot, runCli, sha256, sleep, TestCluster } from "./cluster.js";
 import {
+  assertOnlyRelaysTo,
   captureWire,
-  clusterCredential,
   killZtunnel,
   meshAnswers,
   metricValue,
-  poolFrom,
   recordsFrom,
 } from "./mesh-probes.js";
 import { allowOnlyClientPolicy, denyClientPolicy, ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
@@ -271,29 +269,11 @@ describe("L4 mesh in a local cluster (node capture)", { skip: needsRoot }, () =>
   });
 
   test("HBONE CONNECT to a non-local workload or the control plane is refused with 403 (no open relay)", async () => {
-    const source = clusterCredential(c, "mesh", "client");
     // Dial from node-1's netns, as its ztunnel would: node-2 redirects <echo-b>:15008 to its ztunnel.
-    const pool = poolFrom(c.node("node-1").netns);
-    const open = (authority: string): Promise<unknown> =>
-      pool.connect({
-        source,
-        dstAddress: { host: echoB, port: 15008 },
-        expectedIdentities: [SpiffeId.parse("spiffe://cluster.local/ns/mesh/sa/echo")],
-        authority,
-      });
-    try {
-      const ok = (await open(`${echoB}:${ECHO_PORT}`)) as NodeJS.ReadWriteStream & { destroy(): void };
-      ok.destroy();
-      for (const target of [`${c.state.control.ip}:15012`, `${echoA}:${ECHO_PORT}`]) {
-        await assert.rejects(open(target), (e: { code?: string; status?: number }) => {
-          assert.equal(e.code, "HBONE_ERR_CONNECT_REFUSED", target);
-          assert.equal(e.status, 403, target);
-          return true;
-        });
-      }
-    } finally {
-      await pool.close(0);
-    }
+    await assertOnlyRelaysTo(c, c.node("node-1").netns, echoB, `${echoB}:${ECHO_PORT}`, [
+      `${c.state.control.ip}:15012`,
+      `${echoA}:${ECHO_PORT}`,
+    ]);
   });
 
   test("monitor mode passes denied traffic unchanged and logs would_deny", async () => {
