@@ -11,6 +11,8 @@ test("bench options: defaults, durations and lists", () => {
   assert.equal(c.iperfStreams, 4);
   assert.equal(benchConfig({ iperfStreams: "8" }).iperfStreams, 8);
   assert.deepEqual(c.pods, []);
+  assert.equal(c.rounds, 1);
+  assert.equal(benchConfig({ rounds: "3" }).rounds, 3);
   assert.equal(parseDuration("--duration", "500ms"), 0.5);
   assert.equal(parseDuration("--duration", "2m"), 120);
   assert.equal(parseDuration("--duration", "7"), 7);
@@ -32,6 +34,8 @@ test("bench options: bad values name the flag, the value and what fits", () => {
     [{ rate: "0" }, /--rate "0": expected a whole number from 1/],
     [{ connections: "-3" }, /--connections "-3"/],
     [{ iperfStreams: "1" }, /--iperf-streams "1": expected a whole number from 2 to 128/],
+    [{ rounds: "0" }, /--rounds "0": expected a whole number from 1 to 20/],
+    [{ rounds: "2.5" }, /--rounds "2.5": expected a whole number/],
   ];
   for (const [flags, re] of cases) {
     assert.throws(

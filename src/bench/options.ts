@@ -15,6 +15,7 @@ export interface BenchFlags {
   bodyBytes?: string;
   scaleRate?: string;
   capture?: string;
+  rounds?: string;
 }
 
 export const BENCH_DEFAULTS = {
@@ -27,6 +28,7 @@ export const BENCH_DEFAULTS = {
   bodyBytes: 1024,
   scaleRate: 200,
   capture: "inpod",
+  rounds: 1,
 } as const;
 
 function bad(flag: string, value: string, expected: string): BenchError {
@@ -106,5 +108,6 @@ export function benchConfig(f: BenchFlags): BenchConfig {
         ? BENCH_DEFAULTS.scaleRate
         : parseInteger("--scale-rate", f.scaleRate, 1, 100_000),
     capture: parseCapture(f.capture ?? BENCH_DEFAULTS.capture),
+    rounds: f.rounds === undefined ? BENCH_DEFAULTS.rounds : parseInteger("--rounds", f.rounds, 1, 20),
   };
 }

@@ -66,8 +66,58 @@ test("bench report: comparisons are computed against direct and the sidecar mode
   assert.deepEqual(doc.comparisons.ambient_vs_sidecar, [
     { pods: 10, memory: 1.6, memory_anon: 1.5, cpu: 0.25 },
   ]);
+  assert.deepEqual(doc.comparisons.throughput_vs_best_sidecar, { "ambient-l4": { median: 2, rounds: [2] } });
   assert.equal(doc.commit, "abc1234");
   assert.ok(doc.machine.cores >= 1);
+});
+
+test("bench report: with rounds, each is compared with the better sidecar of its own round and listed", () => {
+  const withRounds = (s: ScenarioResult, gbps: number[]): ScenarioResult => ({
+    ...s,
+    throughput_gbps: [...gbps].sort((a, b) => a - b)[1] as number,
+    rounds: gbps.map((g, i) => ({
+      throughput_gbps: g,
+      throughput_multi_gbps: g + 1,
+      rps: 1000,
+      p50_ms: s.p50_ms,
+      p90_ms: s.p90_ms + i / 10,
+      p99_ms: s.p99_ms,
+      newconn_p50_ms: 2 + i,
+      newconn_p99_ms: 9,
+      cpu_s_per_1k_req: 0.3,
+    })),
+  });
+  const res: BenchResults = {
+    scenarios: {
+      direct: withRounds(scenario(0.1, 10, 0), [10, 11, 12]),
+      "ambient-l4": withRounds(scenario(0.25, 2, 80), [2, 3, 2.7]),
+      sidecar: withRounds(scenario(0.4, 1, 20), [3, 2, 3]),
+      "sidecar-stunnel": withRounds(scenario(0.4, 1, 20), [2.5, 4, 2]),
+    },
+    scale: [],
+  };
+  const doc = benchDocument(benchConfig({ rounds: "3" }), res, "abc1234");
+  // Round by round: 2 / max(3, 2.5), 3 / max(2, 4), 2.7 / max(3, 2).
+  assert.deepEqual(doc.comparisons.throughput_vs_best_sidecar["ambient-l4"], {
+    median: 0.75,
+    rounds: [0.667, 0.75, 0.9],
+  });
+  assert.equal(doc.comparisons.throughput_vs_best_sidecar.sidecar, undefined, "sidecars are the baseline");
+  const md = toMarkdown(doc);
+  assert.match(md, /3 rounds, interleaved: each figure is the median of its rounds/);
+  assert.match(md, /^- ambient-l4: 0.75 \(median; rounds 0.667, 0.75, 0.9\)$/m);
+  assert.match(
+    md,
+    /^\| ambient-l4 \| 2, 3, 2.7 \| 3, 4, 3.7 \| 0.375, 0.475, 0.575 \| 2, 3, 4 \| 0.3, 0.3, 0.3 \|$/m,
+  );
+  const html = toHtml(doc);
+  assert.equal(html.match(/<table>/g)?.length, 3, "results, busy cores, rounds: one table each");
+  assert.match(
+    html,
+    /<tr><th>scenario<\/th><th>Gbit\/s, 1 stream<\/th>/,
+    "each table's header row is a header",
+  );
+  assert.match(html, /<li>ambient-l4: 0.75 \(median; rounds 0.667, 0.75, 0.9\)<\/li>/);
 });
 
 test("bench report: Markdown has a row per scenario; HTML has the plots and the raw data", () => {

@@ -34,6 +34,11 @@ export interface Comparisons {
   readonly throughput_vs_direct: Partial<Record<ScenarioName, number>>;
   /** Multi-stream throughput (`settings.iperfStreams` parallel streams) as a fraction of direct's. */
   readonly throughput_multi_vs_direct: Partial<Record<ScenarioName, number>>;
+  /**
+   * Single-stream throughput over the better of the sidecar pairs measured (HAProxy, stunnel), per
+   * round (the paths of one round ran minutes apart, not hours) and the median of those ratios.
+   */
+  readonly throughput_vs_best_sidecar: Partial<Record<ScenarioName, { median: number; rounds: number[] }>>;
   /** Ambient / sidecar at each pod count: memory and CPU ratios. */
   /** `memory`: total RSS ratio; `memory_anon`: the same for anonymous memory (no program text). */
   readonly ambient_vs_sidecar: readonly { pods: number; memory: number; memory_anon: number; cpu: number }[];
@@ -86,6 +91,7 @@ export function comparisons(res: BenchResults): Comparisons {
     added_latency_ms: added,
     throughput_vs_direct: tput,
     throughput_multi_vs_direct: tputMulti,
+    throughput_vs_best_sidecar: versusBestSidecar(res),
     ambient_vs_sidecar: res.scale.map((s) => ({
       pods: s.pods,
       memory: s.sidecar.rss_mb > 0 ? r3(s.ambient.rss_mb / s.sidecar.rss_mb) : 0,
@@ -93,6 +99,38 @@ export function comparisons(res: BenchResults): Comparisons {
       cpu: s.sidecar.cpu_s > 0 ? r3(s.ambient.cpu_s / s.sidecar.cpu_s) : 0,
     })),
   };
+}
+
+const SIDECARS: readonly ScenarioName[] = ["sidecar", "sidecar-stunnel"];
+
+/** Each round's single-stream throughput of a scenario, or its one figure. */
+function perRound(s: ScenarioResult): number[] {
+  return s.rounds?.map((r) => r.throughput_gbps) ?? [s.throughput_gbps];
+}
+
+function versusBestSidecar(res: BenchResults): Comparisons["throughput_vs_best_sidecar"] {
+  const sidecars = SIDECARS.flatMap((n) =>
+    res.scenarios[n] === undefined ? [] : [perRound(res.scenarios[n])],
+  );
+  const out: Comparisons["throughput_vs_best_sidecar"] = {};
+  if (sidecars.length === 0) return out;
+  for (const [name, s] of Object.entries(res.scenarios) as [ScenarioName, ScenarioResult][]) {
+    if (name === "direct" || SIDECARS.includes(name)) continue;
+    const mine = perRound(s);
+    const ratios = mine.flatMap((v, i) => {
+      const best = Math.max(...sidecars.map((rs) => rs[i] ?? 0));
+      return best > 0 ? [r3(v / best)] : [];
+    });
+    if (ratios.length === 0) continue;
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    const median =
+      sorted.length % 2 === 1
+        ? (sorted[mid] as number)
+        : r3(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
+    out[name] = { median, rounds: ratios };
+  }
+  return out;
 }
 
 export function benchDocument(
@@ -118,9 +156,10 @@ export function toJson(doc: BenchDocument): string {
 
 export function toMarkdown(doc: BenchDocument): string {
   const m = doc.machine;
+  const rounds = doc.settings.rounds ?? 1;
   const lines = [
     `ambit bench — ${doc.date.slice(0, 16).replace("T", " ")} UTC, commit ${doc.commit}, ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GiB, Node ${m.node}, load ${m.load1}`,
-    `settings: ${doc.settings.rate} req/s open loop and max throughput over ${doc.settings.connections} connections for ${doc.settings.seconds} s each, ${doc.settings.bodyBytes} B responses, ${doc.settings.newConnections} new connections, iperf3 ${doc.settings.iperfSeconds} s with 1 and ${doc.settings.iperfStreams} streams, ${doc.settings.capture ?? "node"} capture`,
+    `settings: ${doc.settings.rate} req/s open loop and max throughput over ${doc.settings.connections} connections for ${doc.settings.seconds} s each, ${doc.settings.bodyBytes} B responses, ${doc.settings.newConnections} new connections, iperf3 ${doc.settings.iperfSeconds} s with 1 and ${doc.settings.iperfStreams} streams, ${doc.settings.capture ?? "node"} capture${rounds > 1 ? `; ${rounds} rounds, interleaved: each figure is the median of its rounds, errors are summed` : ""}`,
     "",
     `| scenario | p50 / p90 / p99 ms | added p90 / p99 ms | max req/s | new conn p50 / p99 ms | Gbit/s (1 / ${doc.settings.iperfStreams} streams) | CPU s / 1k req | proxy RSS (anon) MiB | errors |`,
     "|---|---|---|---|---|---|---|---|---|",
@@ -145,6 +184,30 @@ export function toMarkdown(doc: BenchDocument): string {
     lines.push(
       `| ${name} | ${s.machine_cores_at_max} | ${cores((p) => p.cores_at_max)} | ${s.machine_cores_at_multi} | ${cores((p) => p.cores_at_multi)} |`,
     );
+  }
+  const versus = Object.entries(doc.comparisons.throughput_vs_best_sidecar ?? {});
+  if (versus.length > 0) {
+    lines.push("", "single-stream throughput over the better sidecar pair's (same round):", "");
+    for (const [name, v] of versus)
+      lines.push(
+        `- ${name}: ${v.median}${v.rounds.length > 1 ? ` (median; rounds ${v.rounds.join(", ")})` : ""}`,
+      );
+  }
+  if (rounds > 1) {
+    lines.push(
+      "",
+      "each round's own figures:",
+      "",
+      "| scenario | Gbit/s, 1 stream | Gbit/s, streams | p90 ms | new conn p50 ms | CPU s / 1k req |",
+      "|---|---|---|---|---|---|",
+    );
+    for (const [name, s] of Object.entries(doc.scenarios) as [ScenarioName, ScenarioResult][]) {
+      const each = (pick: (r: NonNullable<ScenarioResult["rounds"]>[number]) => number): string =>
+        (s.rounds ?? []).map(pick).join(", ");
+      lines.push(
+        `| ${name} | ${each((r) => r.throughput_gbps)} | ${each((r) => r.throughput_multi_gbps)} | ${each((r) => r.p90_ms)} | ${each((r) => r.newconn_p50_ms)} | ${each((r) => r.cpu_s_per_1k_req)} |`,
+      );
+    }
   }
   if (doc.scale.length > 0) {
     lines.push(
@@ -249,6 +312,43 @@ function barChart(title: string, unit: string, bars: readonly { name: string; va
   return out.join("");
 }
 
+/** The Markdown report's tables, lists and lines as HTML (a line above a `|---` row is a header). */
+function markdownBlocks(lines: readonly string[]): string {
+  const out: string[] = [];
+  const cells = (l: string): string[] =>
+    l
+      .split("|")
+      .slice(1, -1)
+      .map((c) => esc(c.trim()));
+  let i = 0;
+  while (i < lines.length) {
+    const l = lines[i] ?? "";
+    if (l.startsWith("|")) {
+      const rows: string[] = [];
+      for (; i < lines.length && (lines[i] ?? "").startsWith("|"); i++) {
+        const row = lines[i] ?? "";
+        if (row.startsWith("|---")) continue;
+        const tag = (lines[i + 1] ?? "").startsWith("|---") ? "th" : "td";
+        rows.push(
+          `<tr>${cells(row)
+            .map((c) => `<${tag}>${c}</${tag}>`)
+            .join("")}</tr>`,
+        );
+      }
+      out.push(`<table>\n${rows.join("\n")}\n</table>`);
+    } else if (l.startsWith("- ")) {
+      const items: string[] = [];
+      for (; i < lines.length && (lines[i] ?? "").startsWith("- "); i++)
+        items.push(`<li>${esc((lines[i] ?? "").slice(2))}</li>`);
+      out.push(`<ul class="meta">${items.join("")}</ul>`);
+    } else {
+      if (l.trim() !== "") out.push(`<p class="meta">${esc(l)}</p>`);
+      i++;
+    }
+  }
+  return out.join("\n");
+}
+
 export function toHtml(doc: BenchDocument): string {
   const sc = Object.entries(doc.scenarios) as [ScenarioName, ScenarioResult][];
   const cdfSeries = sc.map(([name, s]) => ({ name, points: s.cdf }));
@@ -263,18 +363,7 @@ export function toHtml(doc: BenchDocument): string {
         ]
       : [];
   const md = toMarkdown(doc);
-  const table = md
-    .split("\n")
-    .filter((l) => l.startsWith("|") && !l.startsWith("|---"))
-    .map((l, i) => {
-      const cells = l
-        .split("|")
-        .slice(1, -1)
-        .map((c) => esc(c.trim()));
-      const tag = i === 0 || l.startsWith("| pods") ? "th" : "td";
-      return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join("")}</tr>`;
-    })
-    .join("\n");
+  const body = markdownBlocks(md.split("\n").slice(2));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ambit bench ${esc(doc.date)}</title>
 <style>
@@ -285,7 +374,7 @@ th{background:#f3f4f6}td:first-child,th:first-child{text-align:left}svg{max-widt
 </style></head><body>
 <h1>ambit bench</h1>
 <p class="meta">${esc(md.split("\n")[0] ?? "")}<br>${esc(md.split("\n")[1] ?? "")}</p>
-<table>${table}</table>
+${body}
 <h2>Latency CDF at ${doc.settings.rate} req/s (open loop)</h2>
 ${lineChart("Latency CDF", "latency ms (log scale)", "fraction of requests", cdfSeries, true)}
 <h2>Single-stream throughput</h2>

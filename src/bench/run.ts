@@ -3,7 +3,9 @@
  * results are ratios on the same machine at the same moment. Per path, in this order: warm-up,
  * open-loop fixed-rate latency (with the proxies' CPU and peak RSS over that phase), closed-loop
  * max throughput, new-connection latency, iperf3 single-stream throughput, then iperf3 over several
- * parallel streams (with the cores each proxy kept busy meanwhile). With `pods`, the
+ * parallel streams (with the cores each proxy kept busy meanwhile). With `rounds`, all of that again
+ * for every path, interleaved, and the medians reported (one run on this kind of machine varies by
+ * ±25 % in single-stream throughput and new-connection latency). With `pods`, the
  * scale comparison: N pods on 2 nodes, ambient (2 ztunnels) vs one sidecar proxy per pod.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -47,6 +49,12 @@ export interface BenchConfig {
   readonly scaleRate: number;
   /** Where the bench cluster captures pods' traffic (`ambit up --capture`). */
   readonly capture: CaptureMode;
+  /**
+   * Times every scenario is measured, interleaved (round 2 starts with the second scenario, and
+   * so on); each figure reported is the median of its rounds. Optional in documents written before
+   * it existed (one round).
+   */
+  readonly rounds?: number;
 }
 
 export interface ProxyUsage {
@@ -84,6 +92,21 @@ export interface ScenarioResult {
   readonly machine_cores_at_multi: number;
   /** (latency ms, fraction) points of the fixed-rate phase. */
   readonly cdf: readonly (readonly [number, number])[];
+  /** With more than one round: each round's own figures, in the order they were measured. */
+  readonly rounds?: readonly RoundFigures[];
+}
+
+/** The figures of one round that vary most from run to run on a shared machine. */
+export interface RoundFigures {
+  readonly throughput_gbps: number;
+  readonly throughput_multi_gbps: number;
+  readonly rps: number;
+  readonly p50_ms: number;
+  readonly p90_ms: number;
+  readonly p99_ms: number;
+  readonly newconn_p50_ms: number;
+  readonly newconn_p99_ms: number;
+  readonly cpu_s_per_1k_req: number;
 }
 
 export interface ScaleResult {
@@ -204,6 +227,84 @@ async function runScenario(
   return r;
 }
 
+/** Round `r`'s order: the scenarios rotated by `r`, so no path is always measured first or last. */
+export function roundOrder<T>(scenarios: readonly T[], r: number): T[] {
+  const k = scenarios.length === 0 ? 0 : r % scenarios.length;
+  return [...scenarios.slice(k), ...scenarios.slice(0, k)];
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/**
+ * One scenario's rounds as one result: every figure the median of its rounds (a proxy's per role),
+ * errors summed over all rounds, the latency CDF of the round whose p90 is closest to the median,
+ * and each round's own figures under `rounds`. One round is returned as it is.
+ */
+export function combineRounds(rs: readonly ScenarioResult[]): ScenarioResult {
+  const first = rs[0];
+  if (first === undefined) throw new Error("combineRounds: no rounds");
+  if (rs.length === 1) return first;
+  const m = (pick: (r: ScenarioResult) => number, digits = 3): number => round(median(rs.map(pick)), digits);
+  const sum = (pick: (r: ScenarioResult) => number): number => rs.reduce((a, r) => a + pick(r), 0);
+  const p90 = median(rs.map((r) => r.p90_ms));
+  const typical = rs.reduce((best, r) => (Math.abs(r.p90_ms - p90) < Math.abs(best.p90_ms - p90) ? r : best));
+  const proxies = first.proxies.map((p, i) => {
+    const of = (pick: (q: ProxyUsage) => number): number =>
+      round(median(rs.map((r) => (r.proxies[i] === undefined ? 0 : pick(r.proxies[i] as ProxyUsage)))));
+    return {
+      role: p.role,
+      pid: p.pid,
+      rss_mb: of((q) => q.rss_mb),
+      anon_mb: of((q) => q.anon_mb),
+      cpu_s: of((q) => q.cpu_s),
+      cores_at_max: of((q) => q.cores_at_max),
+      cores_at_multi: of((q) => q.cores_at_multi),
+    };
+  });
+  return {
+    throughput_gbps: m((r) => r.throughput_gbps),
+    throughput_multi_gbps: m((r) => r.throughput_multi_gbps),
+    rps: m((r) => r.rps, 0),
+    p50_ms: m((r) => r.p50_ms),
+    p90_ms: m((r) => r.p90_ms),
+    p99_ms: m((r) => r.p99_ms),
+    newconn_p50_ms: m((r) => r.newconn_p50_ms),
+    newconn_p99_ms: m((r) => r.newconn_p99_ms),
+    cpu_s_per_1k_req: m((r) => r.cpu_s_per_1k_req, 4),
+    proxy_rss_mb: m((r) => r.proxy_rss_mb, 2),
+    proxy_anon_mb: m((r) => r.proxy_anon_mb, 2),
+    rate: {
+      target: first.rate.target,
+      achieved: m((r) => r.rate.achieved, 1),
+      errors: sum((r) => r.rate.errors),
+    },
+    errors: {
+      fixed_rate: sum((r) => r.errors.fixed_rate),
+      max_rps: sum((r) => r.errors.max_rps),
+      newconn: sum((r) => r.errors.newconn),
+    },
+    proxies,
+    machine_cores_at_max: m((r) => r.machine_cores_at_max, 2),
+    machine_cores_at_multi: m((r) => r.machine_cores_at_multi, 2),
+    cdf: typical.cdf,
+    rounds: rs.map((r) => ({
+      throughput_gbps: r.throughput_gbps,
+      throughput_multi_gbps: r.throughput_multi_gbps,
+      rps: r.rps,
+      p50_ms: r.p50_ms,
+      p90_ms: r.p90_ms,
+      p99_ms: r.p99_ms,
+      newconn_p50_ms: r.newconn_p50_ms,
+      newconn_p99_ms: r.newconn_p99_ms,
+      cpu_s_per_1k_req: r.cpu_s_per_1k_req,
+    })),
+  };
+}
+
 function round(v: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
@@ -217,11 +318,19 @@ export async function runBench(c: BenchConfig, progress: (line: string) => void)
   try {
     for (const p of Object.keys(PATH_NAMESPACES) as (keyof typeof PATH_NAMESPACES)[])
       cluster.startIperfServer(cluster.server[p]);
-    const scenarios: Partial<Record<ScenarioName, ScenarioResult>> = {};
-    for (const name of c.scenarios) {
-      const setup = await pathSetup(name, cluster, dir, pairs);
-      scenarios[name] = await runScenario(setup, c, progress, name);
+    const setups = new Map<ScenarioName, PathSetup>();
+    for (const name of c.scenarios) setups.set(name, await pathSetup(name, cluster, dir, pairs));
+    const rounds = c.rounds ?? 1;
+    const measured = new Map<ScenarioName, ScenarioResult[]>(c.scenarios.map((n) => [n, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const name of roundOrder(c.scenarios, r)) {
+        const label = rounds > 1 ? `${name} (round ${r + 1}/${rounds})` : name;
+        const setup = setups.get(name) as PathSetup;
+        measured.get(name)?.push(await runScenario(setup, c, progress, label));
+      }
     }
+    const scenarios: Partial<Record<ScenarioName, ScenarioResult>> = {};
+    for (const name of c.scenarios) scenarios[name] = combineRounds(measured.get(name) ?? []);
     const scale: ScaleResult[] = [];
     for (const n of c.pods) scale.push(await runScale(n, c, cluster, dir, progress));
     return { scenarios, scale };

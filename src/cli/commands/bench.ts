@@ -45,6 +45,11 @@ export function register(program: Command): void {
       "capture mode of the bench cluster: inpod or node (ambit up --capture)",
       "inpod",
     )
+    .option(
+      "--rounds <n>",
+      "measure every scenario this many times, interleaved, and report the medians (the per-round figures are kept)",
+      "1",
+    )
     .option("-o, --output <format>", "text, md, json or html", "text")
     .option("--html <file>", "also write the HTML report (plots) to this file")
     .option("--out <file>", "write the output to this file instead of stdout")
