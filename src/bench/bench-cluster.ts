@@ -21,6 +21,7 @@ import { podNames } from "../local/cluster-plan.js";
 import { requireClusterState } from "../local/cluster-state.js";
 import { readAgentStatus } from "../local/cluster-up.js";
 import { connectFrom } from "../platform/netns-sockets.js";
+import { interrupted } from "./errors.js";
 import { pathAnswers } from "./http-load.js";
 
 export const APP_PORT = 8080;
@@ -138,9 +139,15 @@ function cli(args: readonly string[], home: string): string {
   return r.stdout;
 }
 
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  f: () => Promise<T | undefined>,
+  signal?: AbortSignal,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (signal?.aborted) throw interrupted();
     const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
@@ -154,6 +161,8 @@ export async function startBenchCluster(o: {
   /** `ambit up --capture`; default in-pod (as `ambit up`). */
   capture?: CaptureMode;
   progress: (line: string) => void;
+  /** Aborting it stops the set-up at its next step, and what was built is removed. */
+  signal?: AbortSignal;
 }): Promise<BenchCluster> {
   const name = `bn${randomBytes(3).toString("hex").slice(0, 5)}`;
   const home = mkdtempSync(join(tmpdir(), "ambit-bench-"));
@@ -169,6 +178,7 @@ export async function startBenchCluster(o: {
     const capture = o.capture ?? "inpod";
     o.progress(`starting a 2-node local cluster "${name}" (ambit up, ${capture} capture)`);
     cli(["up", "--name", name, "--nodes", "2", "--capture", capture], home);
+    if (o.signal?.aborted) throw interrupted();
     const admin = await AdminClient.connect({ home });
     const apply = async (yaml: string): Promise<void> => {
       await admin.post("/v1/apply", { sources: [{ filename: "<bench>", yaml }] });
@@ -178,16 +188,21 @@ export async function startBenchCluster(o: {
     };
     await apply(benchManifests(o.bodyBytes));
     const waitForPods = async (namespace: string, names: readonly string[]): Promise<PodRef[]> =>
-      until(`pods ${names.join(", ")} in ${namespace}`, 180_000, async () => {
-        const s = await readAgentStatus(home);
-        const out: PodRef[] = [];
-        for (const n of names) {
-          const p = s?.pods[`${namespace}/${n}`];
-          if (p?.state !== "running") return undefined;
-          out.push({ namespace, name: n, ip: p.ip, netns: podNames(name, namespace, n).netns });
-        }
-        return out;
-      });
+      until(
+        `pods ${names.join(", ")} in ${namespace}`,
+        180_000,
+        async () => {
+          const s = await readAgentStatus(home);
+          const out: PodRef[] = [];
+          for (const n of names) {
+            const p = s?.pods[`${namespace}/${n}`];
+            if (p?.state !== "running") return undefined;
+            out.push({ namespace, name: n, ip: p.ip, netns: podNames(name, namespace, n).netns });
+          }
+          return out;
+        },
+        o.signal,
+      );
     o.progress("waiting for the bench pods and the waypoint");
     const client = {} as Record<keyof typeof PATH_NAMESPACES, PodRef>;
     const server = {} as Record<keyof typeof PATH_NAMESPACES, PodRef>;
@@ -197,12 +212,17 @@ export async function startBenchCluster(o: {
       server[path] = s as PodRef;
     }
     await waitForPods(PATH_NAMESPACES.l7, ["waypoint-0"]);
-    const l7Vip = await until("the VIP of server.bench-l7", 30_000, async () => {
-      const r = (await admin.get(`/v1/registry/services?namespace=${PATH_NAMESPACES.l7}`)) as {
-        items: { name: string; vip?: string }[];
-      };
-      return r.items.find((x) => x.name === "server")?.vip;
-    });
+    const l7Vip = await until(
+      "the VIP of server.bench-l7",
+      30_000,
+      async () => {
+        const r = (await admin.get(`/v1/registry/services?namespace=${PATH_NAMESPACES.l7}`)) as {
+          items: { name: string; vip?: string }[];
+        };
+        return r.items.find((x) => x.name === "server")?.vip;
+      },
+      o.signal,
+    );
     // Running pods are not yet a working mesh path (the waypoint's config and certificate, the
     // ztunnels' view of it): measure nothing until each path has answered a request.
     const paths: [string, PodRef, string, string][] = [
@@ -212,13 +232,18 @@ export async function startBenchCluster(o: {
     ];
     for (const [path, from, host, hostHeader] of paths) {
       o.progress(`waiting for the ${path} path to answer`);
-      await until(`a 2xx answer through the ${path} path`, 90_000, async () => {
-        const target = {
-          connect: () => connectFrom({ netns: from.netns, host, port: APP_PORT }),
-          host: hostHeader,
-        };
-        return (await pathAnswers(target)) ? true : undefined;
-      });
+      await until(
+        `a 2xx answer through the ${path} path`,
+        90_000,
+        async () => {
+          const target = {
+            connect: () => connectFrom({ netns: from.netns, host, port: APP_PORT }),
+            host: hostHeader,
+          };
+          return (await pathAnswers(target)) ? true : undefined;
+        },
+        o.signal,
+      );
     }
     const status = await readAgentStatus(home);
     const ztunnelPids = ["node-1", "node-2"].map((n) => status?.ztunnels[n]?.pid ?? 0);

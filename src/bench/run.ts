@@ -22,6 +22,7 @@ import {
   serverCommand,
   startBenchCluster,
 } from "./bench-cluster.js";
+import { interruptible } from "./errors.js";
 import { fixedRate, type LoadTarget, maxThroughput, newConnections } from "./http-load.js";
 import { iperfThroughput } from "./iperf.js";
 import { cdf } from "./percentiles.js";
@@ -310,31 +311,51 @@ function round(v: number, digits = 2): number {
   return Math.round(v * f) / f;
 }
 
-/** Runs the benchmark on a fresh cluster and removes the cluster afterwards. */
-export async function runBench(c: BenchConfig, progress: (line: string) => void): Promise<BenchResults> {
-  const cluster = await startBenchCluster({ bodyBytes: c.bodyBytes, capture: c.capture, progress });
+/**
+ * Runs the benchmark on a fresh cluster and removes the cluster afterwards. When `signal` aborts
+ * (the CLI's SIGINT/SIGTERM), the step in progress is abandoned, the cluster and every sidecar
+ * proxy are removed, and the run rejects with BENCH_ERR_INTERRUPTED.
+ */
+export async function runBench(
+  c: BenchConfig,
+  progress: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<BenchResults> {
+  // The set-up watches the signal itself, between its steps, and removes what it built.
+  const cluster = await startBenchCluster({
+    bodyBytes: c.bodyBytes,
+    capture: c.capture,
+    progress,
+    ...(signal === undefined ? {} : { signal }),
+  });
+  const run = interruptible(signal);
+  // Steps abandoned by an interruption keep running a little: they report nothing more.
+  const say = (line: string): void => {
+    if (signal?.aborted !== true) progress(line);
+  };
   const dir = mkdtempSync(join(tmpdir(), "ambit-bench-sidecars-"));
-  const pairs: SidecarPair[] = [];
+  const pairs = new Set<SidecarPair>();
   try {
     for (const p of Object.keys(PATH_NAMESPACES) as (keyof typeof PATH_NAMESPACES)[])
       cluster.startIperfServer(cluster.server[p]);
     const setups = new Map<ScenarioName, PathSetup>();
-    for (const name of c.scenarios) setups.set(name, await pathSetup(name, cluster, dir, pairs));
+    for (const name of c.scenarios) setups.set(name, await run.step(pathSetup(name, cluster, dir, pairs)));
     const rounds = c.rounds ?? 1;
     const measured = new Map<ScenarioName, ScenarioResult[]>(c.scenarios.map((n) => [n, []]));
     for (let r = 0; r < rounds; r++) {
       for (const name of roundOrder(c.scenarios, r)) {
         const label = rounds > 1 ? `${name} (round ${r + 1}/${rounds})` : name;
         const setup = setups.get(name) as PathSetup;
-        measured.get(name)?.push(await runScenario(setup, c, progress, label));
+        measured.get(name)?.push(await run.step(runScenario(setup, c, say, label)));
       }
     }
     const scenarios: Partial<Record<ScenarioName, ScenarioResult>> = {};
     for (const name of c.scenarios) scenarios[name] = combineRounds(measured.get(name) ?? []);
     const scale: ScaleResult[] = [];
-    for (const n of c.pods) scale.push(await runScale(n, c, cluster, dir, progress));
+    for (const n of c.pods) scale.push(await run.step(runScale(n, c, cluster, dir, pairs, say)));
     return { scenarios, scale };
   } finally {
+    run.dispose();
     progress("removing the bench cluster");
     for (const p of pairs) await p.stop();
     await cluster.down();
@@ -346,7 +367,7 @@ async function pathSetup(
   name: ScenarioName,
   k: BenchCluster,
   dir: string,
-  pairs: SidecarPair[],
+  pairs: Set<SidecarPair>,
 ): Promise<PathSetup> {
   const ztunnels = [
     { role: "ztunnel node-1", pid: k.ztunnelPids[0] ?? 0 },
@@ -381,7 +402,7 @@ async function pathSetup(
         ports: [ports.app, ports.iperf],
         dir: pairDir,
       });
-      pairs.push(pair);
+      pairs.add(pair);
       const kind = name === "sidecar" ? "haproxy" : "stunnel";
       return {
         target: targetFrom(
@@ -411,6 +432,8 @@ async function runScale(
   c: BenchConfig,
   k: BenchCluster,
   dir: string,
+  /** Every sidecar pair started is in here until it is stopped (an interrupted run stops the rest). */
+  pairs: Set<SidecarPair>,
   progress: (line: string) => void,
 ): Promise<ScaleResult> {
   const pairsCount = Math.max(1, Math.floor(n / 2));
@@ -469,16 +492,16 @@ async function runScale(
     for (let i = 0; i < pairsCount; i++) {
       const cl = scPods.get(`client-${i}`) as PodRef;
       const sv = scPods.get(`server-${i}`) as PodRef;
-      sidecars.push(
-        await startSidecarPair({
-          kind: "haproxy",
-          clientNetns: cl.netns,
-          serverNetns: sv.netns,
-          serverIp: sv.ip,
-          ports: [{ local: 15001, tls: 15443, target: APP_PORT }],
-          dir: mkdtempSync(join(dir, `scale-${n}-${i}-`)),
-        }),
-      );
+      const pair = await startSidecarPair({
+        kind: "haproxy",
+        clientNetns: cl.netns,
+        serverNetns: sv.netns,
+        serverIp: sv.ip,
+        ports: [{ local: 15001, tls: 15443, target: APP_PORT }],
+        dir: mkdtempSync(join(dir, `scale-${n}-${i}-`)),
+      });
+      sidecars.push(pair);
+      pairs.add(pair);
     }
     progress(`scale ${n} pods: sidecars, ${c.scaleRate} req/s over ${pairsCount} pairs`);
     const scTargets = Array.from({ length: pairsCount }, (_, i) =>
@@ -511,7 +534,10 @@ async function runScale(
     );
     return r;
   } finally {
-    for (const s of sidecars) await s.stop();
+    for (const s of sidecars) {
+      await s.stop();
+      pairs.delete(s);
+    }
     // The next pod count starts from the bench pods alone: ztunnel memory grows with the pods it serves.
     await k.remove(docs.join("---\n"));
   }

@@ -86,9 +86,33 @@ export function register(program: Command): void {
       const { writeFileSync, mkdirSync } = await import("node:fs");
       const { join } = await import("node:path");
       const started = Date.now();
-      const results = await runBench(config, (line) =>
-        process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`),
-      );
+      const progress = (line: string): void => {
+        process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+      };
+      // Ctrl-C (or SIGTERM) stops the run and removes what it built; a second one leaves at once.
+      const stop = new AbortController();
+      const onSignal = (sig: NodeJS.Signals): void => {
+        if (stop.signal.aborted) {
+          process.stderr.write(`${sig} again: leaving now; \`ip netns list\` shows what is left\n`);
+          process.exit(130);
+        }
+        progress(`${sig}: stopping (${sig} again to leave without removing the bench cluster)`);
+        stop.abort();
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+      let results: Awaited<ReturnType<typeof runBench>>;
+      try {
+        results = await runBench(config, progress, stop.signal);
+      } catch (e) {
+        if (!stop.signal.aborted) throw e;
+        // Steps abandoned by the interruption may still hold timers and sockets: do not wait for them.
+        process.stderr.write(`error: ${(e as Error).message} [${BenchErrorCode.Interrupted}]\n`);
+        process.exit(130);
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
       const doc = report.benchDocument(config, results, report.gitCommit(repoRoot()));
       const text =
         format === "json"
