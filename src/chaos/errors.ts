@@ -15,6 +15,8 @@ export const ChaosErrorCode = {
   UNSUPPORTED: "CHAOS_ERR_UNSUPPORTED",
   /** The cluster is not ready for a run (no cluster, the load's pods missing, no steady state). */
   CLUSTER: "CHAOS_ERR_CLUSTER",
+  /** SIGINT or SIGTERM during a run: the load stopped and every fault the steps left was undone. */
+  INTERRUPTED: "CHAOS_ERR_INTERRUPTED",
 } as const;
 export type ChaosErrorCode = (typeof ChaosErrorCode)[keyof typeof ChaosErrorCode];
 

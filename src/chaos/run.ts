@@ -24,6 +24,12 @@ export interface RunOptions {
   readonly progress?: (line: string) => void;
   /** How long to wait for the fixture and a first successful request (default 120 s). */
   readonly settleTimeoutMs?: number;
+  /**
+   * Aborting it (the CLI's Ctrl-C) ends the run early: no further step fires, the step in progress
+   * is told to stop, the load stops, every fault left is undone, and the run rejects with
+   * CHAOS_ERR_INTERRUPTED. Nothing is judged.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The built-in scenarios' directory (from src/chaos or dist/src/chaos). */
@@ -31,7 +37,26 @@ export function builtinScenarioDir(repoRoot: string): string {
   return join(repoRoot, "chaos", "scenarios");
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less if `signal` aborts first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+function interruptedBeforeLoad(name: string): ChaosError {
+  return new ChaosError(
+    ChaosErrorCode.INTERRUPTED,
+    `${name}: interrupted before the load started; no fault was made`,
+  );
+}
 
 async function resolveTarget(
   home: string,
@@ -90,6 +115,7 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ChaosResu
   );
   const probe = Buffer.from("chaos steady-state probe");
   for (;;) {
+    if (o.signal?.aborted) throw interruptedBeforeLoad(s.name);
     const r = await oneRequest(target, probe, 5000, connectInNetns);
     if (r.ok) break;
     if (Date.now() > settleDeadline)
@@ -97,13 +123,17 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ChaosResu
         ChaosErrorCode.CLUSTER,
         `no steady state: requests to ${target.host}:${target.port} fail (${r.error})`,
       );
-    await sleep(500);
+    await sleep(500, o.signal);
   }
+  if (o.signal?.aborted) throw interruptedBeforeLoad(s.name);
 
   const scale = o.durationS !== undefined ? o.durationS / s.load.durationS : 1;
   const durationMs = s.load.durationS * scale * 1000;
   const load = new LoadGenerator({ ...target, rps: s.load.rps, timeoutMs: s.load.timeoutMs });
   const abort = new AbortController();
+  // The user's interruption reaches a step in progress through the steps' own signal.
+  const interrupt = (): void => abort.abort();
+  o.signal?.addEventListener("abort", interrupt, { once: true });
   const cleanups: (() => Promise<void>)[] = [];
   const ctx: ActionContext = {
     home: o.home,
@@ -128,7 +158,8 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ChaosResu
     for (const step of s.steps) {
       const at = step.atS * scale * 1000;
       const wait = at - load.elapsed();
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) await sleep(wait, abort.signal);
+      if (abort.signal.aborted) break;
       faultAtMs ??= load.elapsed();
       const atS = Math.round(load.elapsed() / 100) / 10;
       try {
@@ -142,13 +173,21 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ChaosResu
       }
     }
     const left = durationMs - load.elapsed();
-    if (left > 0) await sleep(left);
+    if (left > 0) await sleep(left, abort.signal);
   } finally {
     clearInterval(ticker);
+    o.signal?.removeEventListener("abort", interrupt);
     abort.abort();
   }
   const summary = await load.stop();
+  const undone = cleanups.length;
   for (const undo of cleanups.reverse()) await undo().catch(() => {});
+  if (o.signal?.aborted) {
+    throw new ChaosError(
+      ChaosErrorCode.INTERRUPTED,
+      `${s.name}: interrupted at t=${(load.elapsed() / 1000).toFixed(1)}s after ${outcomes.length} of ${s.steps.length} step(s); the load stopped and ${undone} fault(s) left by the steps were undone; nothing was judged`,
+    );
+  }
   return judge({
     scenario: s.name,
     slo: s.slo,
