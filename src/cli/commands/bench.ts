@@ -123,6 +123,10 @@ export function register(program: Command): void {
       if (flags.out !== undefined) writeFileSync(flags.out, text);
       else process.stdout.write(text);
       if (flags.html !== undefined) writeFileSync(flags.html, report.toHtml(doc));
+      if ((config.rounds ?? 1) === 1 && config.scenarios.length > 1)
+        process.stderr.write(
+          "one round: on a small shared machine single-stream throughput and new-connection latency vary by ±25 % from run to run; --rounds 3 reports medians (docs/bench.md)\n",
+        );
       if (flags.save) {
         const dir = join(repoRoot(), "bench", "results");
         mkdirSync(dir, { recursive: true });
