@@ -98,17 +98,18 @@ export interface ScenarioResult {
 }
 
 /** The figures of one round that vary most from run to run on a shared machine. */
-export interface RoundFigures {
-  readonly throughput_gbps: number;
-  readonly throughput_multi_gbps: number;
-  readonly rps: number;
-  readonly p50_ms: number;
-  readonly p90_ms: number;
-  readonly p99_ms: number;
-  readonly newconn_p50_ms: number;
-  readonly newconn_p99_ms: number;
-  readonly cpu_s_per_1k_req: number;
-}
+const ROUND_FIELDS = [
+  "throughput_gbps",
+  "throughput_multi_gbps",
+  "rps",
+  "p50_ms",
+  "p90_ms",
+  "p99_ms",
+  "newconn_p50_ms",
+  "newconn_p99_ms",
+  "cpu_s_per_1k_req",
+] as const;
+export type RoundFigures = Pick<ScenarioResult, (typeof ROUND_FIELDS)[number]>;
 
 export interface ScaleResult {
   readonly pods: number;
@@ -292,17 +293,7 @@ export function combineRounds(rs: readonly ScenarioResult[]): ScenarioResult {
     machine_cores_at_max: m((r) => r.machine_cores_at_max, 2),
     machine_cores_at_multi: m((r) => r.machine_cores_at_multi, 2),
     cdf: typical.cdf,
-    rounds: rs.map((r) => ({
-      throughput_gbps: r.throughput_gbps,
-      throughput_multi_gbps: r.throughput_multi_gbps,
-      rps: r.rps,
-      p50_ms: r.p50_ms,
-      p90_ms: r.p90_ms,
-      p99_ms: r.p99_ms,
-      newconn_p50_ms: r.newconn_p50_ms,
-      newconn_p99_ms: r.newconn_p99_ms,
-      cpu_s_per_1k_req: r.cpu_s_per_1k_req,
-    })),
+    rounds: rs.map((r) => Object.fromEntries(ROUND_FIELDS.map((k) => [k, r[k]])) as RoundFigures),
   };
 }
 

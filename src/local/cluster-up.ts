@@ -250,7 +250,8 @@ async function tail(file: string, lines = 8): Promise<string> {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -264,7 +265,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function waitForControlPlane(home: string, pid: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (!alive(pid)) {
+    if (!processAlive(pid)) {
       throw new LocalError(
         LocalErrorCode.START,
         `the control plane exited; its log says:\n${await tail(join(logsDir(home), "control.log"))}`,

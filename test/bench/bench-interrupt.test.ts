@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { test } from "node:test";
+import { processAlive } from "../../src/local/cluster-up.js";
 import { CLI, eventually, needsRoot } from "../e2e/cluster.js";
 
 function netnsOf(cluster: string): string[] {
@@ -23,15 +24,6 @@ function pidsIn(netns: string): number[] {
     .split("\n")
     .filter((l) => l.trim() !== "")
     .map(Number);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test("ambit bench: SIGINT while measuring removes the cluster and the sidecars, exit 130", {
@@ -65,8 +57,8 @@ test("ambit bench: SIGINT while measuring removes the cluster and the sidecars, 
     assert.match(stderr, /\[BENCH_ERR_INTERRUPTED\]/);
     assert.deepEqual(netnsOf(cluster), [], "no network namespace of the bench cluster is left");
     // Processes that were killed may take a moment to be reaped by their parents.
-    await eventually(async () => !pids.some(alive), 10_000);
-    assert.deepEqual(pids.filter(alive), [], "every process that ran in them is gone");
+    await eventually(async () => !pids.some(processAlive), 10_000);
+    assert.deepEqual(pids.filter(processAlive), [], "every process that ran in them is gone");
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
   }
