@@ -22,8 +22,8 @@ import {
   serverCommand,
   startBenchCluster,
 } from "./bench-cluster.js";
-import { interruptible } from "./errors.js";
 import { fixedRate, type LoadTarget, maxThroughput, newConnections } from "./http-load.js";
+import { interruptible } from "./interrupt.js";
 import { iperfThroughput } from "./iperf.js";
 import { cdf } from "./percentiles.js";
 import { CpuMeter, MachineCpuMeter, RssSampler, rssMiB } from "./proc-stats.js";

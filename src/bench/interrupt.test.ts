@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isAmbitError } from "../errors.js";
-import { interruptible } from "./errors.js";
+import { interruptible } from "./interrupt.js";
 
 const isInterrupted = (e: unknown): boolean => isAmbitError(e, "BENCH_ERR_INTERRUPTED");
 
