@@ -41,13 +41,21 @@ export interface UpResult {
   readonly pods: number;
 }
 
-export async function clusterUp(config: ClusterConfig, progress: Progress): Promise<UpResult> {
+/**
+ * Builds the cluster step by step. When `signal` aborts (the CLI's Ctrl-C), the build stops at the
+ * next step or wait, what was created is torn down, and it rejects with LOCAL_ERR_INTERRUPTED.
+ */
+export async function clusterUp(
+  config: ClusterConfig,
+  progress: Progress,
+  signal?: AbortSignal,
+): Promise<UpResult> {
   await preflight(config);
   const state = planCluster(config, new Date());
   await mkdir(logsDir(config.home), { recursive: true, mode: 0o700 });
   await writeClusterState(state);
   try {
-    return await build(config, state, progress);
+    return await build(config, state, progress, signal);
   } catch (e) {
     progress(`✗ ${(e as Error).message}`);
     progress("  tearing down what was created…");
@@ -91,17 +99,36 @@ async function preflight(config: ClusterConfig): Promise<void> {
   }
 }
 
-async function step<T>(progress: Progress, title: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  const r = await fn();
-  progress(`✓ ${title} (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
-  return r;
+function interruptedUp(): LocalError {
+  return new LocalError(
+    LocalErrorCode.INTERRUPTED,
+    "interrupted before the cluster was up: what was created is torn down (`ambit up` again starts afresh)",
+  );
 }
 
-async function build(config: ClusterConfig, state: ClusterState, progress: Progress): Promise<UpResult> {
+/** Throws LOCAL_ERR_INTERRUPTED once `signal` has aborted (between steps and in every wait). */
+function checkInterrupt(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw interruptedUp();
+}
+
+async function build(
+  config: ClusterConfig,
+  state: ClusterState,
+  progress: Progress,
+  signal: AbortSignal | undefined,
+): Promise<UpResult> {
+  // A step runs to its end (what it creates is recorded for the tear-down); the build stops before
+  // the next one, and the waits inside a step stop on their own.
+  const step = async <T>(title: string, fn: () => Promise<T>): Promise<T> => {
+    checkInterrupt(signal);
+    const t0 = performance.now();
+    const r = await fn();
+    progress(`✓ ${title} (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
+    checkInterrupt(signal);
+    return r;
+  };
   const ip = new IpTool();
   await step(
-    progress,
     `network: fabric, control plane and ${state.nodes.length} node namespaces (${config.prefix}-*)`,
     async () => {
       await applyTopology(clusterTopology(config), ip);
@@ -114,16 +141,11 @@ async function build(config: ClusterConfig, state: ClusterState, progress: Progr
       }
     },
   );
-  await step(
-    progress,
-    `control plane in ${state.control.netns} (xDS ${state.control.xdsAddress})`,
-    async () => {
-      await startControlPlane(state);
-    },
-  );
+  await step(`control plane in ${state.control.netns} (xDS ${state.control.xdsAddress})`, async () => {
+    await startControlPlane(state, signal);
+  });
   const admin = await AdminClient.connect({ home: config.home });
   await step(
-    progress,
     `nodes ${state.nodes.map((n) => n.name).join(", ")} registered, node tokens issued`,
     async () => {
       await admin.post("/v1/apply", {
@@ -132,16 +154,16 @@ async function build(config: ClusterConfig, state: ClusterState, progress: Progr
       for (const n of state.nodes) await admin.post("/v1/tokens", { kind: "node", node: n.name });
     },
   );
-  await step(progress, "node agent and one ztunnel per node started", async () => {
+  await step("node agent and one ztunnel per node started", async () => {
     state.agent.pid = spawnDetached(
       [process.execPath, cliEntry(config.repoRoot), "node-agent", "--home", config.home],
       join(logsDir(config.home), "agent.log"),
     );
     await writeClusterState(state);
-    await waitForZtunnels(state, 30_000);
+    await waitForZtunnels(state, 30_000, signal);
   });
   if (config.files.length > 0) {
-    await step(progress, `applied ${config.files.join(", ")}`, async () => {
+    await step(`applied ${config.files.join(", ")}`, async () => {
       const sources = await readSources(config.files);
       try {
         await admin.post("/v1/apply", { sources });
@@ -157,11 +179,10 @@ async function build(config: ClusterConfig, state: ClusterState, progress: Progr
     });
   }
   const pods = await step(
-    progress,
     "every pod's network, capture and process up and serving; ztunnels ready",
     async () => {
-      const n = await waitForPods(state, admin, 60_000);
-      await waitForZtunnels(state, 30_000);
+      const n = await waitForPods(state, admin, 60_000, signal);
+      await waitForZtunnels(state, 30_000, signal);
       return n;
     },
   );
@@ -169,7 +190,7 @@ async function build(config: ClusterConfig, state: ClusterState, progress: Progr
 }
 
 /** Starts `ambit control` in the control netns (also to restart it), records its pid, waits for the admin API. */
-export async function startControlPlane(state: ClusterState): Promise<void> {
+export async function startControlPlane(state: ClusterState, signal?: AbortSignal): Promise<void> {
   state.control.pid = spawnDetached(
     [
       "ip",
@@ -187,7 +208,7 @@ export async function startControlPlane(state: ClusterState): Promise<void> {
     join(logsDir(state.home), "control.log"),
   );
   await writeClusterState(state);
-  await waitForControlPlane(state.home, state.control.pid);
+  await waitForControlPlane(state.home, state.control.pid, signal);
 }
 
 async function buildControlNetns(state: ClusterState, ip: IpTool): Promise<void> {
@@ -262,9 +283,10 @@ export function processAlive(pid: number): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitForControlPlane(home: string, pid: number): Promise<void> {
+async function waitForControlPlane(home: string, pid: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
+    checkInterrupt(signal);
     if (!processAlive(pid)) {
       throw new LocalError(
         LocalErrorCode.START,
@@ -286,11 +308,16 @@ async function waitForControlPlane(home: string, pid: number): Promise<void> {
 }
 
 /** Every node's ztunnel answers 200 on /healthz/ready (first xDS config and local certificates in). */
-export async function waitForZtunnels(state: ClusterState, timeoutMs: number): Promise<void> {
+export async function waitForZtunnels(
+  state: ClusterState,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const node of state.nodes) {
     let last = "no answer";
     for (;;) {
+      checkInterrupt(signal);
       try {
         const r = await httpGetInNetns(
           node.netns,
@@ -326,10 +353,12 @@ export async function waitForPods(
   state: ClusterState,
   admin: AdminClient,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const serving = new Set<string>(); // probed once they answer, not again every round
   for (;;) {
+    checkInterrupt(signal);
     const reg = await admin.get<Registry & { version?: number }>("/v1/registry");
     const wanted = desiredPods(reg, state.nodes, state.prefix);
     const status = await readAgentStatus(state.home);

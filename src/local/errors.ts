@@ -21,6 +21,8 @@ export const LocalErrorCode = {
   HANDOVER: "LOCAL_ERR_HANDOVER",
   /** The node agent's control socket is not there or did not answer (is the cluster up?). */
   AGENT: "LOCAL_ERR_AGENT",
+  /** `ambit up` got SIGINT/SIGTERM: it stopped at the next step and removed what it had created. */
+  INTERRUPTED: "LOCAL_ERR_INTERRUPTED",
 } as const;
 export type LocalErrorCode = (typeof LocalErrorCode)[keyof typeof LocalErrorCode];
 

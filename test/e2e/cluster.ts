@@ -278,3 +278,54 @@ export async function execIn(netns: string, argv: readonly string[]): Promise<st
   const { stdout } = await execFileP("ip", ["netns", "exec", netns, ...argv], { timeout: 20_000 });
   return stdout;
 }
+
+/** The network namespaces whose names start with a cluster's prefix (`<name>-…`). */
+export async function netnsOfCluster(name: string): Promise<string[]> {
+  const { stdout } = await execFileP("ip", ["netns", "list"]);
+  return stdout
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter((n) => n.startsWith(`${name}-`));
+}
+
+/** The pids of the processes running in a network namespace. */
+export async function pidsInNetns(netns: string): Promise<number[]> {
+  const { stdout } = await execFileP("ip", ["netns", "pids", netns]);
+  return stdout
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map(Number);
+}
+
+/**
+ * Starts the CLI with `args`, waits until its output matches `ready`, sends it SIGINT and returns
+ * its exit code and output, with what `atReady` returned when it was ready (state to check after).
+ */
+export async function interruptCli<T>(
+  args: readonly string[],
+  ready: RegExp,
+  atReady: (output: string) => Promise<T>,
+  readyTimeoutMs = 240_000,
+): Promise<{ code: number | null; output: string; sentAt: number; before: T }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const add = (b: Buffer): void => {
+    output += b.toString();
+  };
+  child.stdout.on("data", add);
+  child.stderr.on("data", add);
+  const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+  try {
+    if (
+      !(await eventually(async () => ready.test(output) || child.exitCode !== null, readyTimeoutMs)) ||
+      !ready.test(output)
+    )
+      throw new Error(`never reached ${ready}:\n${output}`);
+    const before = await atReady(output);
+    const sentAt = Date.now();
+    child.kill("SIGINT");
+    return { code: await exited, output, sentAt, before };
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+}
