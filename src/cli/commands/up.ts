@@ -62,7 +62,9 @@ export function register(program: Command): void {
           process.stderr.write(`${sig} again: leaving now; \`ambit down\` removes what was created\n`);
           process.exit(130);
         }
-        process.stderr.write(`${sig}: stopping at the next step, then removing what was created (${sig} again to leave it)\n`);
+        process.stderr.write(
+          `${sig}: stopping at the next step, then removing what was created (${sig} again to leave it)\n`,
+        );
         stop.abort();
       };
       process.on("SIGINT", onSignal);
