@@ -14,6 +14,37 @@ export function untilStopSignal(): Promise<void> {
   });
 }
 
+/**
+ * Runs `work` with a signal that the first SIGINT or SIGTERM aborts, after saying what stopping
+ * means; `work` then stops and cleans up on its own, and an error it ends with sets exit status
+ * 130. A second signal says what is left and exits 130 at once, without waiting for the clean-up.
+ */
+export async function interruptibly<T>(
+  say: { readonly stopping: string; readonly again: string; readonly left: string },
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stop.signal.aborted) {
+      process.stderr.write(`${sig} again: leaving now; ${say.left}\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`${sig}: ${say.stopping} (${sig} again to ${say.again})\n`);
+    stop.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    return await work(stop.signal);
+  } catch (e) {
+    if (stop.signal.aborted) process.exitCode = 130;
+    throw e;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
 /** Reads standard input, refusing more than `maxBytes` rather than buffering a runaway stream. */
 export async function readStdin(maxBytes: number, what = "input"): Promise<string> {
   const chunks: Buffer[] = [];

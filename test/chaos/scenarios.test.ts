@@ -5,7 +5,6 @@
  * kernels without sch_netem (and run where it exists).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { checkAction } from "../../src/chaos/actions.js";
 import { ChaosErrorCode } from "../../src/chaos/errors.js";
@@ -13,7 +12,7 @@ import { builtinScenarioDir, runScenario } from "../../src/chaos/run.js";
 import { loadScenarios, type Scenario } from "../../src/chaos/scenario.js";
 import type { ChaosResult } from "../../src/chaos/verdict.js";
 import { repoRoot } from "../../src/local/cluster-config.js";
-import { CLI, eventually, needsRoot, runCli, TestCluster } from "../e2e/cluster.js";
+import { interruptCli, needsRoot, runCli, TestCluster } from "../e2e/cluster.js";
 
 describe("chaos scenarios against a local cluster (short forms)", { skip: needsRoot }, () => {
   let c: TestCluster;
@@ -116,33 +115,18 @@ describe("chaos scenarios against a local cluster (short forms)", { skip: needsR
   test("Ctrl-C while a node's link is down: exit 130, the link is restored before the exit", async () => {
     // link-down at 10 s, link-up at 20 s of 60: interrupted in between, the step's undo must bring
     // the link back, or the next run finds no steady state.
-    const child = spawn(
-      process.execPath,
-      [CLI, "chaos", "run", "link-down", "--home", c.home, "--duration", "60s"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+    const r = await interruptCli(
+      ["chaos", "run", "link-down", "--home", c.home, "--duration", "60s"],
+      /link-down: link of node-2 down/,
+      async () => undefined,
     );
-    let stderr = "";
-    child.stderr.on("data", (b: Buffer) => {
-      stderr += b.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    try {
-      const down = await eventually(async () => /link-down: link of node-2 down/.test(stderr), 240_000);
-      assert.ok(down, `the link-down step never fired:\n${stderr}`);
-      const sent = Date.now();
-      child.kill("SIGINT");
-      assert.equal(await exited, 130, stderr);
-      assert.ok(Date.now() - sent < 20_000, "it stops at once, not at the end of the scenario");
-      assert.match(stderr, /SIGINT: stopping the load and undoing the faults/);
-      assert.match(
-        stderr,
-        /after 1 of 2 step\(s\); the load stopped and 1 fault\(s\) left by the steps were undone.*\[CHAOS_ERR_INTERRUPTED\]/,
-      );
-    } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
-    }
+    assert.equal(r.code, 130, r.output);
+    assert.ok(Date.now() - r.sentAt < 20_000, "it stops at once, not at the end of the scenario");
+    assert.match(r.output, /SIGINT: stopping the load and undoing the faults/);
+    assert.match(
+      r.output,
+      /after 1 of 2 step\(s\); the load stopped and 1 fault\(s\) left by the steps were undone.*\[CHAOS_ERR_INTERRUPTED\]/,
+    );
     noFailures(await run("baseline", 4));
   });
 

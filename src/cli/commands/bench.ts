@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import type { BenchFlags } from "../../bench/options.js";
+import { interruptibly } from "../process-io.js";
 
 interface Flags extends BenchFlags {
   output?: string;
@@ -90,28 +91,21 @@ export function register(program: Command): void {
         process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
       };
       // Ctrl-C (or SIGTERM) stops the run and removes what it built; a second one leaves at once.
-      const stop = new AbortController();
-      const onSignal = (sig: NodeJS.Signals): void => {
-        if (stop.signal.aborted) {
-          process.stderr.write(`${sig} again: leaving now; \`ip netns list\` shows what is left\n`);
-          process.exit(130);
-        }
-        progress(`${sig}: stopping (${sig} again to leave without removing the bench cluster)`);
-        stop.abort();
-      };
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
       let results: Awaited<ReturnType<typeof runBench>>;
       try {
-        results = await runBench(config, progress, stop.signal);
+        results = await interruptibly(
+          {
+            stopping: "stopping and removing the bench cluster",
+            again: "leave without removing it",
+            left: "`ip netns list` shows what is left",
+          },
+          (signal) => runBench(config, progress, signal),
+        );
       } catch (e) {
-        if (!stop.signal.aborted) throw e;
+        if ((e as { code?: unknown }).code !== BenchErrorCode.Interrupted) throw e;
         // Steps abandoned by the interruption may still hold timers and sockets: do not wait for them.
         process.stderr.write(`error: ${(e as Error).message} [${BenchErrorCode.Interrupted}]\n`);
         process.exit(130);
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
       }
       const doc = report.benchDocument(config, results, report.gitCommit(repoRoot()));
       const text =

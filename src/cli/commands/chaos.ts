@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import type { Command } from "commander";
+import { interruptibly } from "../process-io.js";
 
 interface CommonFlags {
   dir?: string[];
@@ -102,36 +103,20 @@ export function register(program: Command): void {
           );
       }
       // Ctrl-C (or SIGTERM) ends the run and undoes its faults; a second one leaves at once.
-      const stop = new AbortController();
-      const onSignal = (sig: NodeJS.Signals): void => {
-        if (stop.signal.aborted) {
-          process.stderr.write(
-            `${sig} again: leaving now; faults still in place stay (a link down, a blocked port): \`ambit down\` and \`ambit up\` start afresh\n`,
-          );
-          process.exit(130);
-        }
-        process.stderr.write(
-          `${sig}: stopping the load and undoing the faults (${sig} again to leave at once)\n`,
-        );
-        stop.abort();
-      };
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-      let result: Awaited<ReturnType<typeof runScenario>>;
-      try {
-        result = await runScenario(s, {
-          home,
-          ...(durationS !== undefined ? { durationS } : {}),
-          progress: (line) => process.stderr.write(`${line}\n`),
-          signal: stop.signal,
-        });
-      } catch (e) {
-        if ((e as { code?: unknown }).code === ChaosErrorCode.INTERRUPTED) process.exitCode = 130;
-        throw e;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
+      const result = await interruptibly(
+        {
+          stopping: "stopping the load and undoing the faults",
+          again: "leave at once",
+          left: "faults still in place stay (a link down, a blocked port): `ambit down` and `ambit up` start afresh",
+        },
+        (signal) =>
+          runScenario(s, {
+            home,
+            ...(durationS !== undefined ? { durationS } : {}),
+            progress: (line) => process.stderr.write(`${line}\n`),
+            signal,
+          }),
+      );
       if (flags.output === "json") process.stdout.write(`${JSON.stringify(result)}\n`);
       else process.stdout.write(renderReport(result, s.slo));
       process.exitCode = result.verdict === "pass" ? 0 : 1;

@@ -8,9 +8,8 @@ import { ClusterAgent } from "../../local/cluster-agent.js";
 import { clusterConfig, invokedAs, resolveLocalHome } from "../../local/cluster-config.js";
 import { requireClusterState } from "../../local/cluster-state.js";
 import { clusterUp } from "../../local/cluster-up.js";
-import { LocalErrorCode } from "../../local/errors.js";
 import { repeatable } from "../admin-client.js";
-import { untilStopSignal } from "../process-io.js";
+import { interruptibly, untilStopSignal } from "../process-io.js";
 
 interface UpFlags {
   file?: string[];
@@ -56,29 +55,14 @@ export function register(program: Command): void {
       );
       const t0 = performance.now();
       // Ctrl-C (or SIGTERM): stop at the next step and remove what was created; again: leave now.
-      const stop = new AbortController();
-      const onSignal = (sig: NodeJS.Signals): void => {
-        if (stop.signal.aborted) {
-          process.stderr.write(`${sig} again: leaving now; \`ambit down\` removes what was created\n`);
-          process.exit(130);
-        }
-        process.stderr.write(
-          `${sig}: stopping at the next step, then removing what was created (${sig} again to leave it)\n`,
-        );
-        stop.abort();
-      };
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-      let up: Awaited<ReturnType<typeof clusterUp>>;
-      try {
-        up = await clusterUp(config, say, stop.signal);
-      } catch (e) {
-        if ((e as { code?: unknown }).code === LocalErrorCode.INTERRUPTED) process.exitCode = 130;
-        throw e;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
+      const up = await interruptibly(
+        {
+          stopping: "stopping at the next step, then removing what was created",
+          again: "leave it",
+          left: "`ambit down` removes what was created",
+        },
+        (signal) => clusterUp(config, say, signal),
+      );
       const { state, pods } = up;
       if (json) {
         process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
