@@ -129,15 +129,6 @@ export async function captureInPod(
   );
 }
 
-/** Whether a pod's netns holds in-pod capture rules of `prefix`. */
-export async function inPodCaptured(
-  netns: string,
-  prefix: string,
-  run: CommandRunner = runCommand,
-): Promise<boolean> {
-  return enrolledPods(await readNatState(netns, run), checkPrefix(prefix)).length > 0;
-}
-
 export async function readNatState(netns: string, run: CommandRunner = runCommand): Promise<NatState> {
   const { stdout } = await run([
     "ip",

@@ -244,6 +244,19 @@ export interface InPodChannel {
   on(event: "message", listener: (message: unknown) => void): unknown;
 }
 
+/** The channel's `send`; throws when there is none (the ztunnel was not started by the node agent). */
+export function requireInPodChannel(
+  channel: InPodChannel = process as unknown as InPodChannel,
+): (message: InPodMessage) => boolean {
+  const send = channel.send?.bind(channel);
+  if (send === undefined)
+    throw new ZtunnelError(
+      ZtunnelErrorCode.Config,
+      "--inpod needs the node agent: it names the pods over the IPC channel it opens when it starts the ztunnel (ambit up does)",
+    );
+  return send;
+}
+
 /**
  * The ztunnel's side of the protocol above. It holds the ztunnel's readiness until the first
  * snapshot is served, says hello once everything else is ready, then applies the agent's adds and
@@ -254,12 +267,7 @@ export function serveInPod(
   host: InPodHost,
   channel: InPodChannel = process as unknown as InPodChannel,
 ): void {
-  const send = channel.send?.bind(channel);
-  if (send === undefined)
-    throw new ZtunnelError(
-      ZtunnelErrorCode.Config,
-      "--inpod needs the node agent: it names the pods over the IPC channel it opens when it starts the ztunnel",
-    );
+  const send = requireInPodChannel(channel);
   const release = host.holdReadiness(INPOD_SNAPSHOT_GATE);
   host.whenReady(120_000, [INPOD_SNAPSHOT_GATE]).then(
     () => send({ type: "inpod-hello", pid: process.pid }),

@@ -90,35 +90,22 @@ function dial(
   return s;
 }
 
-function defaultUpstream(timeoutMs: number) {
-  return (target: { host: string; port: number }, origin?: string): Promise<Duplex> =>
-    new Promise((resolve, reject) => {
-      let s: net.Socket;
-      try {
-        s = dial(target, origin, true);
-      } catch (e) {
-        reject(
-          new ZtunnelError(
-            ZtunnelErrorCode.Upstream,
-            `cannot connect to ${target.host}:${target.port} from netns ${origin}: ${(e as Error).message}`,
-            { cause: e },
-          ),
-        );
-        return;
-      }
+/**
+ * Resolves with `s` once it is connected to `target`; rejects on its error or, with `timeoutMs`,
+ * an ETIMEDOUT error.
+ */
+function whenConnected(
+  s: net.Socket,
+  target: { host: string; port: number },
+  timeoutMs?: number,
+): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const fail = (e: Error): void => {
+      s.setTimeout(0);
+      reject(e);
+    };
+    if (timeoutMs !== undefined) {
       s.setTimeout(timeoutMs);
-      const fail = (e: NodeJS.ErrnoException): void => {
-        s.destroy();
-        reject(
-          new ZtunnelError(
-            ZtunnelErrorCode.Upstream,
-            `cannot connect to ${target.host}:${target.port}: ${e.code ?? e.message}`,
-            {
-              cause: e,
-            },
-          ),
-        );
-      };
       s.once("timeout", () =>
         fail(
           Object.assign(new Error(`connect to ${target.host}:${target.port} timed out`), {
@@ -126,33 +113,48 @@ function defaultUpstream(timeoutMs: number) {
           }),
         ),
       );
-      s.once("error", fail);
-      s.once("connect", () => {
-        s.removeListener("error", fail);
-        s.setTimeout(0);
-        s.on("error", () => {});
-        resolve(s);
-      });
+    }
+    s.once("error", fail);
+    s.once("connect", () => {
+      s.removeListener("error", fail);
+      s.setTimeout(0);
+      resolve(s);
     });
+  });
+}
+
+function defaultUpstream(timeoutMs: number) {
+  return async (target: { host: string; port: number }, origin?: string): Promise<Duplex> => {
+    let s: net.Socket;
+    try {
+      s = dial(target, origin, true);
+    } catch (e) {
+      throw new ZtunnelError(
+        ZtunnelErrorCode.Upstream,
+        `cannot connect to ${target.host}:${target.port} from netns ${origin}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    try {
+      await whenConnected(s, target, timeoutMs);
+    } catch (e) {
+      s.destroy();
+      throw new ZtunnelError(
+        ZtunnelErrorCode.Upstream,
+        `cannot connect to ${target.host}:${target.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        { cause: e },
+      );
+    }
+    s.on("error", () => {});
+    return s;
+  };
 }
 
 /** The pool's socket factory: in-pod sessions leave from the source pod's netns. */
-function hboneConnect(destination: { host: string; port: number }, origin?: string): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    let s: net.Socket;
-    try {
-      s = dial(destination, origin, false);
-    } catch (e) {
-      reject(e);
-      return;
-    }
-    s.setKeepAlive(true);
-    s.once("connect", () => {
-      s.removeListener("error", reject);
-      resolve(s);
-    });
-    s.once("error", reject);
-  });
+async function hboneConnect(destination: { host: string; port: number }, origin?: string): Promise<Duplex> {
+  const s = dial(destination, origin, false);
+  s.setKeepAlive(true);
+  return whenConnected(s, destination);
 }
 
 /** The platform's SO_ORIGINAL_DST when the native addon is loaded; else the socket's local address (TPROXY / direct). */

@@ -12,16 +12,16 @@ import { after, before, describe, test } from "node:test";
 import { podNames } from "../../src/local/cluster-plan.js";
 import { createSocket } from "../../src/platform/native.js";
 import { netnsPath } from "../../src/platform/netns.js";
-import { eventually, exchange, execIn, needsRoot, sha256, sleep, TestCluster } from "./cluster.js";
+import { eventually, exchange, execIn, needsRoot, sha256, sleep, type TestCluster } from "./cluster.js";
 import {
   assertOnlyRelaysTo,
   captureWire,
   killZtunnel,
-  meshAnswers,
+  meshCluster,
   metricValue,
   recordsFrom,
 } from "./mesh-probes.js";
-import { denyClientPolicy, ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
+import { denyClientPolicy, ECHO_PORT } from "./workloads.js";
 
 /** Packets on `iface` in `netns` while `send` runs; tcpdump must have seen some. */
 async function wire(home: string, netns: string, iface: string, send: () => Promise<void>): Promise<Buffer> {
@@ -37,13 +37,7 @@ describe("in-pod capture in a local cluster", { skip: needsRoot }, () => {
   let clientNs = "";
 
   before(async () => {
-    c = await TestCluster.up([], 2, undefined, {}, ["--capture", "inpod"]);
-    await c.apply(meshManifests());
-    await c.waitForPods(MESH_PODS);
-    echoA = await c.podIp("mesh", "echo-a");
-    echoB = await c.podIp("mesh", "echo-b");
-    clientNs = c.podNetns("mesh", "client-a");
-    await meshAnswers(c, clientNs, [echoA, echoB]);
+    ({ c, echoA, echoB, clientNs } = await meshCluster("inpod"));
   });
 
   after(async () => {

@@ -14,8 +14,8 @@ import { credentialFromIssued, type WorkloadCredential } from "../../src/identit
 import { generateKeyPair } from "../../src/identity/keys.js";
 import { SpiffeId } from "../../src/identity/spiffe.js";
 import { connectFrom } from "../../src/platform/netns-sockets.js";
-import { eventually, exchange, sleep, type TestCluster } from "./cluster.js";
-import { ECHO_PORT } from "./workloads.js";
+import { eventually, exchange, sleep, TestCluster } from "./cluster.js";
+import { ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
 
 /** Sum of a Prometheus counter's series whose labels contain every `mustContain`. */
 export function metricValue(text: string, name: string, mustContain: readonly string[]): number {
@@ -29,11 +29,7 @@ export function metricValue(text: string, name: string, mustContain: readonly st
 }
 
 /** Set-up: both ztunnels ready (the new pods' certificates are in) and every echo answering. */
-export async function meshAnswers(
-  c: TestCluster,
-  clientNs: string,
-  echoIps: readonly string[],
-): Promise<void> {
+async function meshAnswers(c: TestCluster, clientNs: string, echoIps: readonly string[]): Promise<void> {
   for (const node of ["node-1", "node-2"])
     assert.ok(await eventually(() => c.ztunnelReady(node), 30_000), `${node} ready`);
   for (const ip of echoIps) {
@@ -43,6 +39,29 @@ export async function meshAnswers(
       250,
     );
     assert.ok(ok, `echo at ${ip} answers through the mesh`);
+  }
+}
+
+/**
+ * A 2-node cluster running the mesh workloads (workloads.ts), every echo answering through the mesh;
+ * removed again if the set-up fails.
+ */
+export async function meshCluster(
+  capture: "inpod" | "node",
+): Promise<{ c: TestCluster; echoA: string; echoB: string; clientNs: string }> {
+  const c = await TestCluster.up([], 2, undefined, {}, ["--capture", capture]);
+  try {
+    await c.apply(meshManifests());
+    await c.waitForPods(MESH_PODS);
+    const echoA = await c.podIp("mesh", "echo-a");
+    const echoB = await c.podIp("mesh", "echo-b");
+    const clientNs = c.podNetns("mesh", "client-a");
+    await meshAnswers(c, clientNs, [echoA, echoB]);
+    return { c, echoA, echoB, clientNs };
+  } catch (e) {
+    // The caller never sees the cluster, so its after() cannot remove it.
+    await c.destroy();
+    throw e;
   }
 }
 

@@ -10,16 +10,25 @@ import { writeClusterState } from "../../src/local/cluster-state.js";
 import { startControlPlane } from "../../src/local/cluster-up.js";
 import { NodeCapture } from "../../src/platform/capture.js";
 import { connectFrom } from "../../src/platform/netns-sockets.js";
-import { eventually, exchange, execIn, needsRoot, runCli, sha256, sleep, TestCluster } from "./cluster.js";
+import {
+  eventually,
+  exchange,
+  execIn,
+  needsRoot,
+  runCli,
+  sha256,
+  sleep,
+  type TestCluster,
+} from "./cluster.js";
 import {
   assertOnlyRelaysTo,
   captureWire,
   killZtunnel,
-  meshAnswers,
+  meshCluster,
   metricValue,
   recordsFrom,
 } from "./mesh-probes.js";
-import { allowOnlyClientPolicy, denyClientPolicy, ECHO_PORT, MESH_PODS, meshManifests } from "./workloads.js";
+import { allowOnlyClientPolicy, denyClientPolicy, ECHO_PORT } from "./workloads.js";
 
 const MB = 1024 * 1024;
 
@@ -32,15 +41,8 @@ describe("L4 mesh in a local cluster (node capture)", { skip: needsRoot }, () =>
 
   before(async () => {
     // Node capture: several tests below read or bend the node netns's rules (in-pod: inpod.test.ts).
-    c = await TestCluster.up([], 2, undefined, {}, ["--capture", "node"]);
-    await c.apply(meshManifests());
-    await c.waitForPods(MESH_PODS);
-    echoA = await c.podIp("mesh", "echo-a");
-    echoB = await c.podIp("mesh", "echo-b");
-    clientNs = c.podNetns("mesh", "client-a");
+    ({ c, echoA, echoB, clientNs } = await meshCluster("node"));
     intruderNs = c.podNetns("mesh", "intruder");
-    // Ready = the new pods' certificates are in, and the echo servers listen.
-    await meshAnswers(c, clientNs, [echoA, echoB]);
   });
 
   after(async () => {

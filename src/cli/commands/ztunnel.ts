@@ -143,11 +143,9 @@ export function register(program: Command): void {
     )
     .action(async (flags: ZtunnelFlags) => {
       const { node, control, caRoots } = required(flags);
-      if (flags.inpod === true && process.send === undefined)
-        throw new ZtunnelError(
-          ZtunnelErrorCode.Config,
-          "--inpod needs the node agent: it names the pods over the IPC channel it opens when it starts the ztunnel (ambit up does)",
-        );
+      // In-pod mode without the node agent's IPC channel fails here, before anything starts.
+      const inPod = flags.inpod === true ? await import("../../ztunnel/inpod.js") : undefined;
+      inPod?.requireInPodChannel();
       const env = readEnv();
       const stopTrace = env.trace.length > 0 ? watchTrace(env.trace, stderrTraceSink) : () => {};
       const level = flags.logLevel ?? env.logLevel;
@@ -200,7 +198,7 @@ export function register(program: Command): void {
       const { serveHandover } = await import("../../ztunnel/handover.js");
       // In-pod mode: the node agent names the pods whose netns this ztunnel opens sockets in; it
       // is ready (and a hand-over successor says so) only once it listens in all of them.
-      if (flags.inpod === true) (await import("../../ztunnel/inpod.js")).serveInPod(zt);
+      inPod?.serveInPod(zt);
       const drained = serveHandover(zt);
       await Promise.race([untilStopSignal(), drained]);
       reclaimer.stop();
