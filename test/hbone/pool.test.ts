@@ -20,6 +20,16 @@ import {
   startHarness,
 } from "./fixtures.js";
 
+/** A tunnel to the harness's echo server through its HBONE server (dialled as 127.0.0.1:15008). */
+function echoTunnel(h: Awaited<ReturnType<typeof startHarness>>) {
+  return {
+    source: h.clientCred,
+    dstAddress: { host: "127.0.0.1", port: 15008 },
+    expectedIdentities: [SERVER_ID],
+    authority: `127.0.0.1:${h.echoPort}`,
+  };
+}
+
 async function waitFor(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, 2));
 }
@@ -61,12 +71,7 @@ describe("HBONE pool", () => {
       },
     });
     try {
-      const params = {
-        source: h.clientCred,
-        dstAddress: { host: "127.0.0.1", port: 15008 },
-        expectedIdentities: [SERVER_ID],
-        authority: `127.0.0.1:${h.echoPort}`,
-      };
+      const params = echoTunnel(h);
       for (const origin of ["/run/netns/pod-a", "/run/netns/pod-b", "/run/netns/pod-a", undefined]) {
         const s = await pool.connect(origin === undefined ? params : { ...params, origin });
         assert.equal((await roundTrip(s, Buffer.from("x"))).toString(), "x");
@@ -163,12 +168,7 @@ describe("HBONE pool", () => {
         }),
     });
     try {
-      const params = {
-        source: h.clientCred,
-        dstAddress: { host: "127.0.0.1", port: 15008 },
-        expectedIdentities: [SERVER_ID],
-        authority: `127.0.0.1:${h.echoPort}`,
-      };
+      const params = echoTunnel(h);
       await roundTrip(await pool.connect(params), Buffer.from("ping me"));
       assert.equal(dialled, 1);
       const evicted = nextSessionClose(pool, "ping-timeout");
