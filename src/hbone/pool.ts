@@ -138,7 +138,9 @@ export type SessionCloseReason =
   | "goaway"
   | "error"
   | "pool-closed"
-  | "peer-closed";
+  | "peer-closed"
+  /** The place its socket left from is gone (an in-pod ztunnel's pod was removed). */
+  | "origin-removed";
 
 type SessionState =
   | { state: "connecting" }
@@ -150,6 +152,8 @@ interface PooledSession {
   readonly key: string;
   readonly baseKey: string;
   readonly serial: string;
+  /** `PoolConnectParams.origin` of the session (where its socket left from). */
+  readonly origin: string | undefined;
   session: http2.ClientHttp2Session | undefined;
   state: SessionState;
   /** Streams open or being opened on this session (reservations count, so 101 concurrent callers open 2 sessions). */
@@ -299,6 +303,16 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
     }
   }
 
+  /**
+   * Closes every session whose socket left from `origin` (GOAWAY; open streams get `graceMs` to
+   * finish): the pod behind it is gone, and a session kept for it would keep its network namespace
+   * alive and be handed to a new pod that reuses the name.
+   */
+  async closeOrigin(origin: string, graceMs = 1_000): Promise<void> {
+    const doomed = [...this.#sessions.values()].flat().filter((p) => p.origin === origin);
+    await Promise.all(doomed.map((p) => this.#closeSession(p, "origin-removed", graceMs)));
+  }
+
   /** Closes every session (GOAWAY; open streams get `graceMs` to finish). */
   async close(graceMs = 1_000): Promise<void> {
     this.#closed = true;
@@ -367,6 +381,7 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       key,
       baseKey,
       serial,
+      origin: params.origin,
       session: undefined,
       state: { state: "connecting" },
       streams: 0,
@@ -533,6 +548,12 @@ export class HbonePool extends EventEmitter<HbonePoolEvents> {
       // A server that refuses us sends its SETTINGS and a GOAWAY together: both may be in already.
       if (session.destroyed || session.closed)
         throw this.#streamError(p, new Error("the session ended right after its SETTINGS"), params);
+      // Closed while it was being set up (the pool, or the origin it leaves from): nobody owns it.
+      if (p.state.state === "closed")
+        throw new HboneError(
+          HboneErrorCode.CLOSED,
+          `HBONE session to ${dst.host}:${dst.port} was closed (${p.state.reason}) while it was being set up`,
+        );
       session.setLocalWindowSize(c.connectionWindowSize);
       if (p.state.state === "connecting") p.state = { state: "ready", since: Date.now() };
       this.#stats.sessionsOpened += 1;

@@ -427,7 +427,7 @@ export class ClusterAgent {
       type: "removed",
       pod: { key: p.names.captureName, ip: p.ip, netns: p.names.netns },
     });
-    await this.#networks.delete(p.names.netns);
+    await this.#networks.delete(networkSpec(p));
     this.#log.info({ pod: p.id }, "pod removed");
   }
 

@@ -101,11 +101,17 @@ export class InPodAgent {
     return failed.length < children.length;
   }
 
-  /** Withdraws a pod; waits (briefly) for the ztunnels to close its listeners. */
-  async remove(uid: string): Promise<void> {
+  /**
+   * Withdraws a pod; waits (briefly) for the ztunnels to close its listeners and, for a pod that is
+   * `gone` (deleted), every socket they hold in its netns.
+   */
+  async remove(uid: string, o: { gone?: boolean } = {}): Promise<void> {
     if (!this.#pods.delete(uid)) return;
+    const gone = o.gone === true;
     await Promise.all(
-      [...this.#connected].map((c) => this.#send(c, (seq) => ({ type: "inpod-del", seq, uid }), 5000)),
+      [...this.#connected].map((c) =>
+        this.#send(c, (seq) => ({ type: "inpod-del", seq, uid, ...(gone ? { gone } : {}) }), 5000),
+      ),
     );
   }
 

@@ -96,7 +96,7 @@ export class NodeAgent {
         // A pod whose netns is already gone has no rules left to remove.
         if (event.type !== "removed") throw e;
       });
-      await inPod.remove(pod.key);
+      await inPod.remove(pod.key, { gone: event.type === "removed" });
       this.#log(`pod ${event.type}: ${event.type === "removed" ? "capture off" : "not enrolled"} (in-pod)`, {
         pod: pod.key,
       });

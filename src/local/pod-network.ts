@@ -1,8 +1,9 @@
 /**
  * A pod's network, as a container runtime + CNI plugin would make it: its own netns, a veth to its
  * node's netns, a /32 address routed through the node (the layout of platform/topology-plan.ts),
- * and the name-resolution files of `ip netns exec`. Creating an existing pod network is a no-op;
- * deleting works by name (kills what is left inside, then the netns takes its veth and routes).
+ * and the name-resolution files of `ip netns exec`. Creating an existing pod network is a no-op.
+ * Deleting removes the veth first, then the netns (killing what is left inside): a netns whose name is
+ * gone lives on while any socket is still open in it, and its veth, routes and interface name with it.
  */
 import { mkdir, open, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -50,7 +51,9 @@ export class PodNetworks {
         ]),
       });
     } catch (e) {
-      await this.delete(pod.netns).catch(() => undefined);
+      // What was made goes again, a veth left over from an earlier pod of this name included, so
+      // the next attempt starts clean.
+      await this.delete(pod).catch(() => undefined);
       throw e;
     }
   }
@@ -63,9 +66,14 @@ export class PodNetworks {
     await writeInPlace(join(dir, "resolv.conf"), resolvConf(pod.namespace));
   }
 
-  async delete(netns: string): Promise<void> {
-    await this.#ip.deleteNetnsMany([netns]);
-    await rm(join(ETC_NETNS, netns), { recursive: true, force: true });
+  async delete(pod: Pick<PodNetworkSpec, "netns" | "hostVeth" | "node">): Promise<void> {
+    // Deleting one end of a veth deletes the pair, wherever the other end lives.
+    await this.#ip.in(pod.node.netns, ["link", "del", pod.hostVeth]).catch((e: unknown) => {
+      // Already gone with its netns, or the node itself is gone.
+      if (!/Cannot find device|Cannot open network namespace/.test(String((e as Error).message))) throw e;
+    });
+    await this.#ip.deleteNetnsMany([pod.netns]);
+    await rm(join(ETC_NETNS, pod.netns), { recursive: true, force: true });
   }
 }
 

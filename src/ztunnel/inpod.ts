@@ -23,7 +23,8 @@ export interface InPodWorkload {
 export type InPodMessage =
   | { readonly type: "inpod-hello"; readonly pid: number }
   | { readonly type: "inpod-add"; readonly seq: number; readonly pod: InPodWorkload }
-  | { readonly type: "inpod-del"; readonly seq: number; readonly uid: string }
+  /** `gone`: the pod was deleted (its processes stopped), not just taken out of the mesh. */
+  | { readonly type: "inpod-del"; readonly seq: number; readonly uid: string; readonly gone?: boolean }
   | { readonly type: "inpod-snapshot-sent"; readonly seq: number }
   | { readonly type: "inpod-ack"; readonly seq: number; readonly error?: string };
 
@@ -80,6 +81,8 @@ export function checkInPodWorkload(raw: unknown): InPodWorkload {
 interface ServedPod {
   readonly pod: InPodWorkload;
   readonly servers: net.Server[];
+  /** Connections accepted in the pod's netns and still open. */
+  readonly accepted: Set<net.Socket>;
 }
 
 export interface InPodSocketsOptions {
@@ -87,6 +90,11 @@ export interface InPodSocketsOptions {
   readonly make: (listener: InPodListener, pod: InPodWorkload) => net.Server;
   readonly logger: Logger;
   readonly ports?: InPodPorts;
+  /**
+   * After a removed pod's listeners and accepted connections are closed: drop whatever else holds a
+   * socket in its netns (the ztunnel closes the HBONE sessions pooled for it).
+   */
+  readonly onReleased?: (pod: InPodWorkload) => Promise<void>;
 }
 
 /**
@@ -129,7 +137,8 @@ export class InPodSockets {
       const current = this.#pods.get(pod.uid);
       if (current !== undefined) {
         if (current.pod.netns === pod.netns && sameIps(current.pod.ips, pod.ips)) return;
-        await this.#remove(pod.uid);
+        // Another netns or other addresses: the old sockets are no use to the pod any more.
+        await this.#remove(pod.uid, true);
       }
       for (const ip of pod.ips) {
         const owner = this.#netnsByIp.get(ip);
@@ -141,6 +150,7 @@ export class InPodSockets {
       }
       allowQueueMigration(this.#o.logger, pod.netns);
       const servers: net.Server[] = [];
+      const accepted = new Set<net.Socket>();
       const where: [InPodListener, string][] = [
         ["outbound", "127.0.0.1"],
         ...pod.ips.flatMap((ip): [InPodListener, string][] => [
@@ -167,12 +177,16 @@ export class InPodSockets {
             );
           }
           server.on("error", () => {});
+          server.on("connection", (socket: net.Socket) => {
+            accepted.add(socket);
+            socket.once("close", () => accepted.delete(socket));
+          });
         }
       } catch (e) {
         await Promise.all(servers.map(closeServer));
         throw e;
       }
-      this.#pods.set(pod.uid, { pod, servers });
+      this.#pods.set(pod.uid, { pod, servers, accepted });
       for (const ip of pod.ips) this.#netnsByIp.set(ip, pod.netns);
       this.#o.logger.info(
         { pod: pod.uid, netns: pod.netns, ips: pod.ips },
@@ -181,12 +195,18 @@ export class InPodSockets {
     });
   }
 
-  /** Stops serving the pod: its listeners close; its live connections run on (idempotent). */
-  remove(uid: string): Promise<void> {
-    return this.#serial(() => this.#remove(uid));
+  /**
+   * Stops serving a pod (idempotent): its listeners close. A pod taken out of the mesh keeps its live
+   * connections. A pod that is `gone` (deleted; the agent stops its processes first) also loses the
+   * connections accepted in its netns, and `onReleased` drops the rest: nothing of the ztunnel's may
+   * keep the netns alive, or its veth would outlive it, and a pod created again under the same name
+   * would find its interface name taken or be handed this pod's pooled sessions.
+   */
+  remove(uid: string, o: { gone?: boolean } = {}): Promise<void> {
+    return this.#serial(() => this.#remove(uid, o.gone === true));
   }
 
-  async #remove(uid: string): Promise<void> {
+  async #remove(uid: string, gone: boolean): Promise<void> {
     const served = this.#pods.get(uid);
     if (served === undefined) return;
     this.#pods.delete(uid);
@@ -195,7 +215,14 @@ export class InPodSockets {
     }
     // close() completes once the accepted connections end; listening stops at once.
     for (const s of served.servers) if (s.listening) s.close();
-    this.#o.logger.info({ pod: uid }, "in-pod: pod released");
+    if (!gone) {
+      this.#o.logger.info({ pod: uid }, "in-pod: pod released");
+      return;
+    }
+    const dropped = served.accepted.size;
+    for (const socket of served.accepted) socket.destroy();
+    await this.#o.onReleased?.(served.pod);
+    this.#o.logger.info({ pod: uid, connections: dropped }, "in-pod: pod gone, its sockets closed");
   }
 
   /** Resolves once every add and remove asked so far is done. */
@@ -277,7 +304,7 @@ export function serveInPod(
     if (!isInPodMessage(m)) return;
     let op: Promise<void>;
     if (m.type === "inpod-add") op = host.inPod.add(m.pod);
-    else if (m.type === "inpod-del") op = host.inPod.remove(m.uid);
+    else if (m.type === "inpod-del") op = host.inPod.remove(m.uid, { gone: m.gone === true });
     else if (m.type === "inpod-snapshot-sent") op = host.inPod.settled().then(release);
     else return;
     op.then(

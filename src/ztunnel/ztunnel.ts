@@ -307,6 +307,7 @@ export class Ztunnel {
     });
     inPod = new InPodSockets({
       logger: logger.child({ component: "inpod" }),
+      onReleased: (pod) => pool.closeOrigin(pod.netns),
       make: (listener, pod) =>
         listener === "inbound"
           ? net.createServer({ allowHalfOpen: true, noDelay: true }, (raw) => handoffToHbone(ctx, hbone, raw))

@@ -10,6 +10,7 @@ import { Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { podNames } from "../../src/local/cluster-plan.js";
+import { readAgentStatus } from "../../src/local/cluster-up.js";
 import { createSocket } from "../../src/platform/native.js";
 import { netnsPath } from "../../src/platform/netns.js";
 import { eventually, exchange, execIn, needsRoot, sha256, sleep, type TestCluster } from "./cluster.js";
@@ -21,7 +22,7 @@ import {
   metricValue,
   recordsFrom,
 } from "./mesh-probes.js";
-import { denyClientPolicy, ECHO_PORT } from "./workloads.js";
+import { denyClientPolicy, ECHO_PORT, meshManifests } from "./workloads.js";
 
 /** Packets on `iface` in `netns` while `send` runs; tcpdump must have seen some. */
 async function wire(home: string, netns: string, iface: string, send: () => Promise<void>): Promise<Buffer> {
@@ -219,6 +220,39 @@ describe("in-pod capture in a local cluster", { skip: needsRoot }, () => {
       5000,
     );
     assert.ok(allowed, "allowed again");
+  });
+
+  test("a pod deleted and created again under its name is back at once, and its first connection crosses the mesh", async () => {
+    // A session pooled for client-a leaves from its netns; so do the connections the ztunnel made.
+    const warm = await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("before"), 5000);
+    assert.equal(warm.received.toString(), "before");
+    const doc = meshManifests()
+      .split("---\n")
+      .find((d) => d.includes("kind: Pod") && d.includes("name: client-a\n"));
+    assert.ok(doc !== undefined);
+    const oldPid = await c.podPid("mesh", "client-a");
+    await c.deleteYaml(doc);
+    assert.ok(
+      await eventually(
+        async () => (await readAgentStatus(c.home))?.pods["mesh/client-a"] === undefined,
+        20_000,
+      ),
+      "the agent removed the pod",
+    );
+    // Its netns and veth are gone, not only their names: nothing of the ztunnel's holds them.
+    const veth = podNames(c.state.prefix, "mesh", "client-a").hostVeth;
+    const links = await execIn(c.node("node-1").netns, ["ip", "-o", "link", "show"]);
+    assert.equal(links.includes(veth), false, `${veth} outlived its pod: ${links}`);
+    await c.apply(doc);
+    // Before: the old veth (kept by a pooled session's socket in the old netns) made every attempt
+    // fail with "File exists" until the session idled out, 5 minutes later.
+    await c.waitForPods(["mesh/client-a"], 20_000);
+    assert.notEqual(await c.podPid("mesh", "client-a"), oldPid);
+    // The first connection, not an eventual one. (The ztunnel also closes the sessions it pooled for
+    // the old pod, `HbonePool.closeOrigin`: test/hbone/pool.test.ts checks that directly.)
+    const r = await exchange(clientNs, echoB, ECHO_PORT, Buffer.from("after"), 5000);
+    assert.equal(r.error, undefined);
+    assert.equal(r.received.toString(), "after");
   });
 
   test("un-labelling releases the pods live (rules and listeners go); re-labelling captures again", async () => {

@@ -85,6 +85,34 @@ describe("HBONE pool", () => {
     }
   });
 
+  test("closeOrigin closes the sessions that left from a removed pod and keeps the others", async () => {
+    const h = await startHarness();
+    const pool = new HbonePool({ connect: ({ host }) => dialUpstream(host, h.port) });
+    const closed: string[] = [];
+    pool.on("session-close", (e) => closed.push(e.reason));
+    try {
+      const params = echoTunnel(h);
+      for (const origin of ["pod-a", "pod-b"]) {
+        const s = await pool.connect({ ...params, origin });
+        assert.equal((await roundTrip(s, Buffer.from("x"))).toString(), "x");
+      }
+      assert.equal(pool.stats.sessionsOpened, 2);
+      await pool.closeOrigin("pod-a");
+      assert.deepEqual(closed, ["origin-removed"]);
+      // pod-b's session is still pooled; a pod-a that comes back gets a new session, not the old one.
+      for (const origin of ["pod-b", "pod-a"]) {
+        const s = await pool.connect({ ...params, origin });
+        assert.equal((await roundTrip(s, Buffer.from("y"))).toString(), "y");
+      }
+      assert.equal(pool.stats.sessionsOpened, 3);
+      assert.equal(pool.stats.poolHits, 1);
+      await waitFor(() => h.server.stats.sessionsAccepted === 3);
+    } finally {
+      await pool.close(0);
+      await h.close();
+    }
+  });
+
   test("101 concurrent streams open a second session (limit 100 per session)", async () => {
     const h = await startHarness();
     try {
