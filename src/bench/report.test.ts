@@ -140,3 +140,24 @@ test("bench report: Markdown has a row per scenario; HTML has the plots and the 
   const data = /<script type="application\/json" id="bench-data">(.*)<\/script>/s.exec(html)?.[1] ?? "";
   assert.equal((JSON.parse(data) as { commit: string }).commit, "abc1234");
 });
+
+test("bench report: a pod count measured twice gets each run's own ratios in the table", () => {
+  const again = {
+    pods: 10,
+    rate: 200,
+    ambient: { proxies: 2, rss_mb: 150, anon_mb: 50, cpu_s: 2, errors: 0 },
+    sidecar: { proxies: 10, rss_mb: 100, anon_mb: 40, cpu_s: 1, errors: 0 },
+  };
+  const doc = benchDocument(
+    benchConfig({}),
+    { ...results, scale: [...results.scale, again] },
+    "abc1234",
+    new Date("2026-11-26T04:00:00Z"),
+  );
+  const rows = toMarkdown(doc)
+    .split("\n")
+    .filter((l) => l.startsWith("| 10 | 200 |"));
+  assert.equal(rows.length, 2);
+  assert.ok(rows[0]?.endsWith("| 1.6 (1.5) | 0.25 |"), rows[0]);
+  assert.ok(rows[1]?.endsWith("| 1.5 (1.25) | 2 |"), rows[1]);
+});

@@ -215,8 +215,9 @@ export function toMarkdown(doc: BenchDocument): string {
       "| pods | load req/s | ambient proxies: RSS (anon) MiB / CPU s | sidecar proxies: RSS (anon) MiB / CPU s | ambient/sidecar memory: RSS (anon) | ambient/sidecar CPU |",
       "|---|---|---|---|---|---|",
     );
-    for (const s of doc.scale) {
-      const c = doc.comparisons.ambient_vs_sidecar.find((x) => x.pods === s.pods);
+    // One comparison per scale run, in the same order (a pod count may be measured twice).
+    for (const [i, s] of doc.scale.entries()) {
+      const c = doc.comparisons.ambient_vs_sidecar[i];
       lines.push(
         `| ${s.pods} | ${s.rate} | ${s.ambient.proxies}: ${s.ambient.rss_mb} (${s.ambient.anon_mb}) / ${s.ambient.cpu_s} | ${s.sidecar.proxies}: ${s.sidecar.rss_mb} (${s.sidecar.anon_mb}) / ${s.sidecar.cpu_s} | ${c ? `${c.memory} (${c.memory_anon})` : "—"} | ${c?.cpu ?? "—"} |`,
       );

@@ -418,6 +418,9 @@ async function pathSetup(
  * same total open-loop rate is spread over the pairs; proxy memory is the sum of peak RSS, CPU the
  * sum over the load phase.
  */
+/** Unmeasured load before each side of the scale comparison (both sides alike). */
+const SCALE_WARM_UP_SECONDS = 3;
+
 async function runScale(
   n: number,
   c: BenchConfig,
@@ -456,6 +459,13 @@ async function runScale(
     targets: LoadTarget[],
     pids: number[],
   ): Promise<{ rss: number; anon: number; cpu: number; errors: number }> => {
+    // Steady state, as the scenarios measure it: the same load for a while first, unmeasured, so
+    // neither side is charged for its first connections and handshakes, nor the ztunnels for
+    // compiling their JavaScript (the first pod count used to cost them 1.7–2.5× the sidecars' CPU,
+    // the later ones ~1×).
+    await Promise.all(
+      targets.map((t) => fixedRate(t, { rate: perPair, seconds: SCALE_WARM_UP_SECONDS, connections: 1 })),
+    );
     const rss = new RssSampler(pids, 500);
     const cpu = new CpuMeter(pids);
     const rs = await Promise.all(
