@@ -31,9 +31,11 @@ describe("load generators against a real HTTP server", () => {
   let port = 0;
   let stallNext = 0;
   let served = 0;
+  const arrivals: number[] = [];
   before(async () => {
     server = createServer((req, res) => {
       served += 1;
+      arrivals.push(performance.now());
       const reply = (): void => {
         res.writeHead(200, { "content-length": 2 });
         res.end("ok");
@@ -71,6 +73,23 @@ describe("load generators against a real HTTP server", () => {
     const delayed = r.samples.filter((ms) => ms >= 100).length;
     // Requests due in the first 300 ms of the stall finish ≥ 100 ms after their due time.
     assert.ok(delayed >= 25, `only ${delayed} of ${r.requests} latencies include the stall`);
+  });
+
+  test("fixedRate's offset shifts its schedule: two loads in step interleave instead of sending together", async () => {
+    arrivals.length = 0;
+    // Two loads of 10 req/s for 0.5 s, the second 50 ms behind: one request every ~50 ms in all.
+    await Promise.all([
+      fixedRate(target(), { rate: 10, seconds: 0.5, connections: 1 }),
+      fixedRate(target(), { rate: 10, seconds: 0.5, connections: 1, offsetMs: 50 }),
+    ]);
+    assert.equal(arrivals.length, 10);
+    const sorted = [...arrivals].sort((a, b) => a - b);
+    const gaps = sorted.slice(1).map((t, i) => t - (sorted[i] as number));
+    // In step (no offset) half the gaps are ~0 ms; spread, none is under 20 ms.
+    assert.ok(
+      gaps.every((g) => g >= 20),
+      `gaps between arrivals (ms): ${gaps.map((g) => g.toFixed(1)).join(", ")}`,
+    );
   });
 
   test("maxThroughput keeps every connection busy; newConnections opens one per request", async () => {

@@ -151,10 +151,14 @@ async function openConnections(t: LoadTarget, n: number): Promise<Connection[]> 
   return conns;
 }
 
-/** Open-loop load at `rate` requests/s for `seconds` over `connections` keep-alive connections. */
+/**
+ * Open-loop load at `rate` requests/s for `seconds` over `connections` keep-alive connections.
+ * `offsetMs` delays the whole schedule: several loads started together at the same rate would
+ * otherwise send in step, every request of every load in the same millisecond.
+ */
 export async function fixedRate(
   t: LoadTarget,
-  o: { rate: number; seconds: number; connections: number },
+  o: { rate: number; seconds: number; connections: number; offsetMs?: number },
 ): Promise<RateResult> {
   const conns = await openConnections(t, o.connections);
   const idle = [...conns];
@@ -165,7 +169,7 @@ export async function fixedRate(
   const interval = 1000 / o.rate;
   let issued = 0;
   let settled = 0;
-  const start = performance.now();
+  const start = performance.now() + Math.max(0, o.offsetMs ?? 0);
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     const finish = (): void => {

@@ -459,18 +459,22 @@ async function runScale(
     targets: LoadTarget[],
     pids: number[],
   ): Promise<{ rss: number; anon: number; cpu: number; errors: number }> => {
+    // The pairs' schedules are spread over one interval, so together they send a request every
+    // 1/rate s; in step they sent all at once (25 requests every 125 ms at 50 pods), and bursts let
+    // the two ztunnels serve many requests per wake-up where every sidecar is woken on its own.
+    const pairLoad = (seconds: number) =>
+      Promise.all(
+        targets.map((t, i) =>
+          fixedRate(t, { rate: perPair, seconds, connections: 1, offsetMs: (i * 1000) / c.scaleRate }),
+        ),
+      );
     // Steady state, as the scenarios measure it: the same load for a while first, unmeasured, so
     // neither side is charged for its first connections and handshakes, nor the ztunnels for
-    // compiling their JavaScript (the first pod count used to cost them 1.7–2.5× the sidecars' CPU,
-    // the later ones ~1×).
-    await Promise.all(
-      targets.map((t) => fixedRate(t, { rate: perPair, seconds: SCALE_WARM_UP_SECONDS, connections: 1 })),
-    );
+    // compiling their JavaScript.
+    await pairLoad(SCALE_WARM_UP_SECONDS);
     const rss = new RssSampler(pids, 500);
     const cpu = new CpuMeter(pids);
-    const rs = await Promise.all(
-      targets.map((t) => fixedRate(t, { rate: perPair, seconds: c.seconds, connections: 1 })),
-    );
+    const rs = await pairLoad(c.seconds);
     const used = cpu.stop();
     const peaks = rss.stop();
     return {
