@@ -41,45 +41,46 @@ export function createLogger(options: LoggerOptions): Logger {
  *
  * The flush timer is armed by a write, not left running: an idle daemon is not woken ten times a
  * second to flush nothing (each empty flush is a thread-pool `write(2)` and a wake-up of the loop).
- * A flush that finds a write in flight only asks for a drain, and lines queued behind that write stay
- * buffered when it completes, so every flush is followed by one more ("tail") flush 100 ms later.
+ * A flush that finds a write in flight does nothing, and lines queued behind that write stay
+ * buffered when it completes (below the batch size): the bytes handed over and the bytes written
+ * are counted, and a write that completes with some still buffered arms the timer again. (Not
+ * sonic-boom's `flush(cb)`: its callback comes after an `fsync`, on every flush of a log file.)
  */
 const FLUSH_INTERVAL_MS = 100;
 
 function stdoutDestination(): DestinationStream {
   const d = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   let timer: NodeJS.Timeout | undefined;
-  let tailOnly = false;
-  const flush = (tail: boolean, done?: (err?: Error) => void): void => {
-    timer = undefined;
-    try {
-      d.flush((err) => {
-        if (!tail) arm(true);
-        done?.(err);
-      });
-    } catch (err) {
-      // Closed at exit: the exit flush has written what was left.
-      done?.(err as Error);
-    }
-  };
-  const arm = (tail: boolean): void => {
-    if (timer !== undefined) {
-      if (!tail) tailOnly = false;
-      return;
-    }
-    tailOnly = tail;
-    timer = setTimeout(() => flush(tailOnly), FLUSH_INTERVAL_MS);
+  let buffered = 0;
+  const flushSoon = (): void => {
+    if (timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      try {
+        d.flush();
+      } catch {
+        // Closed at exit: the exit flush has written what was left.
+      }
+    }, FLUSH_INTERVAL_MS);
     timer.unref();
   };
+  d.on("write", (n: number) => {
+    buffered -= n;
+  });
+  d.on("drain", () => {
+    if (buffered > 0) flushSoon();
+  });
   return {
     write(line: string): void {
+      buffered += Buffer.byteLength(line);
       d.write(line);
-      arm(false);
+      flushSoon();
     },
     // `logger.flush(cb)` at shutdown.
     flush(done?: (err?: Error) => void): void {
       if (timer !== undefined) clearTimeout(timer);
-      flush(false, done);
+      timer = undefined;
+      d.flush(done);
     },
   } as DestinationStream;
 }
