@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import os from "node:os";
+import { median } from "./percentiles.js";
 import type { BenchConfig, BenchResults, ScaleResult, ScenarioName, ScenarioResult } from "./run.js";
 
 export interface MachineInfo {
@@ -122,13 +123,7 @@ function versusBestSidecar(res: BenchResults): Comparisons["throughput_vs_best_s
       return best > 0 ? [r3(v / best)] : [];
     });
     if (ratios.length === 0) continue;
-    const sorted = [...ratios].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    const median =
-      sorted.length % 2 === 1
-        ? (sorted[mid] as number)
-        : r3(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
-    out[name] = { median, rounds: ratios };
+    out[name] = { median: r3(median(ratios)), rounds: ratios };
   }
   return out;
 }

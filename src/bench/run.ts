@@ -25,7 +25,7 @@ import {
 import { fixedRate, type LoadTarget, maxThroughput, newConnections } from "./http-load.js";
 import { interruptible } from "./interrupt.js";
 import { iperfThroughput } from "./iperf.js";
-import { cdf } from "./percentiles.js";
+import { cdf, median } from "./percentiles.js";
 import { CpuMeter, MachineCpuMeter, RssSampler, rssMiB } from "./proc-stats.js";
 import { type SidecarPair, startSidecarPair } from "./sidecar.js";
 
@@ -235,12 +235,6 @@ export function roundOrder<T>(scenarios: readonly T[], r: number): T[] {
   return [...scenarios.slice(k), ...scenarios.slice(0, k)];
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
 /**
  * One scenario's rounds as one result: every figure the median of its rounds (a proxy's per role),
  * errors summed over all rounds, the latency CDF of the round whose p90 is closest to the median,
@@ -412,15 +406,15 @@ async function pathSetup(
   }
 }
 
+/** Unmeasured load before each side of the scale comparison (both sides alike). */
+const SCALE_WARM_UP_SECONDS = 3;
+
 /**
  * N pods on 2 nodes (N/2 client-server pairs, each pair across the nodes), twice: enrolled in
  * ambient (the proxies are the 2 ztunnels) and plain with an HAProxy sidecar in every pod. The
  * same total open-loop rate is spread over the pairs; proxy memory is the sum of peak RSS, CPU the
  * sum over the load phase.
  */
-/** Unmeasured load before each side of the scale comparison (both sides alike). */
-const SCALE_WARM_UP_SECONDS = 3;
-
 async function runScale(
   n: number,
   c: BenchConfig,

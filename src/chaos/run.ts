@@ -5,6 +5,7 @@
  * steps left behind, and judges the samples against the SLO.
  */
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { AdminClient } from "../cli/admin-client.js";
 import type { Registry } from "../control/registry.js";
 import { podNames } from "../local/cluster-plan.js";
@@ -37,18 +38,9 @@ export function builtinScenarioDir(repoRoot: string): string {
   return join(repoRoot, "chaos", "scenarios");
 }
 
-/** Waits `ms`, or less if `signal` aborts first. */
+/** Waits `ms`, or less if `signal` aborts first (the abort is not an error here). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  return delay(ms, undefined, signal === undefined ? {} : { signal }).catch(() => {});
 }
 
 function interruptedBeforeLoad(name: string): ChaosError {

@@ -67,11 +67,7 @@ export class PodNetworks {
   }
 
   async delete(pod: Pick<PodNetworkSpec, "netns" | "hostVeth" | "node">): Promise<void> {
-    // Deleting one end of a veth deletes the pair, wherever the other end lives.
-    await this.#ip.in(pod.node.netns, ["link", "del", pod.hostVeth]).catch((e: unknown) => {
-      // Already gone with its netns, or the node itself is gone.
-      if (!/Cannot find device|Cannot open network namespace/.test(String((e as Error).message))) throw e;
-    });
+    await this.#ip.deleteLink(pod.node.netns, pod.hostVeth);
     await this.#ip.deleteNetnsMany([pod.netns]);
     await rm(join(ETC_NETNS, pod.netns), { recursive: true, force: true });
   }

@@ -90,6 +90,16 @@ export class IpTool {
     });
   }
 
+  /**
+   * Deletes a link (a veth takes its peer with it, wherever that lives). Missing is not an error:
+   * the link, or the namespace it was in, already gone.
+   */
+  async deleteLink(netns: string, name: string): Promise<void> {
+    await this.in(netns, ["link", "del", name]).catch((e: unknown) => {
+      if (!/Cannot find device|Cannot open network namespace/.test(String((e as Error).message))) throw e;
+    });
+  }
+
   async listNetns(): Promise<string[]> {
     const { stdout } = await this.ip(["netns", "list"]);
     // Lines look like `name (id: 3)` or just `name`.

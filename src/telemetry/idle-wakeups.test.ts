@@ -5,13 +5,9 @@
  * the loop going to sleep in epoll_wait, so each wake-up adds one).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const LOGGER = fileURLToPath(new URL("./logger.js", import.meta.url));
-const METRICS = fileURLToPath(new URL("./metrics.js", import.meta.url));
+import { spawnTelemetryChild } from "./child.test-support.js";
 
 async function voluntarySwitches(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/task/${pid}/status`, "utf8");
@@ -21,22 +17,17 @@ async function voluntarySwitches(pid: number): Promise<number> {
 }
 
 test("a logger and process metrics wake an idle process at most a few times a second", async () => {
-  const script = `import { createLogger } from ${JSON.stringify(LOGGER)};
-import { createMeshMetrics } from ${JSON.stringify(METRICS)};
-const metrics = createMeshMetrics({ processMetrics: true, defaultLabels: {} });
+  const child =
+    spawnTelemetryChild(`const metrics = createMeshMetrics({ processMetrics: true, defaultLabels: {} });
 await metrics.registry.metrics();
-const log = createLogger({ name: "idle" });
 log.info("ready");
-setTimeout(() => {}, 10000);`;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+setTimeout(() => {}, 10000);`);
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout.once("data", () => resolve());
       child.once("exit", (code) => reject(new Error(`child exited with ${code}`)));
     });
-    // Let the start-up's last work (the ready line's flush and its tail) settle.
+    // Let the start-up's last work (the ready line's flush) settle.
     await new Promise((r) => setTimeout(r, 500));
     const before = await voluntarySwitches(child.pid ?? 0);
     await new Promise((r) => setTimeout(r, 3000));

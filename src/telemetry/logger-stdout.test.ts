@@ -4,11 +4,8 @@
  * buffered at exit is written.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const LOGGER = fileURLToPath(new URL("./logger.js", import.meta.url));
+import { spawnTelemetryChild } from "./child.test-support.js";
 
 interface Seen {
   readonly lines: string[];
@@ -19,12 +16,7 @@ interface Seen {
 
 /** Runs `body` (JavaScript with `log`, a logger) in a child process and collects its stdout lines. */
 function runChild(body: string, options: { pauseAfterReadyMs?: number } = {}): Seen {
-  const script = `import { createLogger } from ${JSON.stringify(LOGGER)};
-const log = createLogger({ name: "t" });
-${body}`;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawnTelemetryChild(body);
   const seen: Seen = {
     lines: [],
     at: new Map(),
@@ -39,14 +31,11 @@ ${body}`;
     for (const line of parts) {
       seen.lines.push(line);
       const record = JSON.parse(line) as { msg: string; time: string };
-      const msg = record.msg;
-      if (msg === "ready") {
-        if (options.pauseAfterReadyMs !== undefined) {
-          child.stdout.pause();
-          setTimeout(() => child.stdout.resume(), options.pauseAfterReadyMs);
-        }
+      if (record.msg === "ready" && options.pauseAfterReadyMs !== undefined) {
+        child.stdout.pause();
+        setTimeout(() => child.stdout.resume(), options.pauseAfterReadyMs);
       }
-      seen.at.set(msg, Date.now() - Date.parse(record.time));
+      seen.at.set(record.msg, Date.now() - Date.parse(record.time));
     }
   });
   return seen;

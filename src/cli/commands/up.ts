@@ -55,7 +55,7 @@ export function register(program: Command): void {
       );
       const t0 = performance.now();
       // Ctrl-C (or SIGTERM): stop at the next step and remove what was created; again: leave now.
-      const up = await interruptibly(
+      const { state, pods } = await interruptibly(
         {
           stopping: "stopping at the next step, then removing what was created",
           again: "leave it",
@@ -63,7 +63,6 @@ export function register(program: Command): void {
         },
         (signal) => clusterUp(config, say, signal),
       );
-      const { state, pods } = up;
       if (json) {
         process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
         return;
