@@ -16,7 +16,8 @@
  * (the Node ones with the ztunnel's V8 flags) and its CPU comes from /proc. Per path: new
  * connections one at a time (connect + request + first byte; a warm session for the HTTP/2 paths,
  * a TLS handshake per connection, resumed, for `tls` and HAProxy),
- * then the 1,000 req/s open loop of `ambit bench` over 16 keep-alive connections, then `--idle`
+ * then the 1,000 req/s open loop of `ambit bench` over 16 keep-alive connections (with each proxy's
+ * peak RSS and anonymous memory over it: the memory floor of a Node proxy), then `--idle`
  * connections held open after one request each (memory per idle connection: each proxy's growth in
  * anonymous memory, /proc). The target is `ambit demo-app http` with 1 KiB responses. Then the
  * path is started again towards an `iperf3 -s` for bulk throughput: one stream, then
@@ -39,7 +40,7 @@ import { parseArgs } from "node:util";
 import { APP_PORT, serverCommand } from "../src/bench/bench-cluster.js";
 import { fixedRate, type LoadTarget, newConnections } from "../src/bench/http-load.js";
 import { iperfThroughput } from "../src/bench/iperf.js";
-import { CpuMeter, MachineCpuMeter, memoryMiB } from "../src/bench/proc-stats.js";
+import { CpuMeter, MachineCpuMeter, memoryMiB, RssSampler } from "../src/bench/proc-stats.js";
 import { gitCommit, machineInfo } from "../src/bench/report.js";
 import {
   type SidecarPair,
@@ -121,6 +122,9 @@ interface RoundResult {
     requests: number;
     errors: number;
     cpu_us_per_req: Record<string, number>;
+    /** Each proxy's peak RSS over the phase, and its peak anonymous (private) part, MiB. */
+    rss_mib: Record<string, number>;
+    anon_mib: Record<string, number>;
   };
   /** Growth of each proxy's anonymous memory per idle connection held, KiB. */
   idle: { connections: number; kib_per_conn: Record<string, number> };
@@ -304,8 +308,14 @@ async function measure(run: PathRun): Promise<RoundResult> {
   const nc = await newConnections(t, CONNS);
   const ncCpu = perUnit(ncMeters, nc.requests);
   const rateMeters = meters();
+  const memory = new RssSampler(run.proxies.map((p) => p.pid));
   const r = await fixedRate(t, { rate: RATE, seconds: SECONDS, connections: CONNECTIONS });
   const rateCpu = perUnit(rateMeters, r.requests);
+  const peaks = memory.stop();
+  const peak = (pick: (m: { rss: number; anon: number }) => number): Record<string, number> =>
+    Object.fromEntries(
+      run.proxies.map((p) => [p.role, Math.round(pick(peaks.get(p.pid) ?? { rss: 0, anon: 0 }) * 10) / 10]),
+    );
   const idle = await idleMemory(t, run.proxies);
   return {
     newconn: { p50_ms: nc.p50_ms, p99_ms: nc.p99_ms, errors: nc.errors, cpu_us_per_conn: ncCpu },
@@ -316,6 +326,8 @@ async function measure(run: PathRun): Promise<RoundResult> {
       requests: r.requests,
       errors: r.errors,
       cpu_us_per_req: rateCpu,
+      rss_mib: peak((m) => m.rss),
+      anon_mib: peak((m) => m.anon),
     },
     idle,
   };
@@ -394,6 +406,8 @@ function medians(rounds: readonly RoundResult[]): RoundResult {
       requests: of((r) => r.rate.requests),
       errors: of((r) => r.rate.errors),
       cpu_us_per_req: record((r) => r.rate.cpu_us_per_req),
+      rss_mib: record((r) => r.rate.rss_mib),
+      anon_mib: record((r) => r.rate.anon_mib),
     },
     idle: { connections: IDLE, kib_per_conn: record((r) => r.idle.kib_per_conn) },
     bulk: rounds.every((r) => r.bulk !== undefined)
@@ -470,7 +484,7 @@ async function main(): Promise<void> {
       results.set(name, [...(results.get(name) ?? []), r]);
       process.stderr.write(
         `  new conn p50 ${f2(r.newconn.p50_ms)} ms, CPU/conn ${JSON.stringify(r.newconn.cpu_us_per_conn)} µs; ` +
-          `${RATE}/s p50 ${f2(r.rate.p50_ms)} p90 ${f2(r.rate.p90_ms)} ms, CPU/req ${JSON.stringify(r.rate.cpu_us_per_req)} µs; ` +
+          `${RATE}/s p50 ${f2(r.rate.p50_ms)} p90 ${f2(r.rate.p90_ms)} ms, CPU/req ${JSON.stringify(r.rate.cpu_us_per_req)} µs, peak RSS ${JSON.stringify(r.rate.rss_mib)} MiB; ` +
           `idle KiB/conn ${JSON.stringify(r.idle.kib_per_conn)}` +
           (r.bulk
             ? `; Gbit/s ${r.bulk.single.gbps} / ${r.bulk.multi.gbps}, cores ${JSON.stringify(r.bulk.single.cores)} / ${JSON.stringify(r.bulk.multi.cores)}`
@@ -487,8 +501,8 @@ async function main(): Promise<void> {
   const lines = [
     `${date.slice(0, 16).replace("T", " ")} UTC, commit ${commit}, ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load ${machine.load1}; ${CONNS} new connections, ${RATE} req/s for ${SECONDS} s over ${CONNECTIONS} connections, ${IDLE} idle connections; medians of ${ROUNDS} rounds`,
     "",
-    "| path | new conn p50 / p99 ms | CPU µs per new conn, out + in | p50 / p90 / p99 ms at 1k req/s | added p90 ms | CPU µs per request, out + in | KiB per idle connection, out + in |",
-    "|---|---|---|---|---|---|---|",
+    "| path | new conn p50 / p99 ms | CPU µs per new conn, out + in | p50 / p90 / p99 ms at 1k req/s | added p90 ms | CPU µs per request, out + in | peak RSS MiB at 1k req/s, out / in (anonymous) | KiB per idle connection, out + in |",
+    "|---|---|---|---|---|---|---|---|",
   ];
   for (const name of paths) {
     const r = medians(results.get(name) ?? []);
@@ -501,8 +515,14 @@ async function main(): Promise<void> {
             .filter(([k]) => k !== "pair")
             .map(([, v]) => v)
             .join(" + ")})`;
+    const memory =
+      name === "direct"
+        ? "—"
+        : Object.keys(r.rate.rss_mib)
+            .map((role) => `${r.rate.rss_mib[role]} (${r.rate.anon_mib[role]})`)
+            .join(" / ");
     lines.push(
-      `| ${name} | ${f2(r.newconn.p50_ms)} / ${f2(r.newconn.p99_ms)} | ${perProxy(nc)} | ${f2(r.rate.p50_ms)} / ${f2(r.rate.p90_ms)} / ${f2(r.rate.p99_ms)} | ${direct && name !== "direct" ? f2(r.rate.p90_ms - direct.rate.p90_ms) : "—"} | ${perProxy(rq)} | ${perProxy(r.idle.kib_per_conn)} |`,
+      `| ${name} | ${f2(r.newconn.p50_ms)} / ${f2(r.newconn.p99_ms)} | ${perProxy(nc)} | ${f2(r.rate.p50_ms)} / ${f2(r.rate.p90_ms)} / ${f2(r.rate.p99_ms)} | ${direct && name !== "direct" ? f2(r.rate.p90_ms - direct.rate.p90_ms) : "—"} | ${perProxy(rq)} | ${memory} | ${perProxy(r.idle.kib_per_conn)} |`,
     );
   }
   if (IPERF_SECONDS > 0) {

@@ -109,7 +109,7 @@ try {
   process.stdout.write(
     args.phase === "iperf"
       ? `${n / 1000} Gbit/s in one stream for ${SECONDS} s\n`
-      : `${n} ${args.phase === "keepalive" ? "requests" : "new connections"} in ${SECONDS} s\n`,
+      : `${n} ${args.phase === "newconn" ? "new connections" : "requests"} in ${SECONDS} s\n`,
   );
   if (args.phase !== "iperf" && n > 0) {
     process.stdout.write(
