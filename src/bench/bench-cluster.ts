@@ -30,7 +30,10 @@ export const PATH_NAMESPACES = {
   direct: "bench-direct",
   l4: "bench-l4",
   l7: "bench-l7",
+  /** The HAProxy pair's pods (scenario `sidecar`). */
   sidecar: "bench-sidecar",
+  /** The stunnel pair's pods (`sidecar-stunnel`): each pair captures the same server port, so each has its own pods. */
+  sidecarStunnel: "bench-sidecar-stunnel",
 } as const;
 
 export interface PodRef {

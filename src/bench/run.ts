@@ -378,25 +378,25 @@ async function pathSetup(
     case "sidecar":
     case "sidecar-stunnel": {
       const ports = SIDECAR_PORTS[name];
+      const kind = name === "sidecar" ? "haproxy" : "stunnel";
+      const path = name === "sidecar" ? "sidecar" : "sidecarStunnel";
+      const client = k.client[path];
+      const server = k.server[path];
       const pairDir = mkdtempSync(join(dir, `${name}-`));
+      // Captured like a sidecar mesh's: the app dials the server itself, as in every other scenario.
       const pair = await startSidecarPair({
-        kind: name === "sidecar" ? "haproxy" : "stunnel",
-        clientNetns: k.client.sidecar.netns,
-        serverNetns: k.server.sidecar.netns,
-        serverIp: k.server.sidecar.ip,
+        kind,
+        clientNetns: client.netns,
+        serverNetns: server.netns,
+        serverIp: server.ip,
         ports: [ports.app, ports.iperf],
         dir: pairDir,
+        capture: true,
       });
       pairs.add(pair);
-      const kind = name === "sidecar" ? "haproxy" : "stunnel";
       return {
-        target: targetFrom(
-          k.client.sidecar,
-          "127.0.0.1",
-          ports.app.local,
-          `server.${PATH_NAMESPACES.sidecar}`,
-        ),
-        iperf: { netns: k.client.sidecar.netns, host: "127.0.0.1", port: ports.iperf.local },
+        target: targetFrom(client, server.ip, APP_PORT, `server.${PATH_NAMESPACES[path]}`),
+        iperf: { netns: client.netns, host: server.ip, port: IPERF_PORT },
         proxies: [
           { role: `${kind} client sidecar`, pid: pair.clientPid },
           { role: `${kind} server sidecar`, pid: pair.serverPid },
@@ -498,13 +498,19 @@ async function runScale(
         serverIp: sv.ip,
         ports: [{ local: 15001, tls: 15443, target: APP_PORT }],
         dir: mkdtempSync(join(dir, `scale-${n}-${i}-`)),
+        capture: true,
       });
       sidecars.push(pair);
       pairs.add(pair);
     }
     progress(`scale ${n} pods: sidecars, ${c.scaleRate} req/s over ${pairsCount} pairs`);
     const scTargets = Array.from({ length: pairsCount }, (_, i) =>
-      targetFrom(scPods.get(`client-${i}`) as PodRef, "127.0.0.1", 15001, "server"),
+      targetFrom(
+        scPods.get(`client-${i}`) as PodRef,
+        (scPods.get(`server-${i}`) as PodRef).ip,
+        APP_PORT,
+        "server",
+      ),
     );
     const sidecar = await load(
       scTargets,

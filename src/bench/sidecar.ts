@@ -1,14 +1,22 @@
 /**
  * The classic sidecar model `ambit bench` compares against: one mTLS proxy per pod, from Debian,
- * in the pod's network namespace — a client-side proxy the app connects to on loopback and a
+ * in the pod's network namespace — a client-side proxy that receives the app's connections and a
  * server-side proxy in front of the app — with each proxy's default TLS session resumption.
  * HAProxy (event loop, threads) stands in for Envoy; stunnel is the simplest TLS pair. Both get
  * SPIFFE certificates from a throwaway CA and require the peer's certificate, as a mesh would.
+ *
+ * With `capture` the app's connections reach the client proxy the way a sidecar mesh delivers them
+ * (Istio's sidecar mode): the app dials the server's own address and port, and an iptables REDIRECT
+ * in the client pod's nat OUTPUT chain hands the connection to the proxy on loopback — the same
+ * capture ambient's in-pod mode uses. `ambit bench` always captures, so every scenario's app makes
+ * the same connection; without it the app must dial 127.0.0.1:`local` (bench/proxy-floor.ts, where
+ * no path is captured).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestPki } from "../identity/testing.js";
+import { runCommand } from "../platform/command.js";
 import { acceptsConnection } from "../platform/netns-sockets.js";
 
 export type SidecarKind = "haproxy" | "stunnel";
@@ -28,6 +36,8 @@ export interface SidecarPairOptions {
   readonly ports: readonly SidecarPort[];
   /** A private directory for configs and keys. */
   readonly dir: string;
+  /** Redirect the client pod's connections to `serverIp:target` into the client proxy (see above). */
+  readonly capture?: boolean;
 }
 
 export interface SidecarPair {
@@ -170,7 +180,41 @@ export async function waitForListener(
   throw new Error(`${what} did not open ${host}:${port} in ${netns} within 10 s`);
 }
 
-/** Starts the server-side and client-side proxies and waits until both listen. */
+/**
+ * The client pod's rule that sends its connections to `serverIp:target` to the client proxy on
+ * loopback (a REDIRECT of a locally made connection goes to 127.0.0.1), as a sidecar mesh's
+ * outbound capture does. `-A` adds it, `-D` removes it.
+ */
+function captureRule(o: SidecarPairOptions, p: SidecarPort, op: "-A" | "-D"): string[] {
+  return [
+    "ip",
+    "netns",
+    "exec",
+    o.clientNetns,
+    "iptables",
+    "-w",
+    "-t",
+    "nat",
+    op,
+    "OUTPUT",
+    "-p",
+    "tcp",
+    "-d",
+    `${o.serverIp}/32`,
+    "--dport",
+    String(p.target),
+    "-m",
+    "comment",
+    "--comment",
+    `ambit-bench/${o.kind}-sidecar`,
+    "-j",
+    "REDIRECT",
+    "--to-ports",
+    String(p.local),
+  ];
+}
+
+/** Starts the server-side and client-side proxies, waits until both listen, then captures (`capture`). */
 export async function startSidecarPair(o: SidecarPairOptions): Promise<SidecarPair> {
   const files = writeCredentials(o.dir);
   const procs: ChildProcess[] = [];
@@ -188,13 +232,28 @@ export async function startSidecarPair(o: SidecarPairOptions): Promise<SidecarPa
   procs.push(server);
   const client = start("client");
   procs.push(client);
+  const captured: SidecarPort[] = [];
   const stop = async (): Promise<void> => {
+    // Rules first: a connection made after the proxies are gone must not be captured into nothing.
+    // A pod already deleted took its rules with it.
+    for (const p of captured.splice(0)) await runCommand(captureRule(o, p, "-D"), { okExitCodes: [0, 1, 2] });
     await Promise.all(procs.map(stopProcess));
   };
   try {
     for (const p of o.ports) {
       await waitForListener(o.serverNetns, "127.0.0.1", p.tls, `${o.kind} (server)`);
       await waitForListener(o.clientNetns, "127.0.0.1", p.local, `${o.kind} (client)`);
+    }
+    if (o.capture === true) {
+      for (const p of o.ports) {
+        const r = await runCommand(captureRule(o, p, "-A"), { okExitCodes: [0, 1, 2] });
+        if (r.exitCode !== 0) {
+          throw new Error(
+            `capturing ${o.serverIp}:${p.target} into the ${o.kind} client sidecar in ${o.clientNetns} failed: ${r.stderr.trim()}`,
+          );
+        }
+        captured.push(p);
+      }
     }
   } catch (e) {
     await stop();
