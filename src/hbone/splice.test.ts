@@ -73,3 +73,31 @@ test("an end right behind corked chunks delivers them before the EOF", async () 
   assert.deepEqual(b.calls.flat(), ["one", "two"]);
   assert.ok(finished, "b's write side ended after the data");
 });
+
+test("a side reset by its peer ('aborted') while its writes stall: that direction is over, the other still delivers, then it is destroyed", async () => {
+  const a = recorder();
+  // b stands for an HTTP/2 stream with no window left: its writes never complete.
+  const b = recorder({ stallWrites: true, highWaterMark: 4 });
+  let done: { aToB: number; bToA: number; error: Error | undefined } | undefined;
+  splice(a.side, b.side, (r) => {
+    done = r;
+  });
+  await nextTurn();
+  a.side.push(Buffer.from("upload-1"));
+  await nextTurn();
+  assert.equal(a.side.isPaused(), true, "backpressure: a waits for a 'drain' that will never come");
+  // The peer resets the stream; what it sent before the reset is still to be read.
+  b.side.emit("aborted");
+  assert.equal(a.side.isPaused(), false, "a is read again (and what it sends is dropped)");
+  a.side.push(Buffer.from("upload-2"));
+  b.side.push(Buffer.from("response"));
+  b.side.push(null);
+  a.side.push(null);
+  await nextTurn();
+  await nextTurn();
+  assert.deepEqual(a.calls.flat(), ["response"], "bytes that arrived before the reset reach a");
+  assert.equal(b.calls.flat().includes("upload-2"), false, "nothing more is written into the reset side");
+  assert.equal(b.side.destroyed, true, "the reset side is destroyed once its bytes were read");
+  assert.ok(done !== undefined, "both directions are over");
+  assert.equal(done.error, undefined);
+});

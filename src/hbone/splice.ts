@@ -144,9 +144,28 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
       }
     });
   };
+  /**
+   * An HTTP/2 stream whose peer closed it (RST_STREAM) while this side still had bytes to send says
+   * 'aborted'. Node ends its writable side, but what is queued there never drains and never fails
+   * (the stream has no window left and no peer to grant one), so a reader paused for backpressure
+   * would wait for 'drain' forever, holding the connection, its queued bytes and the sender's socket
+   * (a server that closed while its client was still uploading left ztunnel connections open).
+   * Nothing more can reach that side: its direction is over, and what the other side still sends is
+   * read and dropped, as after any completed direction. The other direction keeps flowing, so the
+   * bytes the stream delivered before its reset still arrive, and once they have all been read the
+   * stream is destroyed (Node leaves a stream whose writes never finished undestroyed, queued bytes
+   * included).
+   */
+  const onAborted = (side: Duplex, into: Direction): void => {
+    into.complete();
+    if (side.readableEnded) side.destroy();
+    else side.on("end", () => side.destroy());
+  };
   const onError = (err: Error): void => fail(err);
   a.on("error", onError);
   b.on("error", onError);
+  a.on("aborted", () => onAborted(a, ba));
+  b.on("aborted", () => onAborted(b, ab));
   a.on("close", onClose);
   b.on("close", onClose);
   // A side that went away before the splice began (a client that reset while its CONNECT was
