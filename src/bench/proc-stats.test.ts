@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CpuMeter, cpuSeconds, MachineCpuMeter, memoryMiB, RssSampler, rssMiB } from "./proc-stats.js";
+import {
+  CpuMeter,
+  cpuSeconds,
+  MachineCpuMeter,
+  memoryMiB,
+  RssSampler,
+  rssMiB,
+  waitForReclaim,
+} from "./proc-stats.js";
 
 test("proc-stats: CPU and RSS of a live process from /proc; 0 for a missing one", () => {
   const meter = new CpuMeter([process.pid]);
@@ -43,4 +51,40 @@ test("proc-stats: machine busy cores over a given span count the same busy time"
   assert.ok(coresOverSpan >= 0.6, `busy cores over the busy span: ${coresOverSpan}`);
   assert.equal(machine.stop(0), 0);
   assert.ok(x > 0);
+});
+
+test("proc-stats: waitForReclaim waits for each process to come back near its start or to drop, and no longer than asked", async () => {
+  const series = (values: number[]) => {
+    let i = 0;
+    return () => values[Math.min(i++, values.length - 1)] as number;
+  };
+  // pid 1: 60 above its start, then a reclaim drops it to 80 (still 20 above: settled by the drop);
+  // pid 2: already near its start.
+  const rss1 = series([130, 130, 130, 80, 80]);
+  const slept: number[] = [];
+  const r = await waitForReclaim(
+    new Map([
+      [1, 70],
+      [2, 70],
+    ]),
+    {
+      thresholdMiB: 16,
+      dropMiB: 8,
+      maxMs: 30_000,
+      rss: (pid) => (pid === 1 ? rss1() : 75),
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    },
+  );
+  assert.deepEqual(r, { waitedMs: 2000, settled: true });
+  // A process that never gives anything back: the wait ends at maxMs, unsettled.
+  const stuck = await waitForReclaim(new Map([[1, 70]]), {
+    thresholdMiB: 16,
+    dropMiB: 8,
+    maxMs: 5000,
+    rss: () => 130,
+    sleep: async () => {},
+  });
+  assert.deepEqual(stuck, { waitedMs: 5000, settled: false });
 });

@@ -126,3 +126,42 @@ function machineJiffies(): { busy: number; total: number } {
   const total = f.reduce((a, b) => a + b, 0);
   return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
 }
+
+/**
+ * Waits until each process has given back what bursts left above `startMiB` (its RSS when
+ * measurement began): done for a process once its RSS is within `thresholdMiB` of its start (the
+ * ztunnel's reclaimer acts only above 16 MiB of growth, so nothing more will come back), or once it
+ * fell by `dropMiB` during the wait (a reclaim ran). Gives up after `maxMs`. Resolves with how long
+ * it waited and whether every process settled.
+ */
+export async function waitForReclaim(
+  startMiB: ReadonlyMap<number, number>,
+  o: {
+    thresholdMiB: number;
+    dropMiB: number;
+    maxMs: number;
+    pollMs?: number;
+    rss?: (pid: number) => number;
+    sleep?: (ms: number) => Promise<void>;
+  },
+): Promise<{ waitedMs: number; settled: boolean }> {
+  const rss = o.rss ?? rssMiB;
+  const pollMs = o.pollMs ?? 1000;
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const highest = new Map([...startMiB.keys()].map((p) => [p, rss(p)]));
+  const pending = new Set(startMiB.keys());
+  let waitedMs = 0;
+  for (;;) {
+    for (const pid of pending) {
+      const now = rss(pid);
+      const high = Math.max(highest.get(pid) ?? now, now);
+      highest.set(pid, high);
+      const near = now - (startMiB.get(pid) ?? now) < o.thresholdMiB;
+      if (near || high - now >= o.dropMiB || now === 0) pending.delete(pid);
+    }
+    if (pending.size === 0) return { waitedMs, settled: true };
+    if (waitedMs >= o.maxMs) return { waitedMs, settled: false };
+    await sleep(pollMs);
+    waitedMs += pollMs;
+  }
+}

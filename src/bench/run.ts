@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CaptureMode } from "../local/cluster-config.js";
 import { connectFrom } from "../platform/netns-sockets.js";
+import { DEFAULT_RECLAIM_THRESHOLD_BYTES } from "../platform/reclaim-memory.js";
 import {
   APP_PORT,
   type BenchCluster,
@@ -26,7 +27,7 @@ import { fixedRate, type LoadTarget, maxThroughput, newConnections } from "./htt
 import { interruptible } from "./interrupt.js";
 import { iperfThroughput } from "./iperf.js";
 import { cdf, median } from "./percentiles.js";
-import { CpuMeter, MachineCpuMeter, RssSampler, rssMiB } from "./proc-stats.js";
+import { CpuMeter, MachineCpuMeter, RssSampler, rssMiB, waitForReclaim } from "./proc-stats.js";
 import { type SidecarPair, startSidecarPair } from "./sidecar.js";
 
 export const SCENARIOS = ["direct", "ambient-l4", "ambient-l7", "sidecar", "sidecar-stunnel"] as const;
@@ -323,6 +324,7 @@ export async function runBench(
   try {
     for (const p of Object.keys(PATH_NAMESPACES) as (keyof typeof PATH_NAMESPACES)[])
       cluster.startIperfServer(cluster.server[p]);
+    const ztunnelsAtStart = new Map(cluster.ztunnelPids.map((pid) => [pid, rssMiB(pid)]));
     const setups = new Map<ScenarioName, PathSetup>();
     for (const name of c.scenarios) setups.set(name, await run.step(pathSetup(name, cluster, dir, pairs)));
     const rounds = c.rounds ?? 1;
@@ -337,6 +339,22 @@ export async function runBench(
     const scenarios: Partial<Record<ScenarioName, ScenarioResult>> = {};
     for (const name of c.scenarios) scenarios[name] = combineRounds(measured.get(name) ?? []);
     const scale: ScaleResult[] = [];
+    if (c.pods.length > 0 && c.scenarios.some((s) => s.startsWith("ambient-"))) {
+      // The scenarios' iperf3 bursts leave the ztunnels tens of MiB above where they started until
+      // their reclaimer runs (every 10 s, once growth stops); the sidecars of the comparison start
+      // fresh. The comparison is of N pods' steady state, so the ztunnels get to settle first.
+      say("scale: waiting for the ztunnels to give back what the scenarios' bursts left (up to 40 s)");
+      const w = await run.step(
+        waitForReclaim(ztunnelsAtStart, {
+          thresholdMiB: RECLAIM_THRESHOLD_MIB,
+          dropMiB: RECLAIM_DROP_MIB,
+          maxMs: 40_000,
+        }),
+      );
+      say(
+        `scale: ztunnels ${w.settled ? "settled" : "still above their start"} after ${w.waitedMs / 1000} s (${cluster.ztunnelPids.map((p) => `${Math.round(rssMiB(p))} MiB`).join(", ")})`,
+      );
+    }
     for (const n of c.pods) scale.push(await run.step(runScale(n, c, cluster, dir, pairs, say)));
     return { scenarios, scale };
   } finally {
@@ -405,6 +423,11 @@ async function pathSetup(
     }
   }
 }
+
+/** The ztunnel's reclaimer acts above 16 MiB of growth (src/platform/reclaim-memory.ts). */
+const RECLAIM_THRESHOLD_MIB = DEFAULT_RECLAIM_THRESHOLD_BYTES / (1024 * 1024);
+/** A fall this large while waiting means a reclaim ran. */
+const RECLAIM_DROP_MIB = 8;
 
 /** Unmeasured load before each side of the scale comparison (both sides alike). */
 const SCALE_WARM_UP_SECONDS = 3;
