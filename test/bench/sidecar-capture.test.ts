@@ -41,7 +41,11 @@ describe("bench sidecar pairs: outbound capture like a sidecar mesh", { skip: no
     await sweepStale();
     topo = await createTopology({ nodes: 2, podsPerNode: 1 });
     dir = mkdtempSync(join(tmpdir(), "ambit-sidecar-capture-"));
-    server = createServer((s) => s.end(`from ${s.remoteAddress}`));
+    server = createServer((s) => {
+      // A proxy that gives up on a connection (a pair being stopped) resets it.
+      s.on("error", () => s.destroy());
+      s.end(`from ${s.remoteAddress}`);
+    });
     await listenOn(server, { netns: topo.pod("node2-pod1").netns, address: "0.0.0.0", port: TARGET });
   });
   after(async () => {
