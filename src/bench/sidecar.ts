@@ -17,6 +17,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestPki } from "../identity/testing.js";
 import { runCommand } from "../platform/command.js";
+import { iptablesInNetns } from "../platform/linux-names.js";
 import { acceptsConnection } from "../platform/netns-sockets.js";
 
 export type SidecarKind = "haproxy" | "stunnel";
@@ -186,13 +187,7 @@ export async function waitForListener(
  * outbound capture does. `-A` adds it, `-D` removes it.
  */
 function captureRule(o: SidecarPairOptions, p: SidecarPort, op: "-A" | "-D"): string[] {
-  return [
-    "ip",
-    "netns",
-    "exec",
-    o.clientNetns,
-    "iptables",
-    "-w",
+  return iptablesInNetns(o.clientNetns, [
     "-t",
     "nat",
     op,
@@ -211,7 +206,7 @@ function captureRule(o: SidecarPairOptions, p: SidecarPort, op: "-A" | "-D"): st
     "REDIRECT",
     "--to-ports",
     String(p.local),
-  ];
+  ]);
 }
 
 /** Starts the server-side and client-side proxies, waits until both listen, then captures (`capture`). */

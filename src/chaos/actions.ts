@@ -11,6 +11,7 @@ import { type ClusterState, clusterTopology } from "../local/cluster-plan.js";
 import { processAlive, requireClusterState } from "../local/cluster-state.js";
 import { readAgentStatus, startControlPlane } from "../local/cluster-up.js";
 import { runCommand } from "../platform/command.js";
+import { iptablesInNetns } from "../platform/linux-names.js";
 import { connectFrom } from "../platform/netns-sockets.js";
 import { ChaosError, ChaosErrorCode } from "./errors.js";
 import type { LoadTarget } from "./load.js";
@@ -162,13 +163,7 @@ async function netemClear(state: ClusterState, nodeName: string): Promise<void> 
 }
 
 function blockCaRule(op: "-I" | "-D", state: ClusterState): string[] {
-  return [
-    "ip",
-    "netns",
-    "exec",
-    state.control.netns,
-    "iptables",
-    "-w",
+  return iptablesInNetns(state.control.netns, [
     op,
     "INPUT",
     "-p",
@@ -181,7 +176,7 @@ function blockCaRule(op: "-I" | "-D", state: ClusterState): string[] {
     `${state.prefix}/chaos/block-ca`,
     "-j",
     "DROP",
-  ];
+  ]);
 }
 
 /** Opens `count` connections along the load's path and keeps them until the run ends. */

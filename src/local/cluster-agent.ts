@@ -15,6 +15,7 @@ import { AdminClient } from "../cli/admin-client.js";
 import type { Registry } from "../control/registry.js";
 import type { CommandRunner } from "../platform/command.js";
 import { runCommand } from "../platform/command.js";
+import { iptablesInNetns } from "../platform/linux-names.js";
 import { createLogger, type Logger } from "../telemetry/logger.js";
 import { type HandoverMessage, isHandoverMessage } from "../ztunnel/handover.js";
 import {
@@ -101,13 +102,7 @@ export function ztunnelHboneWrites(): string[] {
 
 /** The node-netns exception that lets HBONE reach a waypoint pod itself (`-I` adds, `-D` removes). */
 function waypointHboneRule(state: ClusterState, p: DesiredPod, op: "-I" | "-D" | "-C"): string[] {
-  return [
-    "ip",
-    "netns",
-    "exec",
-    p.node.netns,
-    "iptables",
-    "-w",
+  return iptablesInNetns(p.node.netns, [
     "-t",
     "nat",
     op,
@@ -124,7 +119,7 @@ function waypointHboneRule(state: ClusterState, p: DesiredPod, op: "-I" | "-D" |
     `${state.prefix}/waypoint/${p.namespace}/${p.name}`,
     "-j",
     "RETURN",
-  ];
+  ]);
 }
 
 export class ClusterAgent {

@@ -30,7 +30,7 @@ import {
 } from "./capture-plan.js";
 import { type CommandRunner, runCommand } from "./command.js";
 import { CommandError } from "./errors.js";
-import { checkIp, checkNetnsName } from "./linux-names.js";
+import { checkIp, checkNetnsName, iptablesInNetns } from "./linux-names.js";
 
 export interface NodeCaptureOptions extends CaptureOptions {
   /** The node's network namespace (name under /run/netns). */
@@ -130,17 +130,7 @@ export async function captureInPod(
 }
 
 export async function readNatState(netns: string, run: CommandRunner = runCommand): Promise<NatState> {
-  const { stdout } = await run([
-    "ip",
-    "netns",
-    "exec",
-    checkNetnsName(netns),
-    "iptables",
-    "-w",
-    "-t",
-    "nat",
-    "-S",
-  ]);
+  const { stdout } = await run(iptablesInNetns(netns, ["-t", "nat", "-S"]));
   return parseNatRules(stdout);
 }
 

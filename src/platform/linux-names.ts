@@ -47,3 +47,8 @@ export function checkPort(port: number): number {
     throw invalid(`${port} is not a port number 1-65535`);
   return port;
 }
+
+/** `iptables -w <args>` run inside `netns` (checked), as one argv: never through a shell. */
+export function iptablesInNetns(netns: string, args: readonly string[]): string[] {
+  return ["ip", "netns", "exec", checkNetnsName(netns), "iptables", "-w", ...args];
+}
