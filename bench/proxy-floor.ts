@@ -40,6 +40,7 @@ import { parseArgs } from "node:util";
 import { APP_PORT, serverCommand } from "../src/bench/bench-cluster.js";
 import { fixedRate, type LoadTarget, newConnections } from "../src/bench/http-load.js";
 import { iperfThroughput } from "../src/bench/iperf.js";
+import { median } from "../src/bench/percentiles.js";
 import { CpuMeter, MachineCpuMeter, memoryMiB, RssSampler } from "../src/bench/proc-stats.js";
 import { gitCommit, machineInfo } from "../src/bench/report.js";
 import {
@@ -378,16 +379,10 @@ async function idleMemory(t: LoadTarget, proxies: readonly Proxy[]): Promise<Rou
   }
 }
 
-function median(values: readonly number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  if (v.length === 0) return 0;
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 === 1 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
-}
-
 /** Each figure's median over the rounds (figure by figure: rounds interleave the paths). */
 function medians(rounds: readonly RoundResult[]): RoundResult {
-  const of = (pick: (r: RoundResult) => number): number => median(rounds.map(pick));
+  const of = (pick: (r: RoundResult) => number): number =>
+    rounds.length === 0 ? 0 : median(rounds.map(pick));
   const record = (pick: (r: RoundResult) => Record<string, number>): Record<string, number> =>
     Object.fromEntries(
       Object.keys(rounds[0] === undefined ? {} : pick(rounds[0])).map((k) => [k, of((r) => pick(r)[k] ?? 0)]),
