@@ -494,7 +494,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const direct = results.has("direct") ? medians(results.get("direct") ?? []) : undefined;
   const lines = [
-    `${date.slice(0, 16).replace("T", " ")} UTC, commit ${commit}, ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load ${machine.load1}; ${CONNS} new connections, ${RATE} req/s for ${SECONDS} s over ${CONNECTIONS} connections, ${IDLE} idle connections; medians of ${ROUNDS} rounds`,
+    `${date.slice(0, 16).replace("T", " ")} UTC, commit ${commit}, ${machine.cpu}, ${machine.cores} cores, kernel ${machine.kernel}, Node ${machine.node}, load ${machine.load1}; ${CONNS} new connections, ${RATE} req/s for ${SECONDS} s over ${CONNECTIONS} connections, ${IDLE} idle connections; medians of ${ROUNDS} rounds`,
     "",
     "| path | new conn p50 / p99 ms | CPU µs per new conn, out + in | p50 / p90 / p99 ms at 1k req/s | added p90 ms | CPU µs per request, out + in | peak RSS MiB at 1k req/s, out / in (anonymous) | KiB per idle connection, out + in |",
     "|---|---|---|---|---|---|---|---|",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import os from "node:os";
 import { test } from "node:test";
 import { benchConfig } from "./options.js";
 import { benchDocument, toHtml, toMarkdown } from "./report.js";
@@ -123,6 +124,11 @@ test("bench report: with rounds, each is compared with the better sidecar of its
 test("bench report: Markdown has a row per scenario; HTML has the plots and the raw data", () => {
   const doc = benchDocument(benchConfig({}), results, "abc1234", new Date("2026-11-26T04:00:00Z"));
   const md = toMarkdown(doc);
+  // Machines of one kind differ by their kernel build; a run's header says which one it was.
+  assert.match(
+    md.split("\n")[0] as string,
+    new RegExp(`, kernel ${os.release().replaceAll(".", "\\.")}, Node v`),
+  );
   for (const name of ["direct", "ambient-l4", "sidecar"])
     assert.match(md, new RegExp(`^\\| ${name} \\|`, "m"));
   assert.match(md, /^\| 10 \| 200 \| 2: 160 \(60\) \/ 1 \| 10: 100 \(40\) \/ 4 \| 1.6 \(1.5\) \| 0.25 \|$/m);

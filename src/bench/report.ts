@@ -153,7 +153,7 @@ export function toMarkdown(doc: BenchDocument): string {
   const m = doc.machine;
   const rounds = doc.settings.rounds ?? 1;
   const lines = [
-    `ambit bench — ${doc.date.slice(0, 16).replace("T", " ")} UTC, commit ${doc.commit}, ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GiB, Node ${m.node}, load ${m.load1}`,
+    `ambit bench — ${doc.date.slice(0, 16).replace("T", " ")} UTC, commit ${doc.commit}, ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GiB, kernel ${m.kernel}, Node ${m.node}, load ${m.load1}`,
     `settings: ${doc.settings.rate} req/s open loop and max throughput over ${doc.settings.connections} connections for ${doc.settings.seconds} s each, ${doc.settings.bodyBytes} B responses, ${doc.settings.newConnections} new connections, iperf3 ${doc.settings.iperfSeconds} s with 1 and ${doc.settings.iperfStreams} streams, ${doc.settings.capture ?? "node"} capture${rounds > 1 ? `; ${rounds} rounds, interleaved: each figure is the median of its rounds, errors are summed` : ""}`,
     "",
     `| scenario | p50 / p90 / p99 ms | added p90 / p99 ms | max req/s | new conn p50 / p99 ms | Gbit/s (1 / ${doc.settings.iperfStreams} streams) | CPU s / 1k req | proxy RSS (anon) MiB | errors |`,
