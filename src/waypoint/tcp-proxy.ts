@@ -7,6 +7,7 @@ import type { Duplex } from "node:stream";
 import { SpiffeId } from "../identity/spiffe.js";
 import { evaluate } from "../policy/index.js";
 import { trafficLabels } from "../telemetry/metrics.js";
+import { pipeBoth } from "../ztunnel/pipe.js";
 import type { InboundConnection, WaypointContext } from "./context.js";
 import { WaypointErrorCode } from "./errors.js";
 import { policyAuthorizer } from "./mysql/authorize.js";
@@ -163,13 +164,13 @@ export async function relayTcp(
     });
     upstream.on("error", () => {});
     ctx.metrics.tcpOpened.inc(labels);
-    client.on("data", (d: Buffer) => {
-      received += d.length;
-    });
-    upstream.on("data", (d: Buffer) => {
-      sent += d.length;
-    });
     if (mode === "mysql") {
+      client.on("data", (d: Buffer) => {
+        received += d.length;
+      });
+      upstream.on("data", (d: Buffer) => {
+        sent += d.length;
+      });
       const session = relayMysql(client, upstream, {
         authorize: policyAuthorizer(() => ctx.l7().policies, {
           source,
@@ -190,25 +191,12 @@ export async function relayTcp(
       ctx.metrics.tcpClosed.inc(labels);
       return;
     }
-    await new Promise<void>((resolve) => {
-      let open = 2;
-      const oneDone = (): void => {
-        open -= 1;
-        if (open === 0) resolve();
-      };
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.once("close", () => {
-        upstream.destroy();
-        resolve();
-      });
-      upstream.once("close", () => {
-        client.destroy();
-        resolve();
-      });
-      client.once("end", oneDone);
-      upstream.once("end", oneDone);
-    });
+    // The same relay as the ztunnel's: writes coalesced per event-loop turn (a `pipe` made an HTTP/2
+    // DATA frame of every piece the inbound TLS records cut the bytes into), half-close kept, and a
+    // stream its peer reset ends its direction instead of waiting for a 'drain' that never comes.
+    const r = await pipeBoth(client, upstream);
+    received = r.received;
+    sent = r.sent;
     ctx.metrics.tcpClosed.inc(labels);
   } catch (e) {
     rec.set({ "error.code": WaypointErrorCode.Upstream });
