@@ -92,8 +92,15 @@ function endedCleanly(d: Duplex): boolean {
   return d.readableEnded && !wasReset(d);
 }
 
-function streamReset(d: Duplex): Error {
+/**
+ * What a reset stream means for the tunnel. CONNECT_ERROR is the far end's TCP connection reset,
+ * reported as the ECONNRESET it would have been without the mesh; any other code is the tunnel's
+ * own failure.
+ */
+function streamReset(d: Duplex, err?: Error): Error {
   const code = isHttp2Stream(d) ? d.rstCode : undefined;
+  if (code === http2.constants.NGHTTP2_CONNECT_ERROR) return connectionReset();
+  if (err !== undefined) return err;
   const e = new Error(`stream reset by its peer (RST_STREAM code ${code})`) as NodeJS.ErrnoException;
   e.code = "ERR_HTTP2_STREAM_ERROR";
   return e;
@@ -230,9 +237,8 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
     if (side.readableEnded) side.destroy();
     else side.on("end", () => side.destroy());
   };
-  const onError = (err: Error): void => fail(err);
-  a.on("error", onError);
-  b.on("error", onError);
+  a.on("error", (err: Error) => fail(wasReset(a) ? streamReset(a, err) : err));
+  b.on("error", (err: Error) => fail(wasReset(b) ? streamReset(b, err) : err));
   a.on("aborted", () => onAborted(a, ba));
   b.on("aborted", () => onAborted(b, ab));
   a.on("close", onClose);

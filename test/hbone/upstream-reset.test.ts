@@ -70,6 +70,9 @@ test("an upstream reset mid-upload closes the client's connection and releases t
   const outcome = await Promise.race([done, sleep(10_000).then(() => undefined)]);
   assert.ok(outcome !== undefined, "the client connection is settled after the upstream reset");
   assert.ok(settled !== undefined && settled.aToB > 0, "bytes went up before the reset");
+  // The far end's reset (RST_STREAM CONNECT_ERROR) is reported as the ECONNRESET it would have been
+  // without the mesh, not as a failure of the tunnel.
+  assert.equal((settled.error as NodeJS.ErrnoException | undefined)?.code, "ECONNRESET");
   // The destination's reset reaches the app as a reset, not as a half-close (RFC 9113 §8.5: the
   // server side sends RST_STREAM CONNECT_ERROR, and this side answers it with a TCP RST).
   const appDeadline = Date.now() + 5_000;

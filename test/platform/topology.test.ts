@@ -85,14 +85,14 @@ describe("netns topology (2 nodes × 2 pods)", { skip: notRoot }, () => {
     const node1 = topo.node("node1");
     const late = planPodOn(topo.prefix, node1, "node1-late", 9);
     await addPod(node1, late);
-    t.after(() => removePod(late));
+    t.after(() => removePod(node1, late));
     assert.equal(late.ip, "10.244.1.11");
     const echo = await listenIn(late.netns, 7300, (s) => `late ${s.remoteAddress}`);
     t.after(() => echo.close());
     const from = topo.pod("node2-pod1");
     assert.equal(await request(from.netns, late.ip, 7300, ""), `late ${from.ip}`);
     await echo.close();
-    await removePod(late);
+    await removePod(node1, late);
     assert.ok(!(await listNetns()).includes(late.netns));
     const ip = new IpTool();
     assert.ok(!(await ip.listLinks(node1.netns)).includes(late.hostVeth));
