@@ -101,3 +101,43 @@ test("a side reset by its peer ('aborted') while its writes stall: that directio
   assert.ok(done !== undefined, "both directions are over");
   assert.equal(done.error, undefined);
 });
+
+test("a stream reset with CONNECT_ERROR after its END_STREAM resets the other side: the far end's reset, reported as ECONNRESET", async () => {
+  const a = recorder();
+  // b poses as an HTTP/2 stream: what splice tells one by is `rstCode` and `close`.
+  const b = recorder();
+  const stream = b.side as Duplex & { rstCode: number; close(code: number): void };
+  stream.rstCode = 0;
+  stream.close = (code: number) => {
+    stream.rstCode = code;
+  };
+  // Like node:http2, a stream closed with an error code is destroyed with an error, whoever destroys it.
+  const destroyAsNodeDoes = stream._destroy.bind(stream);
+  stream._destroy = (err, cb) =>
+    destroyAsNodeDoes(
+      err ?? (stream.rstCode !== 0 ? new Error(`closed with code ${stream.rstCode}`) : null),
+      cb,
+    );
+  let done: { error: Error | undefined } | undefined;
+  splice(a.side, b.side, (r) => {
+    done = r;
+  });
+  await nextTurn();
+  // node:http2 flushes END_STREAM before its RST_STREAM: first an EOF, which is forwarded as one…
+  b.side.push(Buffer.from("bye"));
+  b.side.push(null);
+  await nextTurn();
+  await nextTurn();
+  assert.deepEqual(a.calls.flat(), ["bye"]);
+  assert.equal(a.side.writableEnded, true, "the EOF was passed on");
+  // …then the reset, which destroys the stream with an error.
+  stream.rstCode = 10; // NGHTTP2_CONNECT_ERROR
+  b.side.emit("aborted");
+  b.side.destroy();
+  await nextTurn();
+  await nextTurn();
+  assert.equal(a.side.destroyed, true, "the other side is reset, not left half-closed");
+  assert.equal((a.side.errored as NodeJS.ErrnoException | null)?.code, "ECONNRESET");
+  assert.ok(done !== undefined, "both directions are over");
+  assert.equal((done.error as NodeJS.ErrnoException | undefined)?.code, "ECONNRESET");
+});

@@ -101,7 +101,7 @@ function streamReset(d: Duplex, err?: Error): Error {
   const code = isHttp2Stream(d) ? d.rstCode : undefined;
   if (code === http2.constants.NGHTTP2_CONNECT_ERROR) return connectionReset();
   if (err !== undefined) return err;
-  const e = new Error(`stream reset by its peer (RST_STREAM code ${code})`) as NodeJS.ErrnoException;
+  const e = new Error(`HTTP/2 stream reset (RST_STREAM code ${code})`) as NodeJS.ErrnoException;
   e.code = "ERR_HTTP2_STREAM_ERROR";
   return e;
 }
