@@ -4,9 +4,7 @@
  * streams' high-water marks and the HTTP/2 windows. Half-close is preserved: when one side ends its
  * write direction, the other side's write direction is ended and the opposite direction keeps
  * flowing, so a client that half-closes still gets its reply. An error on either side, or a side
- * that goes away before sending its EOF, resets both: RST_STREAM with CONNECT_ERROR on an HTTP/2
- * stream and an RST on a TCP socket (RFC 9113 §8.5), so a broken connection is seen as broken at
- * both ends of the tunnel.
+ * that goes away before sending its EOF, destroys both.
  *
  * Writes are coalesced per turn of the event loop. An HTTP/2 stream hands over a DATA frame's payload
  * in pieces cut at TLS record boundaries (16,357 + 27 bytes, 16,348 + 36, …): two `write(2)`s per
@@ -23,8 +21,6 @@
  * end-of-stream watchers per direction, and a DOMException per direction on teardown — about a
  * tenth of a ztunnel's CPU per new connection in the profiles (docs/performance.md).
  */
-import http2 from "node:http2";
-import net from "node:net";
 import type { Duplex } from "node:stream";
 
 export interface SpliceResult {
@@ -33,77 +29,6 @@ export interface SpliceResult {
   bToA: number;
   /** The first error of either direction (undefined on a clean close). */
   error: Error | undefined;
-}
-
-/** An HTTP/2 stream, told apart from a socket or an in-memory pipe by what only it has. */
-function isHttp2Stream(d: Duplex): d is http2.Http2Stream {
-  return "rstCode" in d && typeof (d as http2.Http2Stream).close === "function";
-}
-
-/**
- * Tears one side down as a reset, not a clean close (RFC 9113 §8.5): a CONNECT stream gets
- * RST_STREAM with CONNECT_ERROR, a TCP socket an RST. A failure on either side of a tunnel (a reset,
- * an error, a side that went away before its EOF) thus reaches both ends as one. A stream reset
- * with NO_ERROR (node:http2's code for a plain `destroy()`) means "stop sending, what you got is
- * complete" (`onAborted` below), so a tunnel torn down that way would reach the far end as a
- * half-close, and an app still uploading there would upload into nothing.
- */
-function reset(side: Duplex): void {
-  if (side.destroyed) return;
-  if (isHttp2Stream(side)) {
-    // close() submits the RST_STREAM with this code; destroy() then releases the stream at once,
-    // as node:http2's own destroy() does after it submits its reset.
-    if (!side.closed) side.close(http2.constants.NGHTTP2_CONNECT_ERROR);
-    side.destroy();
-    return;
-  }
-  // libuv cannot reset a socket whose write side was already shut down (a FIN went out): it fails
-  // with EINVAL and leaves the handle open. A plain close then: with the peer's unread bytes still
-  // in the receive queue, the kernel answers them with an RST anyway.
-  if (side instanceof net.Socket && !side.connecting && !side.writableEnded) {
-    try {
-      side.resetAndDestroy();
-      return;
-    } catch {
-      // Not a TCP handle (a pipe): a plain close is all there is.
-    }
-  }
-  // Anything else (the waypoint's in-memory pair) is destroyed with an error, which it passes on:
-  // a plain destroy() after the side already ended would read as a clean close further along.
-  side.destroy(connectionReset());
-}
-
-function connectionReset(): Error {
-  const e = new Error("the other side of the tunnel was reset") as NodeJS.ErrnoException;
-  e.code = "ECONNRESET";
-  return e;
-}
-
-/**
- * A stream its peer (or this side) reset with an error code. node:http2 ends the readable side of
- * every stream it destroys, a reset one included, so its 'end' is not always an EOF.
- */
-function wasReset(d: Duplex): boolean {
-  return isHttp2Stream(d) && d.rstCode !== undefined && d.rstCode !== http2.constants.NGHTTP2_NO_ERROR;
-}
-
-/** `d` ended its data with an EOF (END_STREAM, FIN), not with a reset. */
-function endedCleanly(d: Duplex): boolean {
-  return d.readableEnded && !wasReset(d);
-}
-
-/**
- * What a reset stream means for the tunnel. CONNECT_ERROR is the far end's TCP connection reset,
- * reported as the ECONNRESET it would have been without the mesh; any other code is the tunnel's
- * own failure.
- */
-function streamReset(d: Duplex, err?: Error): Error {
-  const code = isHttp2Stream(d) ? d.rstCode : undefined;
-  if (code === http2.constants.NGHTTP2_CONNECT_ERROR) return connectionReset();
-  if (err !== undefined) return err;
-  const e = new Error(`HTTP/2 stream reset (RST_STREAM code ${code})`) as NodeJS.ErrnoException;
-  e.code = "ERR_HTTP2_STREAM_ERROR";
-  return e;
 }
 
 function prematureClose(): Error {
@@ -125,8 +50,8 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
     if (failed) return;
     failed = true;
     result.error = err;
-    reset(a);
-    reset(b);
+    a.destroy();
+    b.destroy();
   };
 
   const direction = (src: Duplex, dst: Duplex, add: (n: number) => void): Direction => {
@@ -158,8 +83,7 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
       src.resume();
     };
     const onEnd = (): void => {
-      if (wasReset(src)) fail(streamReset(src));
-      else dst.end();
+      dst.end();
     };
     const d: Direction = {
       over: false,
@@ -200,12 +124,12 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
 
   /** `side` has closed: settle the directions it took part in. */
   const closedSide = (side: Duplex, from: Direction, into: Direction): void => {
-    if (!from.over && !endedCleanly(side)) fail(prematureClose());
+    if (!from.over && !side.readableEnded) fail(prematureClose());
     if (!into.over) {
       // The side sent its own EOF, then closed (a server answering and hanging up): the end of the
       // connection, not a failure. Resetting the other side here would race the response still in
       // flight to it (an HTTP/2 RST right behind the last DATA).
-      if (endedCleanly(side)) into.complete();
+      if (side.readableEnded) into.complete();
       else fail(prematureClose());
     }
   };
@@ -237,8 +161,9 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
     if (side.readableEnded) side.destroy();
     else side.on("end", () => side.destroy());
   };
-  a.on("error", (err: Error) => fail(wasReset(a) ? streamReset(a, err) : err));
-  b.on("error", (err: Error) => fail(wasReset(b) ? streamReset(b, err) : err));
+  const onError = (err: Error): void => fail(err);
+  a.on("error", onError);
+  b.on("error", onError);
   a.on("aborted", () => onAborted(a, ba));
   b.on("aborted", () => onAborted(b, ab));
   a.on("close", onClose);

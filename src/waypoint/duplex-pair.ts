@@ -42,10 +42,8 @@ class PairEnd extends Duplex {
     const w = this.#pendingWrite;
     this.#pendingWrite = undefined;
     w?.();
-    // An end destroyed with an error (a reset) takes its peer down with that error, so the reset
-    // crosses the pair even after an EOF did (src/hbone/splice.ts).
     const peer = this.peer;
-    if (peer !== undefined && !peer.destroyed) peer.destroy(err ?? undefined);
+    if (peer !== undefined && !peer.destroyed) peer.destroy();
     cb(err);
   }
 
