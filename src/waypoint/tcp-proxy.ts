@@ -191,9 +191,9 @@ export async function relayTcp(
       ctx.metrics.tcpClosed.inc(labels);
       return;
     }
-    // The same relay as the ztunnel's: writes coalesced per event-loop turn (a `pipe` made an HTTP/2
-    // DATA frame of every piece the inbound TLS records cut the bytes into), half-close kept, and a
-    // stream its peer reset ends its direction instead of waiting for a 'drain' that never comes.
+    // The same relay as the ztunnel's (`splice`): writes coalesced per event-loop turn (a `pipe` made
+    // an HTTP/2 DATA frame of every piece the inbound TLS records cut the bytes into), half-close
+    // kept, a stream its peer reset ends its direction; byte counts from the relay itself.
     const r = await pipeBoth(client, upstream);
     received = r.received;
     sent = r.sent;
