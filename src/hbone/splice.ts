@@ -173,3 +173,23 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
   if (a.destroyed || b.destroyed) onClose();
   return result;
 }
+
+/** What `pipeBoth` resolves with. Byte counts are from `client`'s view (Istio's tcp_received/sent_bytes). */
+export interface PipeResult {
+  /** client → upstream. */
+  readonly received: number;
+  /** upstream → client. */
+  readonly sent: number;
+  readonly error: Error | undefined;
+}
+
+/**
+ * `splice` as a promise for the proxies (ztunnel and waypoint): joins the client side and the
+ * upstream side of a proxied connection and resolves once both directions are over, including when
+ * both sides were destroyed.
+ */
+export function pipeBoth(client: Duplex, upstream: Duplex): Promise<PipeResult> {
+  return new Promise((resolve) => {
+    splice(client, upstream, (r) => resolve({ received: r.aToB, sent: r.bToA, error: r.error }));
+  });
+}

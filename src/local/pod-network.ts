@@ -67,8 +67,7 @@ export class PodNetworks {
   }
 
   async delete(pod: Pick<PodNetworkSpec, "netns" | "hostVeth" | "node">): Promise<void> {
-    await this.#ip.deleteLink(pod.node.netns, pod.hostVeth);
-    await this.#ip.deleteNetnsMany([pod.netns]);
+    await this.#ip.deletePodNetwork({ netns: pod.netns, hostVeth: pod.hostVeth, nodeNetns: pod.node.netns });
     await rm(join(ETC_NETNS, pod.netns), { recursive: true, force: true });
   }
 }

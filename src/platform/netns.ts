@@ -100,6 +100,16 @@ export class IpTool {
     });
   }
 
+  /**
+   * Deletes a pod's network: its veth pair through the node's end, then its netns. The veth goes
+   * first and explicitly: a deleted netns takes its veth pair down only when the kernel's namespace
+   * clean-up runs, later, so the node's end could still be listed after this returned.
+   */
+  async deletePodNetwork(pod: { netns: string; hostVeth: string; nodeNetns: string }): Promise<void> {
+    await this.deleteLink(pod.nodeNetns, pod.hostVeth);
+    await this.deleteNetnsMany([pod.netns]);
+  }
+
   async listNetns(): Promise<string[]> {
     const { stdout } = await this.ip(["netns", "list"]);
     // Lines look like `name (id: 3)` or just `name`.

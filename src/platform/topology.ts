@@ -40,19 +40,9 @@ export async function addPod(node: PlannedNode, pod: PlannedPod, ip: IpTool = ne
   }
 }
 
-/**
- * Removes one pod from its node: the veth pair (and with it the gateway address and the node's
- * route), then the pod's netns. The node's end is deleted first and explicitly: a deleted netns
- * takes its veth pair down only when the kernel's namespace clean-up runs, later, so the node's end
- * could still be listed after this returned.
- */
-export async function removePod(
-  node: PlannedNode,
-  pod: PlannedPod,
-  ip: IpTool = new IpTool(),
-): Promise<void> {
-  await ip.deleteLink(node.netns, pod.hostVeth);
-  await ip.deleteNetns(pod.netns);
+/** Removes one pod from its node: the veth pair (and with it the gateway address and the node's route), then its netns. */
+export function removePod(node: PlannedNode, pod: PlannedPod, ip: IpTool = new IpTool()): Promise<void> {
+  return ip.deletePodNetwork({ netns: pod.netns, hostVeth: pod.hostVeth, nodeNetns: node.netns });
 }
 
 async function applySteps(steps: readonly TopologyStep[], ip: IpTool): Promise<void> {

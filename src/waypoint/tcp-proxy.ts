@@ -4,10 +4,10 @@
  * record, then a byte relay to one endpoint over HBONE with the waypoint's certificate.
  */
 import type { Duplex } from "node:stream";
+import { pipeBoth } from "../hbone/splice.js";
 import { SpiffeId } from "../identity/spiffe.js";
 import { evaluate } from "../policy/index.js";
 import { trafficLabels } from "../telemetry/metrics.js";
-import { pipeBoth } from "../ztunnel/pipe.js";
 import type { InboundConnection, WaypointContext } from "./context.js";
 import { WaypointErrorCode } from "./errors.js";
 import { policyAuthorizer } from "./mysql/authorize.js";

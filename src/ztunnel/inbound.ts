@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { parseForwarded } from "../hbone/headers.js";
 import type { ConnectDecision, ConnectRecord, ConnectRequest, HboneServer } from "../hbone/server.js";
+import { pipeBoth } from "../hbone/splice.js";
 import type { AccessRecord } from "../telemetry/access-log.js";
 import { tracer } from "../telemetry/trace.js";
 import { canonicalIp, hostPort } from "./addresses.js";
@@ -19,7 +20,6 @@ import { decideInbound, type InboundDecision } from "./decide-inbound.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { connectionLabels } from "./labels.js";
 import { isBenignClose } from "./outbound.js";
-import { pipeBoth } from "./pipe.js";
 import type { WorkloadInfo } from "./state.js";
 
 const trace = tracer("inbound");

@@ -9,13 +9,13 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { buildBaggage, buildForwarded, formatTraceParent, newTraceParent } from "../hbone/headers.js";
 import { isRefusedStream } from "../hbone/pool.js";
+import { pipeBoth } from "../hbone/splice.js";
 import { tracer } from "../telemetry/trace.js";
 import { canonicalIp, hostPort } from "./addresses.js";
 import { type ProxyContext, spiffe, track } from "./context.js";
 import { decideOutbound, type OutboundDecision } from "./decide-outbound.js";
 import { ZtunnelError, ZtunnelErrorCode } from "./errors.js";
 import { connectionLabels } from "./labels.js";
-import { pipeBoth } from "./pipe.js";
 import { SocksReply } from "./socks5.js";
 
 const trace = tracer("outbound");
